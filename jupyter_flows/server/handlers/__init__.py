@@ -1,0 +1,1 @@
+"""Tornado handlers, one module per REST resource, each ending in its URL table."""

@@ -1,0 +1,17 @@
+"""GET /api/flows/version: proves the server extension is installed and reachable."""
+
+from __future__ import annotations
+
+from tornado.web import authenticated
+
+from jupyter_flows._version import __version__
+from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
+
+
+class VersionHandler(FlowsHandler):
+    @authenticated
+    def get(self) -> None:
+        self.finish({"version": __version__})
+
+
+default_handlers = [(rf"{API_PREFIX}/version", VersionHandler)]

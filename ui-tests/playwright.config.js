@@ -1,0 +1,40 @@
+/**
+ * Galata's Playwright configuration, adapted to a machine without Playwright's own
+ * browsers or ffmpeg: the system Chromium, no video, a plain list reporter (also in CI).
+ */
+const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+
+const port = process.env.UI_TESTS_PORT || '8890';
+const baseURL = `http://127.0.0.1:${port}`;
+
+module.exports = {
+  ...baseConfig,
+  reporter: [['list']],
+  workers: 1,
+  retries: 0,
+  use: {
+    ...baseConfig.use,
+    baseURL,
+    video: 'off',
+    trace: 'off',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+        '--disable-quic'
+      ]
+    }
+  },
+  webServer: {
+    command: 'jlpm start',
+    url: `${baseURL}/lab`,
+    timeout: 120 * 1000,
+    reuseExistingServer: !process.env.CI
+  }
+};
