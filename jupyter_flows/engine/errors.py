@@ -1,0 +1,46 @@
+"""Errors the engine raises to users. Each says what happened and what to do."""
+
+from __future__ import annotations
+
+
+class FlowsError(Exception):
+    """Base of the engine's own errors."""
+
+
+class MissingContextError(FlowsError, RuntimeError):
+    """Something that needs a running flow or task was used outside one."""
+
+
+class ParameterBindError(FlowsError, TypeError):
+    """The call's arguments do not match the function's signature (raised before any run)."""
+
+
+class ParameterValidationError(FlowsError, TypeError):
+    """A parameter's value does not fit its type hint; the run fails before any task starts."""
+
+    def __init__(self, message: str, errors: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class RunTimedOut(FlowsError, TimeoutError):
+    """A flow or task ran longer than its ``timeout_seconds``."""
+
+
+class UpstreamTaskError(FlowsError):
+    """A task did not start because a task it depends on did not complete."""
+
+
+class ResultPersistenceError(FlowsError):
+    """A result could not be written to, or read from, the result store."""
+
+
+class MappingError(FlowsError, ValueError):
+    """``task.map`` was given iterables it cannot map over."""
+
+
+class TimeoutInterrupt(BaseException):
+    """Raised inside a timed-out task's thread to stop it at its next Python instruction.
+
+    A BaseException, so that a task's own ``except Exception`` does not swallow it.
+    """

@@ -1,0 +1,249 @@
+"""Task runners: where ``task.submit()`` runs a task.
+
+One small interface: ``submit(call)`` returns a TaskFuture; ``shutdown()`` waits for (or
+abandons) what is left. A runner given to ``@flow(task_runner=…)`` is a template: each flow
+run works on its own ``duplicate()``, started on the first submit, so a flow that submits
+nothing pays nothing.
+
+- SequentialTaskRunner: runs the task at once, in the caller's thread.
+- ThreadPoolTaskRunner: a thread pool (the default, as in Prefect 3).
+- DaskTaskRunner: a ``distributed.Client`` to a scheduler address, or to a LocalCluster it
+  starts for the flow run and closes after. Upstream futures are handed to Dask as Dask
+  futures, so dependencies resolve on the cluster; each task's states and logs travel back
+  with its result and are replayed into the flow run's reporter.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from jupyter_flows.engine.futures import TaskFuture
+from jupyter_flows.engine.states import State
+
+if TYPE_CHECKING:
+    from jupyter_flows.engine.task import TaskCall
+
+
+class TaskRunner:
+    """Base class: subclasses implement ``_submit`` and, if they hold resources, start/stop."""
+
+    name = "base"
+
+    def __init__(self) -> None:
+        self._started = False
+        self._lock = threading.Lock()
+
+    def duplicate(self) -> TaskRunner:
+        """A fresh, unstarted runner with the same settings."""
+        raise NotImplementedError
+
+    def submit(self, call: TaskCall) -> TaskFuture[Any]:
+        if not self._started:
+            with self._lock:
+                if not self._started:
+                    self._start()
+                    self._started = True
+        return self._submit(call)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Release the runner; ``wait=False`` abandons tasks still running (a timed-out flow)."""
+        if self._started:
+            self._stop(wait)
+            self._started = False
+
+    def _start(self) -> None:
+        pass
+
+    def _stop(self, wait: bool) -> None:
+        pass
+
+    def _submit(self, call: TaskCall) -> TaskFuture[Any]:
+        raise NotImplementedError
+
+    def __enter__(self) -> TaskRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _finished_future(call: TaskCall, state: State) -> TaskFuture[Any]:
+    return TaskFuture(
+        call.record.id, call.record.name, lambda _timeout: state, lambda: True, lambda: state
+    )
+
+
+class SequentialTaskRunner(TaskRunner):
+    """Runs each submitted task to its end before ``submit`` returns."""
+
+    name = "sequential"
+
+    def duplicate(self) -> SequentialTaskRunner:
+        return SequentialTaskRunner()
+
+    def _submit(self, call: TaskCall) -> TaskFuture[Any]:
+        return _finished_future(call, call.run())
+
+
+class ThreadPoolTaskRunner(TaskRunner):
+    """Runs submitted tasks on a pool of threads (default size: the executor's own)."""
+
+    name = "threads"
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        super().__init__()
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    def duplicate(self) -> ThreadPoolTaskRunner:
+        return ThreadPoolTaskRunner(self.max_workers)
+
+    def _start(self) -> None:
+        self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="flows-task")
+
+    def _stop(self, wait: bool) -> None:
+        assert self._executor is not None
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+        self._executor = None
+
+    def _submit(self, call: TaskCall) -> TaskFuture[Any]:
+        assert self._executor is not None
+        # Each task sees the context of the code that submitted it (flow run, tags).
+        future = self._executor.submit(contextvars.copy_context().run, call.run)
+        return TaskFuture(
+            call.record.id,
+            call.record.name,
+            lambda timeout: future.result(timeout),
+            future.done,
+            lambda: call.state,
+        )
+
+    def __repr__(self) -> str:
+        return f"ThreadPoolTaskRunner(max_workers={self.max_workers})"
+
+
+class DaskTaskRunner(TaskRunner):
+    """Runs submitted tasks on a Dask cluster (``pip install jupyter-flows[dask]``).
+
+    ``address``: a running scheduler (``tcp://host:8786``); without one, a LocalCluster is
+    started with ``cluster_kwargs`` for each flow run and closed when it ends.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        cluster_kwargs: dict[str, Any] | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.address = address
+        self.cluster_kwargs = dict(cluster_kwargs or {})
+        self.client_kwargs = dict(client_kwargs or {})
+        self._client: Any = None
+        self._cluster: Any = None
+        self._pending: list[_DaskResult] = []
+
+    def duplicate(self) -> DaskTaskRunner:
+        return DaskTaskRunner(self.address, self.cluster_kwargs, self.client_kwargs)
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` of this flow run (None before the first submit)."""
+        return self._client
+
+    def _start(self) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "DaskTaskRunner needs dask's distributed package: "
+                "pip install 'jupyter-flows[dask]'"
+            ) from error
+        if self.address:
+            self._client = Client(self.address, **self.client_kwargs)
+        else:
+            options = {"dashboard_address": None, **self.cluster_kwargs}
+            self._cluster = LocalCluster(**options)
+            self._client = Client(self._cluster, **self.client_kwargs)
+
+    def _stop(self, wait: bool) -> None:
+        try:
+            if wait:
+                for pending in list(self._pending):
+                    pending.state(None)
+        finally:
+            self._pending.clear()
+            self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            self._client = self._cluster = None
+
+    def _submit(self, call: TaskCall) -> TaskFuture[Any]:
+        from jupyter_flows.engine.task import run_on_worker
+
+        args, kwargs, wait_for = call.remote_arguments(_dask_future_of)
+        dask_future = self._client.submit(
+            run_on_worker, call.without_arguments(), args, kwargs, wait_for,
+            key=f"{call.record.name}-{call.record.id}", pure=False,
+        )
+        result = _DaskResult(dask_future, call)
+        self._pending.append(result)
+        return TaskFuture(
+            call.record.id, call.record.name, result.state, dask_future.done,
+            lambda: call.state, native=dask_future,
+        )
+
+    def __repr__(self) -> str:
+        return f"DaskTaskRunner(address={self.address!r}, cluster_kwargs={self.cluster_kwargs!r})"
+
+
+def _dask_future_of(future: TaskFuture[Any]) -> Any:
+    return future.native
+
+
+class _DaskResult:
+    """Fetches a Dask task's outcome once and replays its records into the flow's reporter."""
+
+    def __init__(self, dask_future: Any, call: TaskCall) -> None:
+        self._future = dask_future
+        self._call = call
+        self._state: State | None = None
+        self._lock = threading.Lock()
+
+    def state(self, timeout: float | None) -> State:
+        with self._lock:
+            if self._state is None:
+                outcome = self._future.result(timeout=timeout)
+                outcome.records.replay_into(self._call.reporter)
+                self._call.state = outcome.state
+                self._state = outcome.state
+            return self._state
+
+
+RUNNERS: dict[str, type[TaskRunner]] = {
+    "sequential": SequentialTaskRunner,
+    "threads": ThreadPoolTaskRunner,
+    "dask": DaskTaskRunner,
+}
+
+
+def task_runner_from_name(name: str, **options: Any) -> TaskRunner:
+    """Build a runner by its registered name (used by run configs and the CLI)."""
+    try:
+        cls = RUNNERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown task runner {name!r}; known: {', '.join(sorted(RUNNERS))}"
+        ) from None
+    return cls(**options)
+
