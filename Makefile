@@ -82,7 +82,7 @@ $(PY_STAMP): pyproject.toml package.json | $(VENV_STAMP) $(LABEXT)
 
 $(DEVELOP_STAMP): $(PY_STAMP) | $(LABEXT)
 	@echo "== linking the labextension into $(VENV)"
-	jupyter labextension develop --overwrite .
+	jupyter-builder develop --overwrite .
 	@labext="$$(jupyter labextension list 2>&1)"; \
 	grep -q "jupyter-flows.*enabled.*OK" <<<"$$labext" || { echo "$$labext"; exit 1; }
 	@srvext="$$(jupyter server extension list 2>&1)"; \

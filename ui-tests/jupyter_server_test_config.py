@@ -4,7 +4,8 @@ import os
 
 from jupyterlab.galata import configure_jupyter_server
 
-configure_jupyter_server(c)  # noqa: F821  (`c` is the config object Jupyter provides)
+c = get_config()  # noqa: F821  (provided by Jupyter when it loads this file)
+configure_jupyter_server(c)
 
 c.ServerApp.ip = "127.0.0.1"
 # Not 8888, so the tests can run beside a `make lab`.

@@ -49,8 +49,7 @@ export function FlowsSidebar(props: IFlowsPanelOptions): JSX.Element {
         <flowIcon.react className="jp-FlowsPanel-emptyIcon" tag="div" />
         <p className="jp-FlowsPanel-emptyTitle">No flows yet</p>
         <p className="jp-FlowsPanel-emptyHint">
-          Right-click a notebook or select cells and choose “Add to Flow” to
-          create one.
+          Flows made from your notebooks, cells and scripts will be listed here.
         </p>
       </div>
       <footer className="jp-FlowsPanel-footer" data-testid="flows-server">

@@ -18,7 +18,7 @@ test.describe('Flows sidebar', () => {
     await flows.open();
 
     await expect(flows.emptyState).toContainText('No flows yet');
-    await expect(flows.emptyState).toContainText('Add to Flow');
+    await expect(flows.emptyState).toContainText('will be listed here');
     // The footer's only source is GET api/flows/version: the server extension is enabled
     // and the UI reached it through the REST API.
     expect(await flows.serverVersion()).toBe(packageVersion);
@@ -27,5 +27,16 @@ test.describe('Flows sidebar', () => {
     expect(await response.json()).toEqual({ version: packageVersion });
 
     await page.screenshot({ path: 'test-results/flows-panel.png' });
+  });
+
+  test('opens from the View menu', async ({ page }) => {
+    const flows = new FlowsHelper(page);
+    await page.sidebar.openTab('filebrowser');
+    await expect(flows.panel).toBeHidden();
+
+    await page.menu.clickMenuItem('View>Show Flows');
+
+    await expect(flows.panel).toBeVisible();
+    await expect(flows.emptyState).toContainText('No flows yet');
   });
 });
