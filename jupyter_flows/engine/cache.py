@@ -105,9 +105,7 @@ class ResultStore:
         name = hashlib.sha256(key.encode()).hexdigest()
         return fs, f"{root.rstrip('/')}/{name}"
 
-    def write(
-        self, key: str, value: Any, *, expiration: timedelta | None, owner: str
-    ) -> None:
+    def write(self, key: str, value: Any, *, expiration: timedelta | None, owner: str) -> None:
         """Persist ``value``; ``owner`` names the task or flow for error messages."""
         import cloudpickle
 

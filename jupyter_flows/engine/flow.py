@@ -16,6 +16,7 @@ caller gets ``RunTimedOut``; see ``engine.timeouts`` for what happens to the wor
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -95,7 +96,7 @@ class Flow(Generic[P, R]):
                 f"task_runner must be a TaskRunner instance, got {type(task_runner).__name__}"
             )
         self.fn = fn
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
         self.name = name or fn.__name__.replace("_", "-")
         self.description = description or inspect.getdoc(fn)
         self.version = version
@@ -110,10 +111,18 @@ class Flow(Generic[P, R]):
         self.result_storage = result_storage
         self._delays = retry_delays(retry_delay_seconds, retries)
         self._options = dict(
-            name=name, description=description, version=version, tags=tags, retries=retries,
-            retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds,
-            validate_parameters=validate_parameters, task_runner=task_runner,
-            log_prints=log_prints, persist_result=persist_result, result_storage=result_storage,
+            name=name,
+            description=description,
+            version=version,
+            tags=tags,
+            retries=retries,
+            retry_delay_seconds=retry_delay_seconds,
+            timeout_seconds=timeout_seconds,
+            validate_parameters=validate_parameters,
+            task_runner=task_runner,
+            log_prints=log_prints,
+            persist_result=persist_result,
+            result_storage=result_storage,
         )
         self.signature = inspect.signature(fn)
         self._hints: dict[str, Any] | None = None
@@ -127,7 +136,8 @@ class Flow(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return_state = bool(kwargs.pop("return_state", False))
-        return run_flow(self, args, kwargs, return_state)  # type: ignore[arg-type]
+        result: R = run_flow(self, args, kwargs, return_state)
+        return result
 
     # -- parameters ----------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +154,8 @@ class Flow(Generic[P, R]):
         if self._hints is None:
             try:
                 hints = typing.get_type_hints(self.fn)
-            except Exception:  # unresolvable forward references: validate what we can
-                hints = dict(getattr(self.fn, "__annotations__", {}))
+            except Exception:  # a name that cannot be resolved: validate what we can
+                hints = _resolvable_hints(self.fn)
             hints.pop("return", None)
             self._hints = {
                 name: hint
@@ -162,17 +172,13 @@ class Flow(Generic[P, R]):
         if not hints:
             return parameters
         # Values already of their exact annotated builtin type need no pydantic at all.
-        if all(
-            hint in _EXACT and type(parameters[name]) is hint for name, hint in hints.items()
-        ):
+        if all(hint in _EXACT and type(parameters[name]) is hint for name, hint in hints.items()):
             return parameters
         import pydantic
 
         if self._model is None:
-            fields: dict[str, Any] = {
-                name: (hint, ...) for name, hint in hints.items()
-            }
-            self._model = pydantic.create_model(  # type: ignore[call-overload]
+            fields: dict[str, Any] = {name: (hint, ...) for name, hint in hints.items()}
+            self._model = pydantic.create_model(
                 f"{self.fn.__name__}_parameters",
                 __config__=pydantic.ConfigDict(arbitrary_types_allowed=True),
                 **fields,
@@ -182,7 +188,8 @@ class Flow(Generic[P, R]):
             model = self._model.model_validate(subset)
         except pydantic.ValidationError as error:
             raise ParameterValidationError(
-                self._explain(error, subset), error.errors(include_url=False)  # type: ignore[arg-type]
+                self._explain(error, subset),
+                error.errors(include_url=False),  # type: ignore[arg-type]
             ) from None
         return {**parameters, **{name: getattr(model, name) for name in hints}}
 
@@ -202,6 +209,20 @@ class Flow(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
+
+
+def _resolvable_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Each annotation that resolves on its own; the others are not validated."""
+    hints: dict[str, Any] = {}
+    namespace = getattr(fn, "__globals__", {})
+    for name, annotation in getattr(fn, "__annotations__", {}).items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # noqa: S307 - the function's own
+            except Exception:
+                continue
+        hints[name] = annotation
+    return hints
 
 
 def _type_name(hint: Any) -> str:
@@ -277,14 +298,16 @@ def run_flow(
         persist_result=flow.persist_result,
         result_storage=flow.result_storage or (parent.result_storage if parent else None),
     )
-    state: State | None = None
+    final: State | None = None
     try:
-        state = _attempts(flow, run, ctx, parameters, logger)
+        final = state = _attempts(flow, run, ctx, parameters, logger)
     finally:
-        runner.shutdown(wait=state is None or not state.is_timed_out())
+        runner.shutdown(wait=final is None or not final.is_timed_out())
     logger.log(
         40 if state.type.value in ("FAILED", "CRASHED", "TIMED_OUT") else 20,
-        "Finished in state %s%s", state.name, f": {state.message}" if state.message else "",
+        "Finished in state %s%s",
+        state.name,
+        f": {state.message}" if state.message else "",
     )
     if parent is None:
         reporter.flush()
@@ -294,7 +317,10 @@ def run_flow(
 
 
 def _attempts(
-    flow: Flow[..., Any], run: _FlowRun, ctx: FlowRunContext, parameters: dict[str, Any],
+    flow: Flow[..., Any],
+    run: _FlowRun,
+    ctx: FlowRunContext,
+    parameters: dict[str, Any],
     logger: Any,
 ) -> State:
     attempt = 0
@@ -312,7 +338,9 @@ def _attempts(
                 value = _body(ctx, flow, parameters)
             if flow.persist_result:
                 ResultStore(ctx.result_storage).write(
-                    f"flow-run-{ctx.flow_run.id}", value, expiration=None,
+                    f"flow-run-{ctx.flow_run.id}",
+                    value,
+                    expiration=None,
                     owner=f"flow {flow.name!r}",
                 )
             return run.set_state(Completed(data=value))
@@ -322,10 +350,12 @@ def _attempts(
             message = f"{type(error).__name__}: {error}"
             if attempt <= flow.retries and not isinstance(error, ResultPersistenceError):
                 delay = flow._delays[min(attempt, len(flow._delays)) - 1]
-                run.set_state(Retrying(
-                    f"attempt {attempt} of {flow.retries + 1} failed ({message}); "
-                    f"retrying in {delay:g} s"
-                ))
+                run.set_state(
+                    Retrying(
+                        f"attempt {attempt} of {flow.retries + 1} failed ({message}); "
+                        f"retrying in {delay:g} s"
+                    )
+                )
                 logger.warning("Flow run attempt %d failed: %s", attempt, message)
                 if delay:
                     time.sleep(delay)
@@ -373,31 +403,71 @@ def _outcome(state: State, return_state: bool) -> Any:
     if state.is_completed():
         return state.data
     error = state.result(raise_on_failure=False)
-    try:
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__
         error.flow_run_state = state
-    except AttributeError:  # exceptions with __slots__
-        pass
     raise error
 
 
 def _end_process(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):
             stream.flush()
-        except Exception:
-            pass
     os._exit(code)
 
 
-_ADJECTIVES = (
-    "amber", "brave", "calm", "daring", "eager", "fancy", "gentle", "happy", "icy", "jolly",
-    "keen", "lively", "merry", "noble", "olive", "proud", "quick", "rapid", "silver", "tidy",
-    "urban", "vivid", "witty", "young", "zesty",
+_ADJECTIVES = (  # fmt: skip
+    "amber",
+    "brave",
+    "calm",
+    "daring",
+    "eager",
+    "fancy",
+    "gentle",
+    "happy",
+    "icy",
+    "jolly",
+    "keen",
+    "lively",
+    "merry",
+    "noble",
+    "olive",
+    "proud",
+    "quick",
+    "rapid",
+    "silver",
+    "tidy",
+    "urban",
+    "vivid",
+    "witty",
+    "young",
+    "zesty",
 )
-_ANIMALS = (
-    "albatross", "badger", "cheetah", "dolphin", "eagle", "ferret", "gecko", "heron", "ibis",
-    "jaguar", "koala", "lemur", "marmot", "narwhal", "otter", "panda", "quail", "raven",
-    "salmon", "tapir", "urchin", "vole", "walrus", "yak", "zebra",
+_ANIMALS = (  # fmt: skip
+    "albatross",
+    "badger",
+    "cheetah",
+    "dolphin",
+    "eagle",
+    "ferret",
+    "gecko",
+    "heron",
+    "ibis",
+    "jaguar",
+    "koala",
+    "lemur",
+    "marmot",
+    "narwhal",
+    "otter",
+    "panda",
+    "quail",
+    "raven",
+    "salmon",
+    "tapir",
+    "urchin",
+    "vole",
+    "walrus",
+    "yak",
+    "zebra",
 )
 
 

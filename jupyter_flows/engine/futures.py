@@ -20,7 +20,13 @@ class TaskFuture(Generic[R]):
     """
 
     __slots__ = (
-        "task_run_id", "task_run_name", "native", "_wait_state", "_done", "_live", "_final"
+        "task_run_id",
+        "task_run_name",
+        "native",
+        "_wait_state",
+        "_done",
+        "_live",
+        "_final",
     )
 
     def __init__(
@@ -93,9 +99,9 @@ class FutureList(list[TaskFuture[R]]):
         return [f.result(timeout=timeout, raise_on_failure=raise_on_failure) for f in self]
 
 
-def wait(futures: Iterable[TaskFuture[Any]], timeout: float | None = None) -> tuple[
-    set[TaskFuture[Any]], set[TaskFuture[Any]]
-]:
+def wait(
+    futures: Iterable[TaskFuture[Any]], timeout: float | None = None
+) -> tuple[set[TaskFuture[Any]], set[TaskFuture[Any]]]:
     """Wait for futures; return (done, not_done) like ``concurrent.futures.wait``."""
     import time
 

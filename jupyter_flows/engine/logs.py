@@ -71,8 +71,6 @@ class _ConsoleFormatter(logging.Formatter):
 def configure_logging() -> None:
     """Attach the run and console handlers once; called when the first run starts."""
     global _configured
-    if _configured:
-        return
     with _configure_lock:
         if _configured:
             return
@@ -93,7 +91,7 @@ class _ConsoleStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override,unused-ignore]
     def stream(self) -> Any:
         return sys.stderr
 
@@ -107,15 +105,14 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         extra = kwargs.get("extra")
-        kwargs["extra"] = {**self.extra, **extra} if extra else self.extra
+        kwargs["extra"] = {**dict(self.extra or {}), **extra} if extra else self.extra
         return msg, kwargs
 
 
 def flow_logger(flow_run_id: str, label: str, reporter: Reporter) -> RunLogger:
     return RunLogger(
         flow_run_logger,
-        {"flow_run_id": flow_run_id, "task_run_id": None, "run_label": label,
-         "reporter": reporter},
+        {"flow_run_id": flow_run_id, "task_run_id": None, "run_label": label, "reporter": reporter},
     )
 
 
@@ -124,8 +121,12 @@ def task_logger(
 ) -> RunLogger:
     return RunLogger(
         task_run_logger,
-        {"flow_run_id": flow_run_id, "task_run_id": task_run_id, "run_label": label,
-         "reporter": reporter},
+        {
+            "flow_run_id": flow_run_id,
+            "task_run_id": task_run_id,
+            "run_label": label,
+            "reporter": reporter,
+        },
     )
 
 
@@ -139,9 +140,7 @@ def get_run_logger() -> RunLogger:
         task_ctx = task_run_context.get()
         assert task_ctx is not None
         run = task_ctx.task_run
-        return task_logger(
-            run.flow_run_id, run.id, f"Task run {run.name!r}", task_ctx.reporter
-        )
+        return task_logger(run.flow_run_id, run.id, f"Task run {run.name!r}", task_ctx.reporter)
     flow_ctx = flow_run_context.get()
     assert flow_ctx is not None
     return flow_logger(
@@ -153,8 +152,9 @@ _builtin_print = builtins.print
 _print_patched = False
 
 
-def _run_print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None,
-               flush: bool = False) -> None:
+def _run_print(
+    *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
     task_ctx = task_run_context.get()
     ctx: Any = task_ctx if task_ctx is not None else flow_run_context.get()
     if ctx is None or not ctx.log_prints or (file is not None and file is not sys.stdout):

@@ -16,6 +16,7 @@ nothing pays nothing.
 from __future__ import annotations
 
 import contextvars
+import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -123,7 +124,7 @@ class ThreadPoolTaskRunner(TaskRunner):
             call.record.name,
             lambda timeout: future.result(timeout),
             future.done,
-            lambda: call.state,
+            call.live_state,
         )
 
     def __repr__(self) -> str:
@@ -163,16 +164,17 @@ class DaskTaskRunner(TaskRunner):
 
     def _start(self) -> None:
         try:
-            from distributed import Client, LocalCluster
+            # Any: distributed ships no type hints, and this is its only use here.
+            distributed: Any = importlib.import_module("distributed")
         except ImportError as error:  # pragma: no cover - depends on the environment
             raise ImportError(
-                "DaskTaskRunner needs dask's distributed package: "
-                "pip install 'jupyter-flows[dask]'"
+                "DaskTaskRunner needs dask's distributed package: pip install 'jupyter-flows[dask]'"
             ) from error
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster  # noqa: N806
         if self.address:
             self._client = Client(self.address, **self.client_kwargs)
         else:
-            options = {"dashboard_address": None, **self.cluster_kwargs}
+            options = {"dashboard_address": ":0", **self.cluster_kwargs}  # no fixed port to clash
             self._cluster = LocalCluster(**options)
             self._client = Client(self._cluster, **self.client_kwargs)
 
@@ -193,14 +195,23 @@ class DaskTaskRunner(TaskRunner):
 
         args, kwargs, wait_for = call.remote_arguments(_dask_future_of)
         dask_future = self._client.submit(
-            run_on_worker, call.without_arguments(), args, kwargs, wait_for,
-            key=f"{call.record.name}-{call.record.id}", pure=False,
+            run_on_worker,
+            call.without_arguments(),
+            args,
+            kwargs,
+            wait_for,
+            key=f"{call.record.name}-{call.record.id}",
+            pure=False,
         )
         result = _DaskResult(dask_future, call)
         self._pending.append(result)
         return TaskFuture(
-            call.record.id, call.record.name, result.state, dask_future.done,
-            lambda: call.state, native=dask_future,
+            call.record.id,
+            call.record.name,
+            result.state,
+            dask_future.done,
+            call.live_state,
+            native=dask_future,
         )
 
     def __repr__(self) -> str:
@@ -246,4 +257,3 @@ def task_runner_from_name(name: str, **options: Any) -> TaskRunner:
             f"unknown task runner {name!r}; known: {', '.join(sorted(RUNNERS))}"
         ) from None
     return cls(**options)
-

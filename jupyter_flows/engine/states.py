@@ -9,8 +9,8 @@ which the transition table is written in, and a *name*, which may be a flavour o
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 UTC = timezone.utc
@@ -78,8 +78,16 @@ S = StateType
 TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.SCHEDULED: frozenset({S.SCHEDULED, S.PENDING, S.CANCELLED, S.CRASHED}),
     S.PENDING: frozenset(
-        {S.PENDING, S.RUNNING, S.SCHEDULED, S.COMPLETED, S.FAILED, S.CANCELLING, S.CANCELLED,
-         S.CRASHED}
+        {
+            S.PENDING,
+            S.RUNNING,
+            S.SCHEDULED,
+            S.COMPLETED,
+            S.FAILED,
+            S.CANCELLING,
+            S.CANCELLED,
+            S.CRASHED,
+        }
     ),
     S.RUNNING: frozenset(
         {S.COMPLETED, S.FAILED, S.RETRYING, S.CANCELLING, S.CANCELLED, S.CRASHED, S.TIMED_OUT}

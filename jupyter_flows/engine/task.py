@@ -78,18 +78,18 @@ def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
 def retry_delays(spec: RetryDelay, retries: int) -> list[float]:
     """The delay before each retry: a number for all, a list (its last item repeats), or a
     callable given the number of retries."""
-    if retries <= 0:
-        return []
     if callable(spec):
-        delays = list(spec(retries))
+        delays = list(spec(retries)) if retries > 0 else []
     elif isinstance(spec, (int, float)):
-        delays = [float(spec)] * retries
+        delays = [float(spec)] * max(retries, 1)
     else:
         delays = [float(d) for d in spec]
-    if not delays:
-        return [0.0] * retries
     if any(d < 0 for d in delays):
         raise ValueError(f"retry delays must not be negative, got {delays}")
+    if retries <= 0:
+        return []
+    if not delays:
+        return [0.0] * retries
     return (delays + [delays[-1]] * retries)[:retries]
 
 
@@ -127,7 +127,7 @@ class Task(Generic[P, R]):
         if retry_jitter_factor is not None and retry_jitter_factor < 0:
             raise ValueError(f"retry_jitter_factor must be >= 0, got {retry_jitter_factor!r}")
         self.fn = fn
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
         self.name = name or fn.__name__
         self.description = description or inspect.getdoc(fn)
         self.version = version
@@ -146,11 +146,20 @@ class Task(Generic[P, R]):
         self.task_key = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', self.name)}"
         self._delays = retry_delays(retry_delay_seconds, retries)  # validates now
         self._options = dict(
-            name=name, description=description, version=version, tags=tags, retries=retries,
-            retry_delay_seconds=retry_delay_seconds, retry_jitter_factor=retry_jitter_factor,
-            retry_condition_fn=retry_condition_fn, timeout_seconds=timeout_seconds,
-            log_prints=log_prints, cache_key_fn=cache_key_fn, cache_expiration=cache_expiration,
-            persist_result=persist_result, result_storage=result_storage,
+            name=name,
+            description=description,
+            version=version,
+            tags=tags,
+            retries=retries,
+            retry_delay_seconds=retry_delay_seconds,
+            retry_jitter_factor=retry_jitter_factor,
+            retry_condition_fn=retry_condition_fn,
+            timeout_seconds=timeout_seconds,
+            log_prints=log_prints,
+            cache_key_fn=cache_key_fn,
+            cache_expiration=cache_expiration,
+            persist_result=persist_result,
+            result_storage=result_storage,
             refresh_cache=refresh_cache,
         )
         self._signature: inspect.Signature | None = None
@@ -192,9 +201,6 @@ class Task(Generic[P, R]):
         if return_state:
             return state  # type: ignore[return-value]
         return state.result()  # type: ignore[no-any-return]
-
-    @overload
-    def submit(self, *args: Any, **kwargs: Any) -> TaskFuture[R]: ...
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task on the flow's task runner; returns a TaskFuture at once."""
@@ -289,8 +295,9 @@ class Task(Generic[P, R]):
             persist = persist_default if persist_default is not None else False
         if log_prints:
             capture_prints()
-        call = TaskCall(self, record, args, kwargs, wait_for, reporter, log_prints, persist,
-                        storage)
+        call = TaskCall(
+            self, record, args, kwargs, wait_for, reporter, log_prints, persist, storage
+        )
         call.set_state(Pending())
         return call
 
@@ -359,7 +366,13 @@ def _visit_producers(value: Any, flow_ctx: FlowRunContext | None, found: list[st
         return
     if kind is TaskFuture:
         found.append(value.task_run_id)
-    elif kind is allow_failure or kind is unmapped:
+        return
+    if flow_ctx is not None:
+        producer = flow_ctx.producer_of(value)
+        if producer is not None:
+            found.append(producer)
+            return
+    if kind is allow_failure or kind is unmapped:
         _visit_producers(value.value, flow_ctx, found)
     elif kind in (list, tuple, set, frozenset):
         for item in value:
@@ -367,10 +380,6 @@ def _visit_producers(value: Any, flow_ctx: FlowRunContext | None, found: list[st
     elif kind is dict:
         for item in value.values():
             _visit_producers(item, flow_ctx, found)
-    elif flow_ctx is not None:
-        producer = flow_ctx.producer_of(value)
-        if producer is not None:
-            found.append(producer)
 
 
 class RemoteResult:
@@ -405,7 +414,7 @@ def resolve(value: Any) -> Any:
     if kind is allow_failure:
         inner = value.value
         if type(inner) is TaskFuture or type(inner) is RemoteResult:
-            state = inner.state if type(inner) is RemoteResult else _wait(inner)
+            state = inner.state if isinstance(inner, RemoteResult) else _wait(inner)
             return state.data if state.is_completed() else state.result(raise_on_failure=False)
         return resolve(inner)
     if kind is unmapped:
@@ -452,6 +461,11 @@ class TaskCall:
         self.result_storage = result_storage
         self.state: State | None = None
 
+    def live_state(self) -> State:
+        """The last state this process knows (a TaskFuture's ``state`` before it is final)."""
+        assert self.state is not None, "a task run has a state from its creation"
+        return self.state
+
     # -- for remote runners ---------------------------------------------------------------
     def remote_arguments(
         self, native: Callable[[TaskFuture[Any]], Any]
@@ -478,8 +492,17 @@ class TaskCall:
         )
 
     def without_arguments(self) -> TaskCall:
-        bare = TaskCall(self.task, self.record, (), {}, [], self.reporter, self.log_prints,
-                        self.persist_result, self.result_storage)
+        bare = TaskCall(
+            self.task,
+            self.record,
+            (),
+            {},
+            [],
+            self.reporter,
+            self.log_prints,
+            self.persist_result,
+            self.result_storage,
+        )
         bare.state = self.state
         return bare
 
@@ -493,8 +516,9 @@ class TaskCall:
     def run(self) -> State:
         """Take this run from Pending to a final state; never raises for the task's errors."""
         task = self.task
-        logger = task_logger(self.record.flow_run_id, self.record.id,
-                             f"Task run {self.record.name!r}", self.reporter)
+        logger = task_logger(
+            self.record.flow_run_id, self.record.id, f"Task run {self.record.name!r}", self.reporter
+        )
         try:
             args, kwargs = self.args, self.kwargs
             if _has_futures(args) or _has_futures(kwargs.values()):
@@ -544,8 +568,12 @@ class TaskCall:
                 final = self._failed(error, attempt)
                 if final is None:
                     continue
-                logger.error("Finished in state %s: %s", final.name, final.message,
-                             exc_info=not isinstance(error, ResultPersistenceError))
+                logger.error(
+                    "Finished in state %s: %s",
+                    final.name,
+                    final.message,
+                    exc_info=not isinstance(error, ResultPersistenceError),
+                )
                 return final
             except BaseException as error:  # KeyboardInterrupt, SystemExit: the run crashed
                 self.set_state(Crashed(f"{type(error).__name__}: {error}", exception=error))
@@ -568,13 +596,18 @@ class TaskCall:
             condition = task.retry_condition_fn
             if condition is None or condition(task, self.record, failed):
                 delay = task.retry_delay(attempt)
-                retrying = self.set_state(Retrying(
-                    f"attempt {attempt} of {task.retries + 1} failed ({message}); "
-                    f"retrying in {delay:g} s"
-                ))
-                task_logger(self.record.flow_run_id, self.record.id,
-                            f"Task run {self.record.name!r}", self.reporter).warning(
-                    "%s", retrying.message)
+                retrying = self.set_state(
+                    Retrying(
+                        f"attempt {attempt} of {task.retries + 1} failed ({message}); "
+                        f"retrying in {delay:g} s"
+                    )
+                )
+                task_logger(
+                    self.record.flow_run_id,
+                    self.record.id,
+                    f"Task run {self.record.name!r}",
+                    self.reporter,
+                ).warning("%s", retrying.message)
                 if delay:
                     time.sleep(delay)
                 return None
@@ -614,6 +647,7 @@ def run_on_worker(
 
     Dask has already replaced upstream futures by their ``RemoteResult``s.
     """
+    configure_logging()  # a worker process has not run a flow yet
     records = MemoryReporter()
     call.args, call.kwargs, call.wait_for = args, kwargs, wait_for
     call.reporter = records
@@ -667,4 +701,3 @@ def task(__fn: Any = None, **options: Any) -> Any:
     if __fn is not None:
         return Task(__fn, **options)
     return lambda fn: Task(fn, **options)
-

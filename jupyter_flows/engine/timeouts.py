@@ -43,7 +43,7 @@ def interrupt_thread(thread: threading.Thread) -> bool:
     if changed > 1:  # should never happen; undo rather than hit other threads
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
         return False
-    return changed == 1
+    return bool(changed == 1)
 
 
 def call_with_timeout(fn: Callable[[], T], timeout: float, what: str) -> T:
@@ -71,4 +71,5 @@ def call_with_timeout(fn: Callable[[], T], timeout: float, what: str) -> T:
         raise RunTimedOut(f"{what} exceeded its timeout of {timeout:g} seconds")
     if outcome.error is not None:
         raise outcome.error
-    return outcome.value  # type: ignore[no-any-return]
+    value: T = outcome.value
+    return value
