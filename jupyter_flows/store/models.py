@@ -1,0 +1,337 @@
+"""The ORM: one class per table, typed with SQLAlchemy 2 ``Mapped[...]``.
+
+Rows are plain records; the rules about them (content hashing, legal state changes, the
+exactly-once claim) live in the query modules beside this one. A change here needs a new
+Alembic revision in ``migrations/versions`` (the migration test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from jupyter_flows.engine.states import StateType
+from jupyter_flows.store.types import JSONType, UTCDateTime, new_id, utcnow
+
+#: Deterministic constraint names, so migrations can refer to them on both dialects.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Short string columns. VARCHAR lengths are enforced on PostgreSQL only.
+NAME = sa.String(200)
+ID = sa.String(36)
+HASH = sa.String(64)
+# On SQLite only INTEGER PRIMARY KEY is the auto-incrementing rowid.
+BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+#: A state type, stored as its name in a VARCHAR (no database enum: adding a type later
+#: needs no ALTER TYPE).
+STATE_TYPE = sa.Enum(
+    StateType, native_enum=False, length=16, validate_strings=True, create_constraint=False
+)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamped:
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# ------------------------------------------------------------------ flows and deployments
+
+
+class FlowGroup(Timestamped, Base):
+    """All versions of one flow name inside a project."""
+
+    __tablename__ = "flow_groups"
+    __table_args__ = (sa.UniqueConstraint("project", "name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    project: Mapped[str] = mapped_column(NAME, default="default")
+    name: Mapped[str] = mapped_column(NAME)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    # The most recently registered version (re-registering old content makes it latest
+    # again). No foreign key: flow_versions points here too, and versions are never deleted.
+    latest_version_id: Mapped[str | None] = mapped_column(HASH)
+
+
+class FlowVersion(Base):
+    """Immutable. ``id`` is the content hash (see ``hashing.flow_version_id``)."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (sa.UniqueConstraint("flow_group_id", "version_number"),)
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    flow_group_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("flow_groups.id", ondelete="CASCADE"), index=True
+    )
+    #: 1, 2, 3… per flow group, for people; the id is what the system uses.
+    version_number: Mapped[int] = mapped_column(sa.Integer)
+    predecessor_id: Mapped[str | None] = mapped_column(sa.ForeignKey("flow_versions.id"))
+    #: The normalised content the id was computed from.
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    #: What changed from the predecessor (``hashing.diff_contents``); None for the first.
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkQueue(Timestamped, Base):
+    __tablename__ = "work_queues"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "concurrency_limit IS NULL OR concurrency_limit >= 0", name="concurrency_limit"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    #: A run is served only if its tags include every tag listed here.
+    tag_filter: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: Most runs of this queue in Pending, Running or Cancelling at once; None = no limit.
+    concurrency_limit: Mapped[int | None] = mapped_column(sa.Integer)
+    paused: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class Deployment(Timestamped, Base):
+    __tablename__ = "deployments"
+    __table_args__ = (
+        sa.UniqueConstraint("flow_group_id", "name"),
+        sa.CheckConstraint(
+            "(version_policy = 'latest' AND pinned_version_id IS NULL)"
+            " OR (version_policy = 'pinned' AND pinned_version_id IS NOT NULL)",
+            name="version_policy",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    flow_group_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("flow_groups.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(NAME)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    version_policy: Mapped[str] = mapped_column(sa.String(16), default="latest")
+    pinned_version_id: Mapped[str | None] = mapped_column(sa.ForeignKey("flow_versions.id"))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    work_queue_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("work_queues.id", ondelete="SET NULL")
+    )
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    paused: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class Schedule(Base):
+    """When a deployment runs: an interval from an anchor, or a cron line in a timezone."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(kind = 'interval' AND interval_seconds > 0 AND anchor_date IS NOT NULL)"
+            " OR (kind = 'cron' AND cron IS NOT NULL)",
+            name="kind",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    interval_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    anchor_date: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cron: Mapped[str | None] = mapped_column(sa.String(120))
+    #: IANA name; cron fields and interval day boundaries are read in this zone.
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    work_queue_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("work_queues.id", ondelete="SET NULL"), index=True
+    )
+    #: "online" or "offline" (set by the agent on a clean stop, or by the reaper).
+    status: Mapped[str] = mapped_column(sa.String(16), default="online")
+    last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ------------------------------------------------------------------ runs
+
+
+class RunMixin(Timestamped):
+    """Columns flow runs and task runs share: the current state and the timings.
+
+    Only ``runs.propose_state`` writes the ``state_*`` columns and timings.
+    """
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: How many more attempts a failed run gets, and the wait before each.
+    retries: Mapped[int] = mapped_column(sa.Integer, default=0)
+    retry_delay_seconds: Mapped[float] = mapped_column(sa.Float, default=0.0)
+
+    state_type: Mapped[StateType | None] = mapped_column(STATE_TYPE, index=True)
+    state_name: Mapped[str | None] = mapped_column(sa.String(64))
+    state_message: Mapped[str | None] = mapped_column(sa.Text)
+    state_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Number of states so far; the guard of every state change (optimistic concurrency).
+    state_seq: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    expected_start_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    next_scheduled_start_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Seconds spent in Running, over all attempts.
+    total_run_time: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    #: Times the run entered Running.
+    run_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class FlowRun(RunMixin, Base):
+    __tablename__ = "flow_runs"
+    __table_args__ = (
+        sa.UniqueConstraint("flow_group_id", "idempotency_key"),
+        # The claim query: a queue's due Scheduled runs, oldest first (revision 0002).
+        sa.Index("ix_flow_runs_claim", "work_queue_id", "state_type", "next_scheduled_start_time"),
+    )
+
+    flow_group_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("flow_groups.id", ondelete="CASCADE"), index=True
+    )
+    flow_version_id: Mapped[str | None] = mapped_column(sa.ForeignKey("flow_versions.id"))
+    deployment_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="SET NULL"), index=True
+    )
+    work_queue_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("work_queues.id", ondelete="SET NULL")
+    )
+    agent_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id", ondelete="SET NULL"))
+    #: The run this one is a subflow of.
+    parent_flow_run_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("flow_runs.id", ondelete="SET NULL"), index=True
+    )
+    #: Unique per flow group: a retried create, or one schedule slot, makes one run.
+    idempotency_key: Mapped[str | None] = mapped_column(NAME)
+
+
+class TaskRun(RunMixin, Base):
+    __tablename__ = "task_runs"
+    __table_args__ = (sa.UniqueConstraint("flow_run_id", "task_key", "dynamic_key"),)
+
+    flow_run_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    #: The task's key in the flow version's content.
+    task_key: Mapped[str] = mapped_column(NAME)
+    #: Tells apart calls of one task in one run (a map index, a call count).
+    dynamic_key: Mapped[str] = mapped_column(NAME, default="0")
+    cache_key: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class StateHistoryMixin:
+    """One row per state a run has been in, numbered from 1 by ``seq``."""
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    type: Mapped[StateType] = mapped_column(STATE_TYPE)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Extra facts about the state: scheduled time, pending reason, agent.
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (sa.UniqueConstraint("run_id", "seq"),)
+
+
+class FlowRunState(StateHistoryMixin, Base):
+    __tablename__ = "flow_run_states"
+
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("flow_runs.id", ondelete="CASCADE"))
+
+
+class TaskRunState(StateHistoryMixin, Base):
+    __tablename__ = "task_run_states"
+
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("task_runs.id", ondelete="CASCADE"))
+
+
+# ------------------------------------------------------------------ logs, artifacts, keys
+
+
+class LogLine(Base):
+    __tablename__ = "log_lines"
+    __table_args__ = (sa.Index(None, "flow_run_id", "timestamp", "id"),)
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str] = mapped_column(sa.ForeignKey("flow_runs.id", ondelete="CASCADE"))
+    task_run_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("task_runs.id", ondelete="CASCADE"), index=True
+    )
+    #: A `logging` level number (10 DEBUG … 50 CRITICAL).
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    #: The logger's name.
+    name: Mapped[str] = mapped_column(NAME, default="")
+    message: Mapped[str] = mapped_column(sa.Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+ARTIFACT_TYPES = ("notebook", "table", "link")
+
+
+class Artifact(Base):
+    __tablename__ = "artifacts"
+    __table_args__ = (sa.CheckConstraint("type IN ('notebook', 'table', 'link')", name="type"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    flow_run_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    task_run_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("task_runs.id", ondelete="CASCADE")
+    )
+    type: Mapped[str] = mapped_column(sa.String(16))
+    #: An optional name the user gave it ("report", "metrics").
+    key: Mapped[str | None] = mapped_column(NAME)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    #: notebook: {"uri": …}; table: {"columns": […], "rows": [[…]]}; link: {"url": …}.
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+API_KEY_ROLES = ("user", "agent")
+
+
+class ApiKey(Base):
+    """Only the sha256 of the token is stored; the token is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (sa.CheckConstraint("role IN ('user', 'agent')", name="role"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    #: The token's first characters, to tell keys apart in a list.
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    key_hash: Mapped[str] = mapped_column(HASH, unique=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

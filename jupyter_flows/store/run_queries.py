@@ -1,0 +1,145 @@
+"""Reading flow runs and task runs: by id, and filtered lists with pagination.
+
+Filters are plain frozen dataclasses so the API layer can build them from query strings
+and tests can build them by hand; ``None`` in a field means "do not filter on this".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from jupyter_flows.engine.states import StateType
+from jupyter_flows.store.errors import InvalidInput, NotFound
+from jupyter_flows.store.models import FlowRun, TaskRun
+from jupyter_flows.store.types import json_contains_all
+
+#: Largest page any list query returns.
+MAX_LIMIT = 1000
+
+FlowRunSort = Literal["expected_start_desc", "expected_start_asc", "created_desc"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowRunFilter:
+    ids: Sequence[str] | None = None
+    flow_group_ids: Sequence[str] | None = None
+    deployment_ids: Sequence[str] | None = None
+    work_queue_ids: Sequence[str] | None = None
+    parent_flow_run_ids: Sequence[str] | None = None
+    state_types: Sequence[StateType] | None = None
+    #: Runs that carry every one of these tags.
+    tags: Sequence[str] | None = None
+    #: Runs expected to start in [start_after, start_before).
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+
+
+def read_flow_run(session: Session, flow_run_id: str) -> FlowRun:
+    run = session.get(FlowRun, flow_run_id)
+    if run is None:
+        raise NotFound("flow run", flow_run_id)
+    return run
+
+
+def read_flow_runs(
+    session: Session,
+    flt: FlowRunFilter | None = None,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    sort: FlowRunSort = "expected_start_desc",
+) -> list[FlowRun]:
+    """Flow runs matching ``flt``, one page of them, newest expected start first by default."""
+    order: dict[str, tuple[Any, ...]] = {
+        "expected_start_desc": (FlowRun.expected_start_time.desc(), FlowRun.id.desc()),
+        "expected_start_asc": (FlowRun.expected_start_time.asc(), FlowRun.id.asc()),
+        "created_desc": (FlowRun.created.desc(), FlowRun.id.desc()),
+    }
+    if sort not in order:
+        raise InvalidInput(f"unknown sort {sort!r}; one of: {', '.join(order)}")
+    query = _filtered(session, sa.select(FlowRun), flt).order_by(*order[sort])
+    return list(session.scalars(_page(query, limit, offset)))
+
+
+def count_flow_runs(session: Session, flt: FlowRunFilter | None = None) -> int:
+    query = _filtered(session, sa.select(sa.func.count()).select_from(FlowRun), flt)
+    return int(session.scalar(query) or 0)
+
+
+def count_flow_runs_by_state(
+    session: Session, flt: FlowRunFilter | None = None
+) -> dict[StateType, int]:
+    """How many runs are in each state type (the sidebar's summary)."""
+    query = _filtered(
+        session,
+        sa.select(FlowRun.state_type, sa.func.count()).group_by(FlowRun.state_type),
+        flt,
+    )
+    return {state: count for state, count in session.execute(query).tuples() if state}
+
+
+def delete_flow_run(session: Session, flow_run_id: str) -> bool:
+    """Delete a run with its task runs, states, logs and artifacts. False if none."""
+    result = session.execute(sa.delete(FlowRun).where(FlowRun.id == flow_run_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def read_task_run(session: Session, task_run_id: str) -> TaskRun:
+    run = session.get(TaskRun, task_run_id)
+    if run is None:
+        raise NotFound("task run", task_run_id)
+    return run
+
+
+def read_task_runs(
+    session: Session,
+    flow_run_id: str,
+    *,
+    state_types: Sequence[StateType] | None = None,
+    limit: int = MAX_LIMIT,
+    offset: int = 0,
+) -> list[TaskRun]:
+    """The task runs of one flow run, in the order they were created."""
+    query = sa.select(TaskRun).where(TaskRun.flow_run_id == flow_run_id)
+    if state_types is not None:
+        query = query.where(TaskRun.state_type.in_(list(state_types)))
+    query = query.order_by(TaskRun.created, TaskRun.id)
+    return list(session.scalars(_page(query, limit, offset)))
+
+
+def _filtered(session: Session, query: Any, flt: FlowRunFilter | None) -> Any:
+    if flt is None:
+        return query
+    column_filters = [
+        (FlowRun.id, flt.ids),
+        (FlowRun.flow_group_id, flt.flow_group_ids),
+        (FlowRun.deployment_id, flt.deployment_ids),
+        (FlowRun.work_queue_id, flt.work_queue_ids),
+        (FlowRun.parent_flow_run_id, flt.parent_flow_run_ids),
+        (FlowRun.state_type, flt.state_types),
+    ]
+    for column, wanted in column_filters:
+        if wanted is not None:
+            query = query.where(column.in_(list(wanted)))
+    if flt.tags:
+        dialect = session.get_bind().dialect.name
+        query = query.where(json_contains_all(FlowRun.tags, flt.tags, dialect))
+    if flt.start_after is not None:
+        query = query.where(FlowRun.expected_start_time >= flt.start_after)
+    if flt.start_before is not None:
+        query = query.where(FlowRun.expected_start_time < flt.start_before)
+    return query
+
+
+def _page(query: Any, limit: int, offset: int) -> Any:
+    if not 0 < limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative")
+    return query.limit(limit).offset(offset)

@@ -1,0 +1,356 @@
+"""Flow runs and task runs: creation, and the one function that changes their state.
+
+Every state change of every run goes through :func:`propose_state`. It checks the
+transition against ``jupyter_flows.engine.states``, then writes the new state with a guarded
+``UPDATE … WHERE id = :id AND state_type = :from AND state_seq = :seq`` and appends the
+history row, in the caller's transaction. If another writer changed the run first the
+UPDATE matches no row and :class:`StateConflict` is raised, with nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from jupyter_flows.engine.states import FINAL_TYPES, State, StateType, check_transition
+from jupyter_flows.store.errors import InvalidInput, NotFound, StateConflict
+from jupyter_flows.store.models import (
+    Deployment,
+    FlowRun,
+    FlowRunState,
+    TaskRun,
+    TaskRunState,
+)
+from jupyter_flows.store.types import UTC, dialect_insert, new_id, utcnow
+
+Run = FlowRun | TaskRun
+RunState = FlowRunState | TaskRunState
+_HISTORY: dict[type, type[FlowRunState] | type[TaskRunState]] = {
+    FlowRun: FlowRunState,
+    TaskRun: TaskRunState,
+}
+#: Columns only propose_state may write; ``updates`` may not name them.
+_STATE_COLUMNS = frozenset(
+    {
+        "state_type",
+        "state_name",
+        "state_message",
+        "state_timestamp",
+        "state_seq",
+        "expected_start_time",
+        "next_scheduled_start_time",
+        "start_time",
+        "end_time",
+        "total_run_time",
+        "run_count",
+    }
+)
+
+
+# ------------------------------------------------------------------ the state machine
+
+
+def propose_state(
+    session: Session,
+    run: Run,
+    state: State | StateType,
+    *,
+    scheduled_time: datetime | None = None,
+    details: Mapping[str, Any] | None = None,
+    updates: Mapping[str, Any] | None = None,
+) -> RunState:
+    """Move ``run`` (as loaded) to ``state``; return the new history row.
+
+    - ``scheduled_time``: for a Scheduled state, when the run is due (default: the state's
+      timestamp).
+    - ``details``: stored with the history row (a pending reason, an agent id).
+    - ``updates``: other columns of the run to set in the same guarded UPDATE (the agent
+      that claimed it, the version it will run).
+
+    Raises ``IllegalTransition`` (nothing written) if the table forbids the move, and
+    :class:`StateConflict` (nothing written) if the run's state in the database is no
+    longer the one ``run`` shows. Timings follow the state's timestamp: entering Running
+    counts a run and sets ``start_time`` the first time; leaving Running adds to
+    ``total_run_time``; entering a final state sets ``end_time`` (cleared on a re-run).
+    """
+    if isinstance(state, StateType):
+        state = State(state)
+    from_type, to_type, ts = run.state_type, state.type, state.timestamp
+    check_transition(from_type, to_type)
+    if ts.tzinfo is None:
+        raise InvalidInput("a state's timestamp must be timezone-aware")
+    extra = dict(updates or {})
+    forbidden = _STATE_COLUMNS.intersection(extra)
+    if forbidden:
+        raise InvalidInput(f"only propose_state sets {', '.join(sorted(forbidden))}")
+
+    seq = run.state_seq + 1
+    values: dict[str, Any] = {
+        "state_type": to_type,
+        "state_name": state.name,
+        "state_message": state.message,
+        "state_timestamp": ts,
+        "state_seq": seq,
+        "end_time": ts if to_type in FINAL_TYPES else None,
+        "updated": utcnow(),
+    }
+    record_details = dict(details or {})
+    if to_type is StateType.SCHEDULED:
+        when = scheduled_time or ts
+        values["next_scheduled_start_time"] = when
+        record_details["scheduled_time"] = when.astimezone(UTC).isoformat()
+    elif scheduled_time is not None:
+        raise InvalidInput("scheduled_time is only for a Scheduled state")
+    if run.expected_start_time is None:
+        values["expected_start_time"] = values.get("next_scheduled_start_time", ts)
+    if to_type is StateType.RUNNING:
+        values["run_count"] = run.run_count + 1
+        if run.start_time is None:
+            values["start_time"] = ts
+    if from_type is StateType.RUNNING and run.state_timestamp is not None:
+        ran = max(0.0, (ts - run.state_timestamp).total_seconds())
+        values["total_run_time"] = run.total_run_time + ran
+    values.update(extra)
+
+    model = type(run)
+    guard = model.state_type.is_(None) if from_type is None else model.state_type == from_type
+    result = session.execute(
+        sa.update(model)
+        .where(model.id == run.id, model.state_seq == run.state_seq, guard)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StateConflict(run.id, from_type, run.state_seq)
+    record = _HISTORY[model](
+        run_id=run.id,
+        seq=seq,
+        type=to_type,
+        name=state.name,
+        message=state.message,
+        timestamp=ts,
+        details=record_details,
+    )
+    session.add(record)
+    for key, value in values.items():
+        set_committed_value(run, key, value)
+    session.flush()
+    return record
+
+
+def set_flow_run_state(
+    session: Session, flow_run_id: str, state: State | StateType, **kwargs: Any
+) -> RunState:
+    """Re-read the run (locking its row on PostgreSQL) and :func:`propose_state`."""
+    return propose_state(session, _load_for_update(session, FlowRun, flow_run_id), state, **kwargs)
+
+
+def set_task_run_state(
+    session: Session, task_run_id: str, state: State | StateType, **kwargs: Any
+) -> RunState:
+    """Re-read the task run (locking its row on PostgreSQL) and :func:`propose_state`."""
+    return propose_state(session, _load_for_update(session, TaskRun, task_run_id), state, **kwargs)
+
+
+def read_state_history(session: Session, run: Run) -> list[RunState]:
+    """Every state ``run`` has been in, oldest first."""
+    history = _HISTORY[type(run)]
+    query = sa.select(history).where(history.run_id == run.id).order_by(history.seq)
+    return list(session.scalars(query))
+
+
+def _load_for_update(session: Session, model: type[Run], run_id: str) -> Any:
+    query = sa.select(model).where(model.id == run_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    run = session.scalars(query).one_or_none()
+    if run is None:
+        raise NotFound(model.__tablename__.rstrip("s").replace("_", " "), run_id)
+    return run
+
+
+# ------------------------------------------------------------------ creating runs
+
+
+def create_flow_run(
+    session: Session,
+    *,
+    flow_group_id: str,
+    state: State | StateType = StateType.SCHEDULED,
+    scheduled_time: datetime | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    flow_version_id: str | None = None,
+    deployment_id: str | None = None,
+    work_queue_id: str | None = None,
+    parent_flow_run_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    tags: Sequence[str] = (),
+    retries: int = 0,
+    retry_delay_seconds: float = 0.0,
+    idempotency_key: str | None = None,
+) -> FlowRun:
+    """Create a flow run in its first ``state`` (Scheduled or Pending).
+
+    With an ``idempotency_key`` a second create with the same key (per flow group) returns
+    the first run unchanged: a client can retry a create safely.
+    """
+    check_transition(None, _state_type(state))  # before any row is written
+    run_id = id or new_id()
+    row = {
+        "id": run_id,
+        "name": name or f"run-{run_id[:8]}",
+        "flow_group_id": flow_group_id,
+        "flow_version_id": flow_version_id,
+        "deployment_id": deployment_id,
+        "work_queue_id": work_queue_id,
+        "parent_flow_run_id": parent_flow_run_id,
+        "parameters": dict(parameters or {}),
+        "tags": list(tags),
+        "retries": retries,
+        "retry_delay_seconds": retry_delay_seconds,
+        "idempotency_key": idempotency_key,
+    }
+    created = _insert_new(session, FlowRun, [row], ["flow_group_id", "idempotency_key"])
+    if not created:
+        existing = session.scalars(
+            sa.select(FlowRun).where(
+                FlowRun.flow_group_id == flow_group_id,
+                FlowRun.idempotency_key == idempotency_key,
+            )
+        ).one()
+        return existing
+    run = session.get_one(FlowRun, run_id)
+    propose_state(session, run, state, scheduled_time=scheduled_time)
+    return run
+
+
+def insert_scheduled_runs(
+    session: Session,
+    deployment: Deployment,
+    slots: Iterable[datetime],
+    *,
+    flow_version_id: str | None = None,
+) -> list[FlowRun]:
+    """Create a Scheduled run of ``deployment`` for each slot that has none yet.
+
+    Idempotent, also between processes: each run's key is ``scheduled:<deployment>:<slot>``,
+    unique per flow group, and rows are inserted with ``ON CONFLICT DO NOTHING``. Returns
+    the runs this call created, in slot order.
+    """
+    rows = []
+    for slot in sorted(set(slots)):
+        if slot.tzinfo is None:
+            raise InvalidInput("schedule slots must be timezone-aware")
+        run_id = new_id()
+        rows.append(
+            {
+                "id": run_id,
+                "name": f"run-{run_id[:8]}",
+                "flow_group_id": deployment.flow_group_id,
+                "flow_version_id": flow_version_id or deployment.pinned_version_id,
+                "deployment_id": deployment.id,
+                "work_queue_id": deployment.work_queue_id,
+                "parent_flow_run_id": None,
+                "parameters": dict(deployment.parameters),
+                "tags": list(deployment.tags),
+                "retries": 0,
+                "retry_delay_seconds": 0.0,
+                "idempotency_key": scheduled_run_key(deployment.id, slot),
+                "expected_start_time": slot,
+            }
+        )
+    if not rows:
+        return []
+    created = set(_insert_new(session, FlowRun, rows, ["flow_group_id", "idempotency_key"]))
+    slot_of = {row["id"]: row["expected_start_time"] for row in rows}
+    runs = session.scalars(
+        sa.select(FlowRun).where(FlowRun.id.in_(created)).order_by(FlowRun.expected_start_time)
+    ).all()
+    for run in runs:
+        propose_state(session, run, StateType.SCHEDULED, scheduled_time=slot_of[run.id])
+    return list(runs)
+
+
+def scheduled_run_key(deployment_id: str, slot: datetime) -> str:
+    return f"scheduled:{deployment_id}:{slot.astimezone(UTC).isoformat()}"
+
+
+def create_task_run(
+    session: Session,
+    *,
+    flow_run_id: str,
+    task_key: str,
+    dynamic_key: str = "0",
+    state: State | StateType = StateType.PENDING,
+    name: str | None = None,
+    id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    tags: Sequence[str] = (),
+    cache_key: str | None = None,
+    retries: int = 0,
+    retry_delay_seconds: float = 0.0,
+) -> TaskRun:
+    """Create a task run; idempotent on (flow run, task key, dynamic key).
+
+    A repeated create (a reporter retrying a batch) returns the existing task run unchanged.
+    """
+    check_transition(None, _state_type(state))
+    run_id = id or new_id()
+    row = {
+        "id": run_id,
+        "flow_run_id": flow_run_id,
+        "task_key": task_key,
+        "dynamic_key": dynamic_key,
+        "name": name or (task_key if dynamic_key == "0" else f"{task_key}-{dynamic_key}"),
+        "parameters": dict(parameters or {}),
+        "tags": list(tags),
+        "cache_key": cache_key,
+        "retries": retries,
+        "retry_delay_seconds": retry_delay_seconds,
+    }
+    if not _insert_new(session, TaskRun, [row], ["flow_run_id", "task_key", "dynamic_key"]):
+        return session.scalars(
+            sa.select(TaskRun).where(
+                TaskRun.flow_run_id == flow_run_id,
+                TaskRun.task_key == task_key,
+                TaskRun.dynamic_key == dynamic_key,
+            )
+        ).one()
+    run = session.get_one(TaskRun, run_id)
+    propose_state(session, run, state)
+    return run
+
+
+def _state_type(state: State | StateType) -> StateType:
+    return state if isinstance(state, StateType) else state.type
+
+
+def _insert_new(
+    session: Session, model: type[Run], rows: list[dict[str, Any]], unique: list[str]
+) -> list[str]:
+    """Insert ``rows`` with no state, skipping any that clash on ``unique``; return new ids."""
+    now = utcnow()
+    full = [
+        {
+            "state_seq": 0,
+            "total_run_time": 0.0,
+            "run_count": 0,
+            "created": now,
+            "updated": now,
+            **row,
+        }
+        for row in rows
+    ]
+    stmt = (
+        dialect_insert(session, model)
+        .values(full)
+        .on_conflict_do_nothing(index_elements=unique)
+        .returning(model.id)
+    )
+    return list(session.scalars(stmt))

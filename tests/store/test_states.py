@@ -1,0 +1,210 @@
+"""propose_state: the transition guard, the history, the timings, and lost races."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from jupyter_flows.engine.states import (
+    FINAL_TYPES,
+    INITIAL_TYPES,
+    IllegalTransition,
+    State,
+    StateType,
+    is_legal,
+)
+from jupyter_flows.store import Database, StateConflict, run_queries, runs
+from jupyter_flows.store.errors import InvalidInput
+from jupyter_flows.store.models import FlowRun
+from tests.store.factories import T0, drive, make_group, make_run
+
+ALL_TYPES = list(StateType)
+ALL_PAIRS = list(itertools.product(ALL_TYPES, ALL_TYPES))
+
+
+def _snapshot(session: Session, run: FlowRun) -> dict[str, object]:
+    """The run's row as the database holds it, plus the length of its history."""
+    session.expire_all()
+    row = session.execute(sa.select(FlowRun.__table__).where(FlowRun.id == run.id)).one()
+    fresh = session.get_one(FlowRun, run.id)
+    return {**row._asdict(), "history": len(runs.read_state_history(session, fresh))}
+
+
+@pytest.mark.parametrize(
+    ("from_type", "to_type"), ALL_PAIRS, ids=[f"{a.value}->{b.value}" for a, b in ALL_PAIRS]
+)
+def test_every_transition_pair(session: Session, from_type: StateType, to_type: StateType) -> None:
+    run = make_run(session)
+    drive(session, run, from_type)
+    session.commit()
+    before = _snapshot(session, run)
+    run = session.get_one(FlowRun, run.id)
+    proposed = State(to_type, timestamp=run.state_timestamp + timedelta(seconds=5))
+
+    if is_legal(from_type, to_type):
+        record = runs.propose_state(session, run, proposed)
+        session.commit()
+        after = _snapshot(session, run)
+        assert after["state_type"] is to_type
+        assert after["state_seq"] == before["state_seq"] + 1
+        assert after["history"] == before["history"] + 1
+        assert (record.type, record.seq) == (to_type, after["state_seq"])
+    else:
+        with pytest.raises(IllegalTransition) as raised:
+            runs.propose_state(session, run, proposed)
+        assert (raised.value.from_type, raised.value.to_type) == (from_type, to_type)
+        session.commit()
+        assert _snapshot(session, run) == before
+
+
+@pytest.mark.parametrize("to_type", ALL_TYPES, ids=[t.value for t in ALL_TYPES])
+def test_initial_state(session: Session, to_type: StateType) -> None:
+    """A new run starts Scheduled or Pending; anything else is refused and writes no row."""
+    group = make_group(session)
+    if to_type in INITIAL_TYPES:
+        run = runs.create_flow_run(session, flow_group_id=group.id, state=to_type)
+        assert [h.type for h in runs.read_state_history(session, run)] == [to_type]
+    else:
+        with pytest.raises(IllegalTransition):
+            runs.create_flow_run(session, flow_group_id=group.id, state=to_type)
+        assert run_queries.count_flow_runs(session) == 0
+
+
+def test_task_runs_use_the_same_guard(session: Session) -> None:
+    flow_run = make_run(session)
+    task_run = runs.create_task_run(session, flow_run_id=flow_run.id, task_key="load")
+    assert task_run.state_type is StateType.PENDING
+    with pytest.raises(IllegalTransition):
+        runs.propose_state(session, task_run, StateType.RETRYING)
+    runs.propose_state(session, task_run, StateType.RUNNING)
+    runs.propose_state(session, task_run, StateType.COMPLETED)
+    types = [h.type for h in runs.read_state_history(session, task_run)]
+    assert types == [StateType.PENDING, StateType.RUNNING, StateType.COMPLETED]
+
+
+def test_timings_follow_the_states(session: Session) -> None:
+    run = make_run(session, scheduled_time=T0)
+    assert (run.expected_start_time, run.next_scheduled_start_time) == (T0, T0)
+
+    def at(seconds: int) -> timedelta:
+        return timedelta(seconds=seconds)
+
+    for type_, second in [
+        (StateType.PENDING, 10),
+        (StateType.RUNNING, 20),
+        (StateType.RETRYING, 50),  # first attempt ran 30 s
+        (StateType.RUNNING, 60),
+        (StateType.FAILED, 75),  # second attempt ran 15 s
+    ]:
+        runs.propose_state(session, run, State(type_, timestamp=T0 + at(second)))
+    assert run.run_count == 2
+    assert run.start_time == T0 + at(20)
+    assert run.end_time == T0 + at(75)
+    assert run.total_run_time == pytest.approx(45.0)
+
+    # A re-run: Failed -> Scheduled clears end_time and sets the new due time.
+    runs.propose_state(
+        session, run, State(StateType.SCHEDULED, timestamp=T0 + at(80)), scheduled_time=T0 + at(90)
+    )
+    assert run.end_time is None
+    assert run.next_scheduled_start_time == T0 + at(90)
+    assert run.expected_start_time == T0  # the first expectation is kept
+
+    session.commit()
+    session.expire_all()
+    fresh = session.get_one(FlowRun, run.id)  # what was written is what the instance showed
+    assert (fresh.run_count, fresh.total_run_time, fresh.start_time) == (2, 45.0, T0 + at(20))
+    history = runs.read_state_history(session, fresh)
+    assert [h.seq for h in history] == list(range(1, 8))
+    assert history[-1].details["scheduled_time"] == (T0 + at(90)).isoformat()
+
+
+def test_updates_and_details_are_written_with_the_state(session: Session) -> None:
+    run = make_run(session)
+    record = runs.propose_state(
+        session, run, StateType.PENDING, details={"reason": "claimed"}, updates={"name": "nightly"}
+    )
+    session.commit()
+    session.expire_all()
+    assert session.get_one(FlowRun, run.id).name == "nightly"
+    assert record.details == {"reason": "claimed"}
+    with pytest.raises(InvalidInput, match="run_count"):
+        runs.propose_state(session, run, StateType.RUNNING, updates={"run_count": 7})
+
+
+def test_naive_timestamp_refused(session: Session) -> None:
+    run = make_run(session)
+    with pytest.raises(InvalidInput):
+        runs.propose_state(session, run, State(StateType.PENDING, timestamp=T0.replace(tzinfo=None)))
+
+
+def test_lost_race_raises_conflict_and_writes_nothing(db: Database) -> None:
+    """Two writers read the same Running run; the second to write gets StateConflict."""
+    with db.session() as s:
+        run_id = make_run(s).id
+        drive(s, s.get_one(FlowRun, run_id), StateType.RUNNING)
+        s.commit()
+
+    with db.session() as loser:
+        stale = loser.get_one(FlowRun, run_id)  # read while still Running
+        loser.commit()  # (keeps the instance: the store's sessions do not expire on commit)
+        with db.session() as winner:
+            runs.set_flow_run_state(winner, run_id, StateType.COMPLETED)
+            winner.commit()
+        with pytest.raises(StateConflict) as raised:
+            runs.propose_state(loser, stale, StateType.FAILED)
+        assert raised.value.expected_type is StateType.RUNNING
+        loser.rollback()
+
+    with db.session() as s:
+        fresh = run_queries.read_flow_run(s, run_id)
+        assert fresh.state_type is StateType.COMPLETED
+        assert [h.type for h in runs.read_state_history(s, fresh)][-1] is StateType.COMPLETED
+        assert len(runs.read_state_history(s, fresh)) == 4
+
+
+def test_set_state_of_unknown_run(session: Session) -> None:
+    from jupyter_flows.store import NotFound
+
+    with pytest.raises(NotFound, match="flow run"):
+        runs.set_flow_run_state(session, "no-such-run", StateType.PENDING)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    start=st.sampled_from(sorted(INITIAL_TYPES, key=lambda t: t.value)),
+    proposals=st.lists(st.sampled_from(ALL_TYPES), max_size=12),
+)
+def test_any_sequence_of_proposals_leaves_a_legal_history(
+    session: Session, start: StateType, proposals: list[StateType]
+) -> None:
+    run = make_run(session, state=State(start, timestamp=T0))
+    accepted = [start]
+    for i, proposed in enumerate(proposals, start=1):
+        try:
+            runs.propose_state(session, run, State(proposed, timestamp=T0 + timedelta(seconds=i)))
+        except IllegalTransition:
+            continue
+        accepted.append(proposed)
+    session.commit()
+
+    session.expire_all()
+    fresh = session.get_one(FlowRun, run.id)
+    history = [h.type for h in runs.read_state_history(session, fresh)]
+    assert history == accepted
+    assert history[0] in INITIAL_TYPES
+    assert all(is_legal(a, b) for a, b in itertools.pairwise(history))
+    assert fresh.state_type is history[-1]
+    assert fresh.run_count == history.count(StateType.RUNNING)
+    assert (fresh.end_time is not None) == (fresh.state_type in FINAL_TYPES)
+    assert fresh.total_run_time >= 0
