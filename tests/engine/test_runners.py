@@ -23,7 +23,7 @@ from jupyter_flows.task_runners import (
 def dask_address() -> Iterator[str]:
     """One in-process cluster for the module; the runner connects to it by address."""
     with LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
     ) as cluster:
         yield cluster.scheduler_address
 
