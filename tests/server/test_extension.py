@@ -130,7 +130,7 @@ async def test_errors_map_to_json_in_one_place(
         (500, HTTPError(503), (503, {"error": "server_error", "message": "Service Unavailable"})),
         (500, KeyError("x"), (500, {"error": "internal_error", "message": INTERNAL_ERROR_MESSAGE})),
         (404, None, (404, {"error": "not_found", "message": "Not Found"})),
-        (500, None, (500, {"error": "internal_error", "message": INTERNAL_ERROR_MESSAGE})),
+        (503, None, (503, {"error": "server_error", "message": "Service Unavailable"})),
     ],
 )
 def test_error_response_table(status_code, exc, expected) -> None:

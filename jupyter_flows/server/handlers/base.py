@@ -38,23 +38,25 @@ HTTP_ERROR_CODES: dict[int, str] = {
 INTERNAL_ERROR_MESSAGE = "Internal server error; the server log has the details."
 
 
+def _code_for(status: int) -> str:
+    return HTTP_ERROR_CODES.get(status, "server_error" if status >= 500 else "http_error")
+
+
 def error_response(status_code: int, exc: BaseException | None) -> tuple[int, dict[str, str]]:
-    """The HTTP status and JSON body that answer ``exc`` (``status_code`` if it has none)."""
+    """The HTTP status and JSON body that answer ``exc`` (``status_code`` if there is none)."""
     if isinstance(exc, FlowsError):
         return exc.status, {"error": exc.code, "message": exc.message}
     if isinstance(exc, HTTPError):
         status = exc.status_code
         message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
         return status, {
-            "error": HTTP_ERROR_CODES.get(
-                status, "server_error" if status >= 500 else "http_error"
-            ),
+            "error": _code_for(status),
             "message": message or exc.reason or responses.get(status, "Unknown error"),
         }
-    if status_code >= 500 or exc is not None:
+    if exc is not None:  # a bug: say so, but leak nothing of it
         return 500, {"error": "internal_error", "message": INTERNAL_ERROR_MESSAGE}
     return status_code, {
-        "error": HTTP_ERROR_CODES.get(status_code, "http_error"),
+        "error": _code_for(status_code),
         "message": responses.get(status_code, "Unknown error"),
     }
 
