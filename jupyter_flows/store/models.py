@@ -82,6 +82,8 @@ class FlowVersion(Base):
     content: Mapped[dict[str, Any]] = mapped_column(JSONType)
     #: What changed from the predecessor (``hashing.diff_contents``); None for the first.
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    #: Where the flow's code starts (``path.py:function``); not part of the content hash.
+    entrypoint: Mapped[str | None] = mapped_column(sa.Text)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -227,6 +229,9 @@ class FlowRun(RunMixin, Base):
     parent_flow_run_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("flow_runs.id", ondelete="SET NULL"), index=True
     )
+    #: The task run a subflow was called from. No foreign key: a reporter's batch may carry
+    #: the subflow run before the task run that called it.
+    parent_task_run_id: Mapped[str | None] = mapped_column(ID)
     #: Unique per flow group: a retried create, or one schedule slot, makes one run.
     idempotency_key: Mapped[str | None] = mapped_column(NAME)
 
@@ -292,6 +297,8 @@ class LogLine(Base):
     name: Mapped[str] = mapped_column(NAME, default="")
     message: Mapped[str] = mapped_column(sa.Text)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The id the client gave the line: a resent batch inserts nothing twice.
+    client_id: Mapped[str | None] = mapped_column(sa.String(64), index=True, unique=True)
 
 
 ARTIFACT_TYPES = ("notebook", "table", "link")
