@@ -145,7 +145,9 @@ def table_rows(res: Results, ns: list[int], prefect_note: str) -> list[str]:
         raw_submit = res.value("distributed", "dask-raw-submit", "per_task_us", n)
         raw_map = res.value("distributed", "dask-raw-map", "per_task_us", n)
         if jf_dask is None:
-            jf_cell, workers = "—", "2 workers"
+            workers = "2 workers"
+            failed = any("Dask" in name for name in res.errors)
+            jf_cell = "did not finish (see below)" if failed else "—"
         else:
             extra = jf_dask["per_task_us"]
             sign = "+" if extra >= 0 else "−"

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,7 @@ PREFECT_VENV = HERE / ".prefect-venv"
 PREFECT_REQUIREMENTS = ["prefect>=3,<4", "fastapi<0.151"]  # 3.8.8 breaks on fastapi 0.151+
 WORKLOAD_TIMEOUT_S = 1800
 PREFECT_TIMEOUT_S = 3600
+DASK_TIMEOUT_S = 900  # ~2 min when all is well; a regression shows as "did not finish"
 
 
 def log(msg: str) -> None:
@@ -41,25 +43,47 @@ def log(msg: str) -> None:
 
 
 class WorkloadError(RuntimeError):
-    pass
+    """A workload failed; ``records`` holds what it measured before that."""
+
+    def __init__(self, message: str, records: list[dict] | None = None):
+        super().__init__(message)
+        self.records = records or []
+
+
+def _records(stdout: str | bytes | None) -> list[dict]:
+    if isinstance(stdout, bytes):
+        stdout = stdout.decode(errors="replace")
+    return [json.loads(line) for line in (stdout or "").splitlines() if line.startswith("{")]
 
 
 def run_json(cmd: list[str], env=None, timeout=WORKLOAD_TIMEOUT_S) -> list[dict]:
-    """Run one workload process; return the JSON records it printed on stdout."""
+    """Run one workload process; return the JSON records it printed on stdout.
+
+    The workload gets its own process group, so a timeout also ends what it started
+    (Dask worker processes, Prefect's temporary server).
+    """
     with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, start_new_session=True
+        )
         try:
-            proc = subprocess.run(
-                cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, timeout=timeout
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise WorkloadError(f"timed out after {timeout} s") from exc
+            stdout, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                stdout, _ = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                stdout, _ = proc.communicate()
+            raise WorkloadError(f"did not finish in {timeout} s", _records(stdout)) from None
         if proc.returncode != 0:
             err.seek(0)
             tail = err.read()[-3000:]
             print(tail, file=sys.stderr)
             last = [line for line in tail.strip().splitlines() if line.strip()][-1:]
-            raise WorkloadError(f"exit {proc.returncode}: {last[0] if last else ''}")
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+            message = f"exit {proc.returncode}: {last[0] if last else ''}"
+            raise WorkloadError(message, _records(stdout))
+    return _records(stdout)
 
 
 def import_time(python: str, module: str, runs: int, env=None) -> float:
@@ -174,6 +198,7 @@ def main(argv=None) -> int:
             out = fn()
             records.extend(out if isinstance(out, list) else [out])
         except (WorkloadError, subprocess.CalledProcessError, ValueError) as exc:
+            records.extend(getattr(exc, "records", []))
             errors[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log(f"{name}: FAILED: {errors[name]}")
 
@@ -197,10 +222,13 @@ def main(argv=None) -> int:
     if version("distributed") == "not installed":
         errors["Dask"] = "distributed is not installed in this venv"
     else:
-        dask = [py, jf, "dask", *n_args, *repeats] + (
-            ["--dask-threads"] if args.dask_threads else []
+        # One flow per N: Dask's own ~2-3 ms per task dominates and 10,000 tasks take a while.
+        dask = [py, jf, "dask", *n_args, "--repeats", "1"]
+        dask += ["--dask-threads"] if args.dask_threads else []
+        step(
+            "jupyter-flows and raw distributed on Dask",
+            lambda: run_json(dask, timeout=DASK_TIMEOUT_S),
         )
-        step("jupyter-flows and raw distributed on Dask", lambda: run_json(dask))
 
     skip_prefect = args.quick or args.skip_prefect
     if skip_prefect:
