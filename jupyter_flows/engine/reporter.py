@@ -7,13 +7,16 @@ back with its result), and the server's HTTP reporter batches it to the REST API
 
 The reporter of a run is chosen when the run starts: the one installed with
 ``use_reporter`` in the current context, else the process default (``set_default_reporter``),
-else a ``NullReporter``.
+else, when ``JUPYTER_FLOWS_API_URL`` is set (the Jupyter server sets it for its kernels), one
+``HttpReporter`` made for the process on first use, else a ``NullReporter``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,7 +159,10 @@ class MemoryReporter:
 
 
 _NULL = NullReporter()
-_default: Reporter = _NULL
+#: None until set_default_reporter is called: then the environment decides (see module doc).
+_default: Reporter | None = None
+_from_env: tuple[str, Reporter] | None = None
+_from_env_lock = threading.Lock()
 _current: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar(
     "jupyter_flows_reporter", default=None
 )
@@ -165,7 +171,11 @@ R = TypeVar("R", bound=Reporter)
 
 
 def set_default_reporter(reporter: Reporter | None) -> None:
-    """The reporter of every run started outside a ``use_reporter`` block (None: drop all)."""
+    """The reporter of every run started outside a ``use_reporter`` block.
+
+    None drops everything, even with ``JUPYTER_FLOWS_API_URL`` set; until this is called,
+    that variable decides.
+    """
     global _default
     _default = reporter or _NULL
 
@@ -182,4 +192,20 @@ def use_reporter(reporter: R) -> Iterator[R]:
 
 
 def current_reporter() -> Reporter:
-    return _current.get() or _default
+    reporter = _current.get() or _default
+    if reporter is not None:
+        return reporter
+    url = os.environ.get("JUPYTER_FLOWS_API_URL")
+    return _environment_reporter(url) if url else _NULL
+
+
+def _environment_reporter(url: str) -> Reporter:
+    """The process's HTTP reporter for ``url``, made once (httpx loads on its first record)."""
+    global _from_env
+    with _from_env_lock:
+        if _from_env is None or _from_env[0] != url:
+            from jupyter_flows.engine.http_reporter import from_environment
+
+            made: Reporter | None = from_environment()
+            _from_env = (url, made if made is not None else _NULL)
+        return _from_env[1]

@@ -1,0 +1,173 @@
+"""What the REST API answers, as pydantic models (the client's side of docs/rest-api.md).
+
+Every model keeps fields it does not know (``extra="allow"``), so a server newer than the
+client loses nothing; fields the contract marks optional default to None.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+#: State types that end a run (mirrors engine.states.FINAL_TYPES on the wire).
+FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT"})
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Page(Model, Generic[T]):
+    """One page of a list: ``items`` and where it sits in the whole (``total``)."""
+
+    items: list[T]
+    total: int = 0
+    limit: int = 50
+    offset: int = 0
+
+
+class StateInfo(Model):
+    type: str
+    name: str
+    message: str | None = None
+    timestamp: datetime | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.type in FINAL_STATE_TYPES
+
+
+class FlowGroup(Model):
+    id: str
+    name: str
+    project: str = "default"
+    description: str | None = None
+    latest_version_id: str | None = None
+    latest_version_number: int | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class FlowVersion(Model):
+    id: str
+    flow_id: str
+    version_number: int
+    content: dict[str, Any] = Field(default_factory=dict)
+    changes: Any = None
+    entrypoint: str | None = None
+    #: When the version was made (the POST answer may overload this name with a bool).
+    created: datetime | bool | None = None
+
+
+class Registration(Model):
+    """The answer of ``POST flows``: the version, and whether this call made it."""
+
+    version: FlowVersion
+    new: bool
+
+
+class Deployment(Model):
+    id: str
+    flow_id: str
+    name: str
+    version_policy: str = "latest"
+    version_id: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    work_queue: str | None = "default"
+    tags: list[str] = Field(default_factory=list)
+    paused: bool = False
+    schedule: dict[str, Any] | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class FlowRun(Model):
+    id: str
+    name: str
+    flow_id: str | None = None
+    flow_name: str | None = None
+    flow_version_id: str | None = None
+    deployment_id: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    state: StateInfo | None = None
+    run_count: int = 0
+    expected_start_time: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    total_run_time: float | None = None
+    parent_flow_run_id: str | None = None
+    parent_task_run_id: str | None = None
+    work_queue: str | None = None
+    agent_id: str | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class TaskRun(Model):
+    id: str
+    flow_run_id: str
+    name: str
+    task_key: str | None = None
+    task_inputs: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    cache_key: str | None = None
+    state: StateInfo | None = None
+    run_count: int = 0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    total_run_time: float | None = None
+
+
+class LogLine(Model):
+    id: int | str | None = None
+    flow_run_id: str
+    task_run_id: str | None = None
+    level: int
+    timestamp: datetime
+    message: str
+    name: str = ""
+
+
+class WorkQueue(Model):
+    name: str
+    id: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    concurrency_limit: int | None = None
+    paused: bool = False
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class QueuedRun(FlowRun):
+    """A run in a work queue's preview; ``pending_reason`` says why a due run waits."""
+
+    pending_reason: str | None = None
+
+
+class ApiKey(Model):
+    id: str
+    name: str
+    role: str
+    created: datetime | None = None
+    #: Only in the answer that created the key: it is shown this once.
+    token: str | None = None
+
+
+class Rejected(Model):
+    kind: str
+    index: int
+    error: str
+    message: str
+
+
+class IngestResult(Model):
+    flow_runs: int = 0
+    task_runs: int = 0
+    states: int = 0
+    logs: int = 0
+    rejected: list[Rejected] = Field(default_factory=list)

@@ -1,0 +1,416 @@
+"""The reporter that sends a run's records to the REST API (``POST ingest``).
+
+A flow's threads must never wait for the network, so :class:`HttpReporter` only appends each
+record to a buffer; a daemon thread sends what is waiting every ``interval`` (100 ms), or at
+once when ``batch_size`` records wait, as one ``POST {api_url}ingest``. ``flush()`` (called
+by ``run_flow`` when a top-level run ends, and at process exit) waits until everything
+reported so far is delivered, or ``flush_timeout`` passes.
+
+What happens while the server is away:
+
+- A batch that could not be delivered (no connection, a 5xx, 401/403/404/429) stays at the
+  front of the buffer and is sent again after a delay that doubles from 0.1 s up to
+  ``max_backoff``; one warning per outage, one more when it ends. Records keep their order.
+- Resending is idempotent: every run carries its id and every log line and state a
+  client-side uuid, so the server skips what it already has.
+- The buffer is bounded by ``max_buffer`` records. When it is full the **oldest log lines**
+  are dropped first (counted in ``dropped_logs`` and reported in a warning). Runs and states
+  are **never dropped**: with no log line left to drop they are still kept (the buffer
+  then grows past its bound, with a warning), since a lost state would leave a run wrong
+  forever, while they are few next to log lines.
+- A batch the server refuses as a whole (400, 413) is split in halves until the record it
+  refuses is alone; that record is dropped with a warning. Records the server lists as
+  ``rejected`` (an illegal state) are reported in a warning and not resent.
+- ``flush()`` that times out warns once per process and returns: delivery goes on in the
+  background for as long as the process lives.
+
+Records that cannot be stored at all are skipped: task runs called outside any flow (they
+have no flow run) and their states and log lines.
+
+Configuration comes from the constructor or, in :func:`from_environment`, from
+``JUPYTER_FLOWS_API_URL``, ``JUPYTER_FLOWS_API_KEY`` (sent as ``Bearer``),
+``JUPYTER_FLOWS_API_TOKEN`` (a jupyter-server token) and ``JUPYTER_FLOWS_FLUSH_TIMEOUT``.
+httpx is imported by the sending thread, when the first record arrives.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+from jupyter_flows.engine.reporter import FlowRunRecord, LogRecord, StateRecord, TaskRunRecord
+
+_log = logging.getLogger("jupyter_flows.reporter")
+
+#: Statuses that mean "try again later" rather than "this batch is wrong".
+_RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 425, 429})
+_KINDS = ("flow_runs", "task_runs", "states", "logs")
+
+# One buffered record: (sequence number, kind in _KINDS, JSON-ready body).
+_Item = tuple[int, str, dict[str, Any]]
+
+
+class HttpReporter:
+    """Buffers records and ships them in batches to ``POST {api_url}ingest`` (see module doc)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        batch_size: int = 1000,
+        interval: float = 0.1,
+        max_buffer: int = 100_000,
+        flush_timeout: float = 10.0,
+        max_backoff: float = 2.0,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.api_url = _api_root(api_url)
+        self.ingest_url = self.api_url + "ingest"
+        self.headers = {"Content-Type": "application/json"}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        elif token:
+            self.headers["Authorization"] = f"token {token}"
+        self.batch_size = max(1, batch_size)
+        self.interval = interval
+        self.max_buffer = max(1, max_buffer)
+        self.flush_timeout = flush_timeout
+        self.max_backoff = max_backoff
+        self.request_timeout = request_timeout
+        #: Log lines dropped because the buffer was full, and records the server refused.
+        self.dropped_logs = 0
+        self.rejected = 0
+        self._reset_process_state()
+        os.register_at_fork(after_in_child=self._reset_process_state)
+
+    def _reset_process_state(self) -> None:
+        # After a fork the child has no sending thread and must not resend the parent's records.
+        self._cond = threading.Condition(threading.Lock())
+        self._runs_and_states: deque[_Item] = deque()
+        self._logs: deque[_Item] = deque()
+        self._in_flight: list[_Item] = []
+        self._seq = 0
+        self._flush_waiters = 0
+        self._orphans: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._warned_full = self._warned_flush = False
+
+    # ------------------------------------------------------------------ Reporter protocol
+    def flow_run_created(self, record: FlowRunRecord) -> None:
+        body = {
+            "id": record.id,
+            "name": record.name,
+            "flow_name": record.flow_name,
+            "parameters": record.parameters,
+            "tags": list(record.tags),
+            "parent_flow_run_id": record.parent_flow_run_id,
+            "parent_task_run_id": record.parent_task_run_id,
+        }
+        self._put("flow_runs", body)
+
+    def task_run_created(self, record: TaskRunRecord) -> None:
+        if record.flow_run_id is None:
+            self._orphans.add(record.id)
+            return
+        body = {
+            "id": record.id,
+            "flow_run_id": record.flow_run_id,
+            "name": record.name,
+            "task_key": record.task_key,
+            "task_inputs": record.task_inputs,
+            "tags": list(record.tags),
+            "cache_key": record.cache_key,
+        }
+        self._put("task_runs", body)
+
+    def state_changed(self, record: StateRecord) -> None:
+        if record.run_id in self._orphans:
+            return
+        state = record.state
+        body = {
+            "id": str(uuid.uuid4()),
+            "kind": record.kind,
+            "run_id": record.run_id,
+            "type": state.type.value,
+            "name": state.name,
+            "message": state.message,
+            "timestamp": state.timestamp.isoformat(),
+        }
+        self._put("states", body)
+
+    def log(self, record: LogRecord) -> None:
+        if record.flow_run_id is None or record.task_run_id in self._orphans:
+            return
+        body = record.to_dict()
+        body["id"] = str(uuid.uuid4())
+        self._put("logs", body)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every record reported so far is delivered, or ``timeout`` passes."""
+        self.drain(timeout)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """``flush`` that tells: True when everything reported so far is delivered."""
+        timeout = self.flush_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._seq
+            if self._oldest_seq() > target:
+                return True
+            self._flush_waiters += 1
+            self._cond.notify_all()
+            try:
+                while self._oldest_seq() <= target:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._thread is None or not self._thread.is_alive():
+                        break
+                    self._cond.wait(left)
+                done = self._oldest_seq() > target
+                waiting = self._pending()
+            finally:
+                self._flush_waiters -= 1
+        if not done and not self._warned_flush:
+            self._warned_flush = True
+            _log.warning(
+                "jupyter-flows: %d run records not yet delivered to %s after %.0f s; "
+                "still trying in the background while this process lives",
+                waiting,
+                self.ingest_url,
+                timeout,
+            )
+        return done
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, then stop the sending thread."""
+        self.flush(timeout)
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return self._pending()
+
+    # ------------------------------------------------------------------ the buffer
+    def _pending(self) -> int:
+        return len(self._runs_and_states) + len(self._logs) + len(self._in_flight)
+
+    def _oldest_seq(self) -> int:
+        """The sequence number of the oldest record not yet delivered (past the last if none)."""
+        heads = [queue[0][0] for queue in (self._runs_and_states, self._logs) if queue]
+        if self._in_flight:
+            heads.append(self._in_flight[0][0])
+        return min(heads) if heads else self._seq + 1
+
+    def _put(self, kind: str, body: dict[str, Any]) -> None:
+        with self._cond:
+            if self._pending() >= self.max_buffer and not self._make_room(kind):
+                return
+            self._seq += 1
+            queue = self._logs if kind == "logs" else self._runs_and_states
+            queue.append((self._seq, kind, body))
+            if len(self._runs_and_states) + len(self._logs) >= self.batch_size:
+                self._cond.notify_all()
+            if self._thread is None:
+                self._start()
+
+    def _make_room(self, kind: str) -> bool:
+        """Drop the oldest waiting log line; False if the new record is to be dropped."""
+        if self._logs:
+            self._logs.popleft()
+            self._count_drop()
+            return True
+        if kind == "logs":
+            self._count_drop()
+            return False
+        if not self._warned_full:
+            self._warned_full = True
+            _log.warning(
+                "jupyter-flows: %d run records wait for %s; runs and states are kept past "
+                "the buffer's bound of %d",
+                self._pending(),
+                self.ingest_url,
+                self.max_buffer,
+            )
+        return True
+
+    def _count_drop(self) -> None:
+        self.dropped_logs += 1
+        if self.dropped_logs == 1:
+            _log.warning(
+                "jupyter-flows: the buffer for %s is full (%d records); dropping the oldest "
+                "log lines (runs and states are kept)",
+                self.ingest_url,
+                self.max_buffer,
+            )
+
+    def _take_batch(self) -> list[_Item]:
+        """Move up to batch_size of the oldest records, in order, to the in-flight list."""
+        runs, logs = self._runs_and_states, self._logs
+        batch: list[_Item] = []
+        while len(batch) < self.batch_size and (runs or logs):
+            if runs and (not logs or runs[0][0] < logs[0][0]):
+                batch.append(runs.popleft())
+            else:
+                batch.append(logs.popleft())
+        self._in_flight = batch
+        return batch
+
+    def _give_back(self, batch: list[_Item]) -> None:
+        """Put an undelivered batch back at the front, in order."""
+        for item in reversed(batch):
+            queue = self._logs if item[1] == "logs" else self._runs_and_states
+            queue.appendleft(item)
+        self._in_flight = []
+
+    # ------------------------------------------------------------------ the sending thread
+    def _start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="jupyter-flows-reporter", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self.close()
+
+    def _run(self) -> None:
+        import httpx
+
+        backoff = 0.0
+        outage_since: float | None = None
+        with httpx.Client(headers=self.headers, timeout=self.request_timeout) as http:
+            while not self._stop.is_set():
+                with self._cond:
+                    waiting = bool(self._runs_and_states or self._logs)
+                    if not (waiting and self._flush_waiters) and not self._full_batch_waiting():
+                        self._cond.wait(self.interval)
+                    if not (self._runs_and_states or self._logs):
+                        continue
+                    batch = self._take_batch()
+                error = self._deliver(http, batch)
+                with self._cond:
+                    if error is None:
+                        self._in_flight = []
+                    else:
+                        self._give_back(batch)
+                    self._cond.notify_all()
+                if error is None:
+                    if outage_since is not None:
+                        _log.warning(
+                            "jupyter-flows: delivering run records to %s again after %.0f s",
+                            self.ingest_url,
+                            time.monotonic() - outage_since,
+                        )
+                    backoff, outage_since = 0.0, None
+                    continue
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    _log.warning(
+                        "jupyter-flows: cannot deliver run records to %s (%s); keeping them "
+                        "and retrying",
+                        self.ingest_url,
+                        error,
+                    )
+                backoff = min(self.max_backoff, backoff * 2 if backoff else 0.1)
+                self._stop.wait(backoff)
+
+    def _full_batch_waiting(self) -> bool:
+        return len(self._runs_and_states) + len(self._logs) >= self.batch_size
+
+    def _deliver(self, http: Any, batch: list[_Item]) -> str | None:
+        """Send ``batch``; None when the server has it all, else why it must be resent."""
+        import httpx
+
+        body: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _KINDS}
+        for _, kind, record in batch:
+            body[kind].append(record)
+        try:
+            content = json.dumps(body, default=_json_default)
+            response = http.post(self.ingest_url, content=content)
+        except httpx.HTTPError as exc:
+            return str(exc) or type(exc).__name__
+        status = response.status_code
+        if status >= 500 or status in _RETRY_STATUSES:
+            return f"HTTP {status}: {_message(response)}"
+        if status >= 400:  # the batch itself is refused: find the record at fault
+            if len(batch) == 1:
+                self.rejected += 1
+                _log.warning(
+                    "jupyter-flows: %s refused a %s record (HTTP %d: %s); it is dropped",
+                    self.ingest_url,
+                    batch[0][1],
+                    status,
+                    _message(response),
+                )
+                return None
+            half = len(batch) // 2
+            return self._deliver(http, batch[:half]) or self._deliver(http, batch[half:])
+        self._report_rejected(response, body)
+        return None
+
+    def _report_rejected(self, response: Any, body: dict[str, list[dict[str, Any]]]) -> None:
+        try:
+            rejected = response.json().get("rejected") or []
+        except (ValueError, AttributeError):
+            return
+        self.rejected += len(rejected)
+        for item in rejected[:5]:
+            _log.warning(
+                "jupyter-flows: %s rejected a %s record: %s",
+                self.ingest_url,
+                str(item.get("kind", "?")).rstrip("s"),
+                item.get("message", item.get("error", "?")),
+            )
+
+
+def _api_root(url: str) -> str:
+    """``…/api/flows/`` with its slash (a bare server URL gets the API path appended)."""
+    base = url.split("?", 1)[0].rstrip("/") + "/"
+    return base if base.endswith("/api/flows/") else base + "api/flows/"
+
+
+def _json_default(value: Any) -> Any:
+    """Parameters and messages may hold anything: what JSON cannot say is sent as its repr."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
+
+
+def _message(response: Any) -> str:
+    try:
+        return str(response.json().get("message", ""))[:200]
+    except (ValueError, AttributeError):
+        return str(response.text)[:200]
+
+
+def from_environment() -> HttpReporter | None:
+    """An HttpReporter for ``JUPYTER_FLOWS_API_URL``; None when that variable is unset."""
+    url = os.environ.get("JUPYTER_FLOWS_API_URL")
+    if not url:
+        return None
+    try:
+        flush_timeout = float(os.environ.get("JUPYTER_FLOWS_FLUSH_TIMEOUT", "10"))
+    except ValueError:
+        flush_timeout = 10.0
+    return HttpReporter(
+        url,
+        api_key=os.environ.get("JUPYTER_FLOWS_API_KEY"),
+        token=os.environ.get("JUPYTER_FLOWS_API_TOKEN"),
+        flush_timeout=flush_timeout,
+    )
