@@ -233,7 +233,7 @@ def read_active_schedules(session: Session) -> list[tuple[Deployment, Schedule]]
         .where(Schedule.active.is_(True), Deployment.paused.is_(False))
         .order_by(Deployment.id, Schedule.id)
     )
-    return [(d, s) for d, s in session.execute(query).tuples()]
+    return [(d, s) for d, s in session.execute(query)]
 
 
 def _check_timezone(name: str) -> None:

@@ -81,7 +81,7 @@ def count_flow_runs_by_state(
         sa.select(FlowRun.state_type, sa.func.count()).group_by(FlowRun.state_type),
         flt,
     )
-    return {state: count for state, count in session.execute(query).tuples() if state}
+    return {state: count for state, count in session.execute(query) if state}
 
 
 def delete_flow_run(session: Session, flow_run_id: str) -> bool:

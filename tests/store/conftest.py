@@ -64,8 +64,10 @@ def _new_pg_database(request: pytest.FixtureRequest, template: str) -> Iterator[
     name = f"t_{uuid.uuid4().hex[:16]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield make_url(request.getfixturevalue("postgres_url")).set(database=name).render_as_string(
-        hide_password=False
+    yield (
+        make_url(request.getfixturevalue("postgres_url"))
+        .set(database=name)
+        .render_as_string(hide_password=False)
     )
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")

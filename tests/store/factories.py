@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ def content(**tasks: str) -> dict[str, Any]:
     keys = list(tasks)
     return {
         "tasks": [{"key": k, "code_hash": h} for k, h in tasks.items()],
-        "edges": [[a, b] for a, b in zip(keys, keys[1:])],
+        "edges": [[a, b] for a, b in itertools.pairwise(keys)],
         "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}},
         "task_runner": "sequential",
         "run_config": {"kind": "local"},

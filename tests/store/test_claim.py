@@ -101,7 +101,10 @@ def test_tag_filter_needs_every_tag(db: Database, session: Session) -> None:
     agent = queues.register_agent(session, "a")
     make_run(session, work_queue_id=queue.id, tags=["gpu"], scheduled_time=T0)
     both = make_run(
-        session, work_queue_id=queue.id, tags=["large", "x", "gpu"], scheduled_time=T0 + timedelta(seconds=1)
+        session,
+        work_queue_id=queue.id,
+        tags=["large", "x", "gpu"],
+        scheduled_time=T0 + timedelta(seconds=1),
     )
     session.commit()
     run = _claim(db, queue.id, agent.id)

@@ -126,6 +126,8 @@ def test_task_run_create_is_idempotent(session: Session) -> None:
     flow_run = runs.create_flow_run(session, flow_group_id=group.id)
     one = runs.create_task_run(session, flow_run_id=flow_run.id, task_key="load")
     again = runs.create_task_run(session, flow_run_id=flow_run.id, task_key="load")
-    mapped = runs.create_task_run(session, flow_run_id=flow_run.id, task_key="load", dynamic_key="1")
+    mapped = runs.create_task_run(
+        session, flow_run_id=flow_run.id, task_key="load", dynamic_key="1"
+    )
     assert again.id == one.id
     assert mapped.id != one.id and mapped.name == "load-1"

@@ -141,7 +141,9 @@ def test_updates_and_details_are_written_with_the_state(session: Session) -> Non
 def test_naive_timestamp_refused(session: Session) -> None:
     run = make_run(session)
     with pytest.raises(InvalidInput):
-        runs.propose_state(session, run, State(StateType.PENDING, timestamp=T0.replace(tzinfo=None)))
+        runs.propose_state(
+            session, run, State(StateType.PENDING, timestamp=T0.replace(tzinfo=None))
+        )
 
 
 def test_lost_race_raises_conflict_and_writes_nothing(db: Database) -> None:

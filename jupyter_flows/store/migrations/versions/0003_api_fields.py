@@ -25,9 +25,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("log_lines", sa.Column("client_id", sa.String(length=64), nullable=True))
     op.create_index(op.f("ix_log_lines_client_id"), "log_lines", ["client_id"], unique=True)
-    op.add_column(
-        "flow_runs", sa.Column("parent_task_run_id", sa.String(length=36), nullable=True)
-    )
+    op.add_column("flow_runs", sa.Column("parent_task_run_id", sa.String(length=36), nullable=True))
     op.add_column("flow_versions", sa.Column("entrypoint", sa.Text(), nullable=True))
 
 
