@@ -59,13 +59,20 @@ def read_flow_groups(
 
 
 def register_flow_version(
-    session: Session, project: str, name: str, content: Mapping[str, Any]
+    session: Session,
+    project: str,
+    name: str,
+    content: Mapping[str, Any],
+    *,
+    entrypoint: str | None = None,
 ) -> tuple[FlowVersion, bool]:
     """Register ``content`` as a version of flow ``project``/``name``.
 
     Returns ``(version, created)``. Content equal to an existing version of this flow
     returns that version (``created`` False) and makes it the flow's latest again. A new
     version records its predecessor (the flow's latest) and what changed from it.
+    ``entrypoint`` (``path.py:function``) is recorded with a new version; it is not part of
+    the content hash, so an existing version keeps the entrypoint it was created with.
     Raises ``hashing.InvalidContent`` for content of the wrong shape.
     """
     normalized = normalize_content(content)
@@ -94,6 +101,7 @@ def register_flow_version(
         predecessor_id=predecessor.id if predecessor else None,
         content=normalized,
         changes=diff_contents(predecessor.content, normalized) if predecessor else None,
+        entrypoint=entrypoint,
     )
     session.add(version)
     group.latest_version_id = version_id

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.store.errors import InvalidInput
 from jupyter_flows.store.models import LogLine
-from jupyter_flows.store.types import UTC
+from jupyter_flows.store.types import UTC, dialect_insert
 
 #: Keyset cursor: the (timestamp, id) of the last line of the previous page.
 LogCursor = tuple[datetime, int]
@@ -24,13 +24,24 @@ def insert_logs(session: Session, lines: Iterable[Mapping[str, Any]]) -> int:
     """Insert log lines in one executemany; return how many.
 
     Each line: ``flow_run_id``, ``message``, ``timestamp`` (aware datetime or ISO text),
-    optional ``task_run_id``, ``level`` (number or name, default INFO) and ``name`` (the
-    logger). Runs and task runs must exist (foreign keys).
+    optional ``task_run_id``, ``level`` (number or name, default INFO), ``name`` (the
+    logger) and ``client_id``. Runs and task runs must exist (foreign keys).
+
+    A line whose ``client_id`` is already stored is skipped (a resent batch inserts
+    nothing twice); the count returned is of the lines actually inserted.
     """
     rows = [_row(line) for line in lines]
-    if rows:
+    if not rows:
+        return 0
+    if all(row["client_id"] is None for row in rows):
         session.execute(sa.insert(LogLine.__table__), rows)
-    return len(rows)
+        return len(rows)
+    stmt = (
+        dialect_insert(session, LogLine.__table__)
+        .on_conflict_do_nothing(index_elements=["client_id"])
+        .returning(LogLine.__table__.c.id)
+    )
+    return len(session.execute(stmt, rows).all())
 
 
 def read_logs(
@@ -101,6 +112,7 @@ def _row(line: Mapping[str, Any]) -> dict[str, Any]:
         "name": line.get("name") or "",
         "message": str(message),
         "timestamp": _timestamp(timestamp),
+        "client_id": line.get("client_id"),
     }
 
 

@@ -32,6 +32,7 @@ class FlowRunFilter:
     deployment_ids: Sequence[str] | None = None
     work_queue_ids: Sequence[str] | None = None
     parent_flow_run_ids: Sequence[str] | None = None
+    parent_task_run_ids: Sequence[str] | None = None
     state_types: Sequence[StateType] | None = None
     #: Runs that carry every one of these tags.
     tags: Sequence[str] | None = None
@@ -122,6 +123,7 @@ def _filtered(session: Session, query: Any, flt: FlowRunFilter | None) -> Any:
         (FlowRun.deployment_id, flt.deployment_ids),
         (FlowRun.work_queue_id, flt.work_queue_ids),
         (FlowRun.parent_flow_run_id, flt.parent_flow_run_ids),
+        (FlowRun.parent_task_run_id, flt.parent_task_run_ids),
         (FlowRun.state_type, flt.state_types),
     ]
     for column, wanted in column_filters:

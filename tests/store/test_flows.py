@@ -115,8 +115,13 @@ def test_diff_names_what_changed() -> None:
 
 
 def test_registering_unchanged_content_returns_the_same_version(session: Session) -> None:
-    first, created = flows.register_flow_version(session, "default", "etl", content(a="h1"))
-    again, created_again = flows.register_flow_version(session, "default", "etl", content(a="h1"))
+    first, created = flows.register_flow_version(
+        session, "default", "etl", content(a="h1"), entrypoint="etl.py:main"
+    )
+    again, created_again = flows.register_flow_version(
+        session, "default", "etl", content(a="h1"), entrypoint="moved.py:main"
+    )
+    assert again.entrypoint == "etl.py:main"  # not hashed: the first registration's stays
     assert (created, created_again) == (True, False)
     assert again.id == first.id == flow_version_id("default", "etl", content(a="h1"))
     assert first.version_number == 1 and first.predecessor_id is None and first.changes is None

@@ -156,3 +156,18 @@ def test_retention(session: Session, logged: dict[str, str]) -> None:
     deleted = logs.delete_logs_before(session, T0 + timedelta(milliseconds=9_000))
     assert deleted == 9_000
     assert session.query(LogLine).count() == 1_000
+
+
+def test_client_ids_make_a_resent_batch_insert_nothing_twice(session: Session) -> None:
+    run = make_run(session)
+    batch = [
+        {"flow_run_id": run.id, "message": f"line {i}", "timestamp": T0, "client_id": f"c{i}"}
+        for i in range(5)
+    ]
+    assert logs.insert_logs(session, batch[:3]) == 3
+    session.commit()
+    assert logs.insert_logs(session, batch) == 2  # c0..c2 were stored already
+    assert logs.insert_logs(session, [*batch, {**batch[0], "client_id": None}]) == 1
+    session.commit()
+    messages = [line.message for line in logs.read_logs(session, flow_run_id=run.id)]
+    assert sorted(messages) == ["line 0", "line 0", "line 1", "line 2", "line 3", "line 4"]

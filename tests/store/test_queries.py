@@ -139,6 +139,9 @@ def test_subflows_by_parent(session: Session, world: dict) -> None:
     child = make_run(session, world["etl"], parent_flow_run_id=parent.id, name="child")
     found = _names(session, FlowRunFilter(parent_flow_run_ids=[parent.id]))
     assert found == [child.name]
+    task_run = runs.create_task_run(session, flow_run_id=parent.id, task_key="call")
+    sub = make_run(session, world["etl"], parent_task_run_id=task_run.id, name="sub")
+    assert _names(session, FlowRunFilter(parent_task_run_ids=[task_run.id])) == [sub.name]
 
 
 def test_task_runs_of_a_flow_run(session: Session) -> None:
