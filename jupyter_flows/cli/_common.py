@@ -1,0 +1,213 @@
+"""What the CLI's commands share: the client, errors as one line, tables, parsing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from jupyter_flows.client import FlowsAPIError, FlowsClient
+from jupyter_flows.client_models import Deployment, FlowGroup, Model
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATE_STYLES = {
+    "COMPLETED": "green",
+    "RUNNING": "blue",
+    "RETRYING": "yellow",
+    "PENDING": "cyan",
+    "SCHEDULED": "dim",
+    "CANCELLING": "yellow",
+    "CANCELLED": "yellow",
+    "FAILED": "red",
+    "CRASHED": "red",
+    "TIMED_OUT": "red",
+}
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
+LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+
+
+class CLIError(click.ClickException):
+    """One line on stderr and exit code 1 (2 for a bad argument)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def console() -> Console:
+    """Rich output on stdout; wide when piped, so ids are never cut."""
+    terminal = sys.stdout.isatty()
+    return Console(width=None if terminal else 200, highlight=False, soft_wrap=not terminal)
+
+
+def client(ctx: click.Context | None = None) -> FlowsClient:
+    """The command's client, made once from the global options and the environment."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "client" not in root.obj:
+        options = root.obj.get("options", {})
+        try:
+            made = FlowsClient(options.get("url"), options.get("api_key"), options.get("token"))
+        except ValueError as exc:
+            raise CLIError(str(exc), exit_code=2) from None
+        root.call_on_close(made.close)
+        root.obj["client"] = made
+    result: FlowsClient = root.obj["client"]
+    return result
+
+
+def api_errors(fn: F) -> F:
+    """Turn the client's errors into one clear line and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FlowsAPIError as exc:
+            raise CLIError(exc.message) from None
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_params(pairs: Sequence[str], option: str = "-p") -> dict[str, Any]:
+    """``name=value`` pairs; a value is JSON when it parses (``3``, ``[1]``), else text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise CLIError(f"bad {option} {pair!r}: expected NAME=VALUE, e.g. {option} n=3", 2)
+        try:
+            params[name] = json.loads(raw)
+        except ValueError:
+            params[name] = raw
+    return params
+
+
+def state_types(value: str | None) -> list[str] | None:
+    """``failed,crashed`` or ``TimedOut`` → the wire's state types."""
+    if not value:
+        return None
+    known = set(STATE_STYLES)
+    types = []
+    for part in value.split(","):
+        word = part.strip()
+        kind = "TIMED_OUT" if word.replace("_", "").upper() == "TIMEDOUT" else word.upper()
+        if kind not in known:
+            raise CLIError(
+                f"unknown state {word!r}; states are: {', '.join(sorted(known))}", exit_code=2
+            )
+        types.append(kind)
+    return types
+
+
+def level_number(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    if value.upper() in LEVELS:
+        return LEVELS[value.upper()]
+    raise CLIError(f"unknown log level {value!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL", 2)
+
+
+# ------------------------------------------------------------------ looking things up by name
+
+
+def resolve_flow(api: FlowsClient, ref: str) -> FlowGroup:
+    """A flow by id or by name (in any project; ``project/name`` to choose)."""
+    try:
+        return api.get_flow(ref)
+    except FlowsAPIError as exc:
+        if exc.status != 404:
+            raise
+    project, _, name = ref.rpartition("/")
+    matches = [
+        f
+        for f in api.iterate(api.list_flows)
+        if f.name == name and (not project or f.project == project)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise CLIError(f"no flow {ref!r}: register it first (jupyter flows register FILE.py)")
+    raise CLIError(f"several flows are named {name!r}: use PROJECT/{name} or the flow's id")
+
+
+def resolve_deployment(api: FlowsClient, ref: str) -> Deployment:
+    """A deployment by id, by ``FLOW/DEPLOYMENT`` or by its name alone when unique."""
+    if "/" in ref:
+        flow_ref, _, name = ref.rpartition("/")
+        flow = resolve_flow(api, flow_ref)
+        for deployment in api.iterate(api.list_deployments, flow_id=flow.id):
+            if deployment.name == name:
+                return deployment
+        raise CLIError(f"flow {flow.name!r} has no deployment named {name!r}")
+    try:
+        return api.get_deployment(ref)
+    except FlowsAPIError as exc:
+        if exc.status != 404:
+            raise
+    matches = [d for d in api.iterate(api.list_deployments) if d.name == ref]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise CLIError(f"no deployment {ref!r} (give its id or FLOW/NAME)")
+    raise CLIError(f"several deployments are named {ref!r}: use FLOW/{ref} or the id")
+
+
+# ------------------------------------------------------------------ output
+
+
+def json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON, not a table.")(fn)
+
+
+def print_json(items: Iterable[Model] | Model) -> None:
+    if isinstance(items, Model):
+        data: Any = items.model_dump(mode="json")
+    else:
+        data = [item.model_dump(mode="json") for item in items]
+    click.echo(json.dumps(data, indent=2))
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    grid = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        grid.add_column(column, no_wrap=column in ("ID", "NAME", "STATE"))
+    return grid
+
+
+def state_text(state: Any) -> Text:
+    if state is None:
+        return Text("-", style="dim")
+    return Text(state.name, style=STATE_STYLES.get(state.type, ""))
+
+
+def when(value: datetime | None) -> str:
+    """A UTC time from the API, shown in local time."""
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

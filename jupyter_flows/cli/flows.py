@@ -1,0 +1,229 @@
+"""Flows and deployments: ``register``, ``deployment …`` and ``run``."""
+
+from __future__ import annotations
+
+import click
+
+from jupyter_flows.cli._common import (
+    CLIError,
+    api_errors,
+    client,
+    console,
+    json_option,
+    parse_params,
+    print_json,
+    resolve_deployment,
+    resolve_flow,
+    state_text,
+    table,
+)
+from jupyter_flows.cli.live import watch_run
+from jupyter_flows.client_models import Deployment
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", help="The flow's name on the server (default: the @flow's name).")
+@click.option("--flow", "flow_attr", metavar="FUNC", help="Which @flow of the file.")
+@click.option("--project", help="The project to register in (default: 'default').")
+@api_errors
+def register(file: str, name: str | None, flow_attr: str | None, project: str | None) -> None:
+    """Register a @flow of FILE.py: a new version only when its content changed."""
+    from jupyter_flows.spec.python_flows import FlowFileError, registration
+
+    out = console()
+    with out.status(f"Importing {file}…"):
+        try:
+            body = registration(file, flow=flow_attr, name=name, project=project)
+        except FlowFileError as exc:
+            raise CLIError(str(exc)) from None
+    api = client()
+    with out.status(f"Registering {body['name']!r} at {api.api_url}…"):
+        result = api.register_flow(**body)
+    version = result.version
+    what = "registered as new version" if result.new else "unchanged: still version"
+    out.print(
+        f"Flow {body['name']!r} {what} {version.version_number} "
+        f"(flow {version.flow_id}, version {version.id})"
+    )
+
+
+# ------------------------------------------------------------------ deployments
+
+
+@click.group()
+def deployment() -> None:
+    """Deployments: a flow + default parameters + schedule + work queue."""
+
+
+@deployment.command("create")
+@click.argument("flow")
+@click.argument("name")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A default parameter (JSON when it parses, else text). Repeatable.",
+)
+@click.option("--queue", "work_queue", metavar="QUEUE", help="Work queue (default: 'default').")
+@click.option("--tag", "tags", multiple=True, help="A tag for its runs. Repeatable.")
+@click.option("--interval", type=float, metavar="SECONDS", help="Run every SECONDS.")
+@click.option("--cron", metavar="EXPR", help="Run on a cron schedule, e.g. '0 6 * * *'.")
+@click.option("--timezone", default="UTC", show_default=True, help="The cron's time zone.")
+@click.option(
+    "--pin",
+    "version_id",
+    metavar="VERSION_ID",
+    help="Always run this flow version (default: the latest).",
+)
+@click.option("--paused", is_flag=True, help="Create it paused (no scheduled runs).")
+@json_option
+@api_errors
+def deployment_create(
+    flow: str,
+    name: str,
+    params: tuple[str, ...],
+    work_queue: str | None,
+    tags: tuple[str, ...],
+    interval: float | None,
+    cron: str | None,
+    timezone: str,
+    version_id: str | None,
+    paused: bool,
+    as_json: bool,
+) -> None:
+    """Create deployment NAME of FLOW (a flow name or id)."""
+    parameters = parse_params(params)
+    if interval is not None and cron is not None:
+        raise CLIError("give --interval or --cron, not both", exit_code=2)
+    schedule = None
+    if interval is not None:
+        schedule = {"interval_seconds": interval}
+    elif cron is not None:
+        schedule = {"cron": cron, "timezone": timezone}
+    api = client()
+    group = resolve_flow(api, flow)
+    created = api.create_deployment(
+        group.id,
+        name,
+        parameters=parameters,
+        work_queue=work_queue,
+        tags=tags,
+        paused=paused,
+        schedule=schedule,
+        version_policy="pinned" if version_id else "latest",
+        version_id=version_id,
+    )
+    if as_json:
+        print_json(created)
+        return
+    console().print(f"Created deployment {group.name}/{created.name} ({created.id})")
+
+
+def _schedule_text(d: Deployment) -> str:
+    if not d.schedule:
+        return "-"
+    if d.schedule.get("cron"):
+        return f"cron {d.schedule['cron']} {d.schedule.get('timezone', 'UTC')}"
+    if d.schedule.get("interval_seconds"):
+        return f"every {d.schedule['interval_seconds']:g}s"
+    return "-"
+
+
+@deployment.command("ls")
+@click.option("--flow", help="Only this flow's deployments (name or id).")
+@json_option
+@api_errors
+def deployment_ls(flow: str | None, as_json: bool) -> None:
+    """List deployments."""
+    api = client()
+    flow_id = resolve_flow(api, flow).id if flow else None
+    items = list(api.iterate(api.list_deployments, flow_id=flow_id))
+    if as_json:
+        print_json(items)
+        return
+    names = {f.id: f.name for f in api.iterate(api.list_flows)}
+    grid = table("ID", "NAME", "FLOW", "QUEUE", "SCHEDULE", "PAUSED", "PARAMETERS")
+    for d in items:
+        grid.add_row(
+            d.id,
+            d.name,
+            names.get(d.flow_id, d.flow_id),
+            d.work_queue or "-",
+            _schedule_text(d),
+            "yes" if d.paused else "no",
+            ", ".join(f"{k}={v!r}" for k, v in d.parameters.items()) or "-",
+        )
+    console().print(grid if items else "No deployments.")
+
+
+@deployment.command("pause")
+@click.argument("ref", metavar="DEPLOYMENT")
+@api_errors
+def deployment_pause(ref: str) -> None:
+    """Pause a deployment (its future scheduled runs are removed)."""
+    api = client()
+    paused = api.pause_deployment(resolve_deployment(api, ref).id)
+    console().print(f"Paused deployment {paused.name} ({paused.id})")
+
+
+@deployment.command("resume")
+@click.argument("ref", metavar="DEPLOYMENT")
+@api_errors
+def deployment_resume(ref: str) -> None:
+    """Resume a paused deployment."""
+    api = client()
+    resumed = api.resume_deployment(resolve_deployment(api, ref).id)
+    console().print(f"Resumed deployment {resumed.name} ({resumed.id})")
+
+
+@deployment.command("delete")
+@click.argument("ref", metavar="DEPLOYMENT")
+@api_errors
+def deployment_delete(ref: str) -> None:
+    """Delete a deployment."""
+    api = client()
+    found = resolve_deployment(api, ref)
+    api.delete_deployment(found.id)
+    console().print(f"Deleted deployment {found.name} ({found.id})")
+
+
+# ------------------------------------------------------------------ run
+
+
+@click.command()
+@click.argument("ref", metavar="DEPLOYMENT")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter (JSON when it parses, else text). Repeatable.",
+)
+@click.option("--tag", "tags", multiple=True, help="A tag for this run. Repeatable.")
+@click.option(
+    "--watch", is_flag=True, help="Show the run live; exit 0 if it completes, 1 otherwise."
+)
+@api_errors
+def run(ref: str, params: tuple[str, ...], tags: tuple[str, ...], watch: bool) -> None:
+    """Start a run of DEPLOYMENT (its id, FLOW/NAME, or its name when unique)."""
+    parameters = parse_params(params)
+    api = client()
+    found = resolve_deployment(api, ref)
+    created = api.run_deployment(found.id, parameters, tags=tags or None)
+    out = console()
+    out.print(
+        f"Created flow run {created.name} ({created.id}) of deployment {found.name}, state ",
+        state_text(created.state),
+        sep="",
+    )
+    if not watch:
+        return
+    ended = watch_run(api, created.id)
+    assert ended.state is not None
+    out.print(f"Flow run {ended.name} ended ", state_text(ended.state), sep="")
+    if ended.state.type != "COMPLETED":
+        raise click.exceptions.Exit(1)

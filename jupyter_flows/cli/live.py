@@ -1,0 +1,52 @@
+"""Live views: one run and its task runs until the run ends (``run --watch``)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group
+from rich.live import Live
+from rich.text import Text
+
+from jupyter_flows.cli._common import console, duration, state_text, table
+from jupyter_flows.client import FlowsClient
+from jupyter_flows.client_models import FlowRun, TaskRun
+
+POLL_SECONDS = 0.5
+
+
+def render(run: FlowRun, task_runs: list[TaskRun]) -> Group:
+    head = Text.assemble(
+        ("Flow run ", "bold"),
+        (run.name, "bold"),
+        f" ({run.id}) ",
+        state_text(run.state),
+    )
+    if run.state is not None and run.state.message:
+        head.append(f": {run.state.message}", style="dim")
+    grid = table("TASK RUN", "STATE", "TRIES", "DURATION")
+    for task_run in sorted(task_runs, key=lambda t: (t.start_time is None, t.start_time, t.name)):
+        grid.add_row(
+            task_run.name,
+            state_text(task_run.state),
+            str(task_run.run_count),
+            duration(task_run.total_run_time),
+        )
+    done = sum(1 for t in task_runs if t.state is not None and t.state.is_final)
+    foot = Text(f"{done}/{len(task_runs)} task runs finished", style="dim")
+    return Group(head, grid, foot) if task_runs else Group(head, foot)
+
+
+def watch_run(api: FlowsClient, run_id: str) -> FlowRun:
+    """Show the run live until it reaches a final state; return it as it ended."""
+    out = console()
+    run = api.get_flow_run(run_id)
+    task_runs: list[TaskRun] = []
+    with Live(render(run, task_runs), console=out, refresh_per_second=4) as live:
+        while True:
+            run = api.get_flow_run(run_id)
+            task_runs = list(api.iterate(api.list_task_runs, run_id))
+            live.update(render(run, task_runs))
+            if run.state is not None and run.state.is_final:
+                return run
+            time.sleep(POLL_SECONDS)

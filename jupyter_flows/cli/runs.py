@@ -1,0 +1,207 @@
+"""Flow runs: ``runs ls``, ``logs``, ``cancel`` and ``watch`` (the event stream)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.text import Text
+
+from jupyter_flows.cli._common import (
+    LEVEL_NAMES,
+    STATE_STYLES,
+    api_errors,
+    client,
+    console,
+    duration,
+    json_option,
+    level_number,
+    print_json,
+    resolve_flow,
+    state_text,
+    state_types,
+    table,
+    when,
+)
+from jupyter_flows.client import FlowsClient
+from jupyter_flows.client_models import LogLine
+
+FOLLOW_POLL_SECONDS = 0.5
+#: A followed log re-reads this many lines back, for lines that arrive late (out of order).
+FOLLOW_OVERLAP = 200
+
+
+@click.group()
+def runs() -> None:
+    """Flow runs."""
+
+
+@runs.command("ls")
+@click.option("--flow", help="Only runs of this flow (name or id).")
+@click.option("--state", help="Only runs in these states, e.g. failed,crashed.")
+@click.option("--tag", help="Only runs with this tag.")
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+@json_option
+@api_errors
+def runs_ls(
+    flow: str | None, state: str | None, tag: str | None, limit: int, as_json: bool
+) -> None:
+    """List flow runs, newest first."""
+    types = state_types(state)
+    api = client()
+    flow_id = resolve_flow(api, flow).id if flow else None
+    page = api.list_flow_runs(flow_id=flow_id, state=types, tag=tag, limit=limit)
+    if as_json:
+        print_json(page.items)
+        return
+    grid = table("ID", "NAME", "FLOW", "STATE", "STARTED", "DURATION")
+    for r in page.items:
+        grid.add_row(
+            r.id,
+            r.name,
+            r.flow_name or "-",
+            state_text(r.state),
+            when(r.start_time or r.expected_start_time),
+            duration(r.total_run_time) if r.start_time else "-",
+        )
+    out = console()
+    if not page.items:
+        out.print("No flow runs.")
+        return
+    out.print(grid)
+    if page.total > len(page.items):
+        out.print(f"[dim]{len(page.items)} of {page.total}; --limit shows more[/dim]")
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends.")
+@click.option("--level", help="The lowest level shown: DEBUG, INFO, WARNING, ERROR.")
+@click.option("--search", help="Only lines containing this text (case-insensitive).")
+@click.option("--task", "task_run_id", metavar="TASK_RUN_ID", help="Only this task run's lines.")
+@api_errors
+def logs(
+    run_id: str, follow: bool, level: str | None, search: str | None, task_run_id: str | None
+) -> None:
+    """Print the log of flow run RUN_ID, oldest first."""
+    minimum = level_number(level)
+    api = client()
+    run = api.get_flow_run(run_id)  # an unknown id fails here, with the server's message
+    names = _task_names(api, run_id)
+    seen: set[Any] = set()
+    out = console()
+
+    def fetch() -> int:
+        """Print lines not yet seen; re-read a window back for lines that arrived late."""
+        printed, offset = 0, max(0, len(seen) - FOLLOW_OVERLAP)
+        while True:
+            page = api.get_flow_run_logs(
+                run_id, task_run_id=task_run_id, level=minimum, q=search, limit=500, offset=offset
+            )
+            for entry in page.items:
+                key = entry.id if entry.id is not None else (entry.timestamp, entry.message)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if entry.task_run_id and entry.task_run_id not in names:
+                    names.update(_task_names(api, run_id))
+                out.print(_log_text(entry, names))
+                printed += 1
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return printed
+
+    fetch()
+    if not follow:
+        return
+    with out.status("Following the log (Ctrl-C stops)…"):
+        while not (run.state is not None and run.state.is_final):
+            time.sleep(FOLLOW_POLL_SECONDS)
+            run = api.get_flow_run(run_id)
+            fetch()
+    fetch()  # lines delivered after the final state
+    out.print(Text.assemble("Flow run ended ", state_text(run.state)))
+
+
+def _task_names(api: FlowsClient, run_id: str) -> dict[str, str]:
+    return {t.id: t.name for t in api.iterate(api.list_task_runs, run_id)}
+
+
+def _log_text(entry: LogLine, names: dict[str, str]) -> Text:
+    level = LEVEL_NAMES.get(entry.level, str(entry.level))
+    style = "red" if entry.level >= 40 else "yellow" if entry.level >= 30 else ""
+    stamp = entry.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3]
+    source = names.get(entry.task_run_id or "", "flow") if entry.task_run_id else "flow"
+    return Text.assemble(
+        (stamp, "dim"),
+        " | ",
+        (f"{level:<7}", style),
+        " | ",
+        (source, "bold"),
+        " - ",
+        entry.message,
+    )
+
+
+@click.command()
+@click.argument("run_id")
+@api_errors
+def cancel(run_id: str) -> None:
+    """Cancel flow run RUN_ID (Scheduled/Pending end Cancelled; Running becomes Cancelling)."""
+    api = client()
+    api.cancel_flow_run(run_id)
+    run = api.get_flow_run(run_id)
+    console().print(Text.assemble(f"Flow run {run.name} ({run.id}) is ", state_text(run.state)))
+
+
+@click.command()
+@click.option("--flow", help="Only events of this flow (name or id).")
+@click.option("--run", "run_id", metavar="RUN_ID", help="Only events of this flow run.")
+@api_errors
+def watch(flow: str | None, run_id: str | None) -> None:
+    """Print events as they happen: runs created, states, log lines (Ctrl-C stops)."""
+    api = client()
+    flow_id = resolve_flow(api, flow).id if flow else None
+    out = console()
+    names: dict[str, str] = {}
+    out.print(f"[dim]Watching {api.api_url}events (Ctrl-C stops)…[/dim]")
+    for event in api.events(flow_id=flow_id, flow_run_id=run_id):
+        text = _event_text(event, names)
+        if text is not None:
+            out.print(text)
+
+
+def _event_text(event: dict[str, Any], names: dict[str, str]) -> Text | None:
+    kind = event.get("type")
+    stamp = Text(datetime.now().strftime("%H:%M:%S"), style="dim")
+    if kind in ("flow_run", "task_run"):
+        run = event.get(kind) or {}
+        names[run.get("id", "")] = run.get("name", "?")
+        label = "flow run" if kind == "flow_run" else "task run"
+        return Text.assemble(stamp, f" {label} created ", (run.get("name", "?"), "bold"))
+    if kind == "state":
+        state = event.get("state") or {}
+        run_id = event.get("run_id", "")
+        label = "flow run" if event.get("kind") == "flow_run" else "task run"
+        style = STATE_STYLES.get(state.get("type", ""), "")
+        return Text.assemble(
+            stamp,
+            f" {label} ",
+            (names.get(run_id, run_id[:8]), "bold"),
+            " → ",
+            (state.get("name") or state.get("type", "?"), style),
+        )
+    if kind == "log":
+        line = event.get("log") or {}
+        level = LEVEL_NAMES.get(line.get("level", 20), str(line.get("level")))
+        run_id = line.get("task_run_id") or line.get("flow_run_id") or ""
+        return Text.assemble(
+            stamp,
+            f" {level:<7} ",
+            (names.get(run_id, run_id[:8]), "bold"),
+            " - ",
+            str(line.get("message", "")),
+        )
+    return None

@@ -1,0 +1,160 @@
+"""A ``.py`` file of ``@flow`` functions → the body of ``POST flows`` (docs/rest-api.md).
+
+``jupyter flows register etl.py`` imports the file as a module named after it (so task keys
+read ``etl.extract``), finds its ``Flow`` objects and describes the chosen one: the module's
+``@task`` objects with their code hashes, the flow's parameter schema (JSON Schema from its
+type hints, via pydantic), its task runner, and the entrypoint ``etl.py:etl`` an agent will
+import. The same file registered twice gives the same content, so the server answers with
+the version it already has.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from jupyter_flows.engine.flow import Flow
+from jupyter_flows.engine.task import Task
+
+
+class FlowFileError(ValueError):
+    """The file cannot be registered (missing, fails to import, no or ambiguous flow)."""
+
+
+def load_module(path: str | Path) -> ModuleType:
+    """Import ``path`` as a module named after the file (its folder first on ``sys.path``)."""
+    file = Path(path)
+    if file.suffix != ".py":
+        raise FlowFileError(f"{path}: expected a Python file ending in .py")
+    if not file.is_file():
+        raise FlowFileError(f"{path}: no such file")
+    name = file.stem if file.stem.isidentifier() else "flows_module"
+    loaded = sys.modules.get(name)
+    if loaded is not None and not getattr(loaded, "_loaded_by_jupyter_flows", False):
+        name = f"_jupyter_flows_{name}"  # never shadow a module imported for real (json.py)
+    spec = importlib.util.spec_from_file_location(name, file.resolve())
+    if spec is None or spec.loader is None:
+        raise FlowFileError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    module._loaded_by_jupyter_flows = True  # type: ignore[attr-defined]
+    folder = str(file.resolve().parent)
+    sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise FlowFileError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+    return module
+
+
+def flows_in(module: ModuleType) -> dict[str, Flow[..., Any]]:
+    """The module's flows by the name of the attribute that holds them."""
+    return {attr: value for attr, value in vars(module).items() if isinstance(value, Flow)}
+
+
+def tasks_in(module: ModuleType) -> list[Task[..., Any]]:
+    found: dict[str, Task[..., Any]] = {}
+    for value in vars(module).values():
+        if isinstance(value, Task):
+            found.setdefault(value.task_key, value)
+    return [found[key] for key in sorted(found)]
+
+
+def pick_flow(
+    module: ModuleType, path: str | Path, wanted: str | None
+) -> tuple[str, Flow[..., Any]]:
+    """The flow named ``wanted`` (attribute or flow name), or the file's only flow."""
+    flows = flows_in(module)
+    if not flows:
+        raise FlowFileError(f"{path}: no @flow functions found")
+    if wanted is None:
+        if len(flows) > 1:
+            names = ", ".join(sorted(flows))
+            raise FlowFileError(f"{path} has several flows ({names}): pick one with --flow")
+        return next(iter(flows.items()))
+    for attr, value in flows.items():
+        if wanted in (attr, value.name):
+            return attr, value
+    names = ", ".join(sorted(flows))
+    raise FlowFileError(f"{path}: no flow named {wanted!r}; it has {names}")
+
+
+def parameter_schema(flow: Flow[..., Any]) -> dict[str, Any]:
+    """JSON Schema of the flow's parameters: types from the hints, defaults from the signature.
+
+    A parameter whose type JSON Schema cannot describe (a DataFrame) accepts any value.
+    """
+    import pydantic
+
+    fields: dict[str, Any] = {}
+    for name, param in flow.signature.parameters.items():
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        hint = flow.type_hints.get(name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[name] = (hint, default)
+    config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+    title = f"{flow.name} parameters"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a default JSON cannot hold is left out, as it should
+        try:
+            model = pydantic.create_model(title, __config__=config, **fields)
+            return model.model_json_schema()
+        except (pydantic.PydanticUserError, pydantic.errors.PydanticInvalidForJsonSchema):
+            pass
+        # Some type cannot be described: describe the others, and accept anything for it.
+        properties: dict[str, Any] = {}
+        for name, (hint, _default) in fields.items():
+            try:
+                prop = pydantic.TypeAdapter(hint, config=config).json_schema()
+            except (pydantic.PydanticUserError, pydantic.errors.PydanticInvalidForJsonSchema):
+                prop = {"description": f"a {getattr(hint, '__name__', hint)} (not checked)"}
+            prop.setdefault("title", name.replace("_", " ").title())
+            properties[name] = prop
+        required = [name for name, (_, default) in fields.items() if default is ...]
+        return {"title": title, "type": "object", "properties": properties, "required": required}
+
+
+def flow_content(flow: Flow[..., Any], module: ModuleType) -> dict[str, Any]:
+    """The ``content`` of a flow version: what its id (a content hash) is computed from."""
+    return {
+        "tasks": [
+            {"key": t.task_key, "name": t.name, "code_hash": t.code_hash} for t in tasks_in(module)
+        ],
+        "edges": [],
+        "parameter_schema": parameter_schema(flow),
+        "task_runner": flow.task_runner.name,
+        "run_config": {},
+        "resource_spec_hash": None,
+    }
+
+
+def registration(
+    path: str | Path,
+    *,
+    flow: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+) -> dict[str, Any]:
+    """The ``POST flows`` body for one flow of the file at ``path``."""
+    module = load_module(path)
+    attr, chosen = pick_flow(module, path, flow)
+    body: dict[str, Any] = {
+        "name": name or chosen.name,
+        "content": flow_content(chosen, module),
+        "entrypoint": f"{Path(path).as_posix()}:{attr}",
+    }
+    if chosen.description:
+        body["description"] = chosen.description
+    if project:
+        body["project"] = project
+    return body
