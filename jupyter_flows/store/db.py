@@ -82,6 +82,7 @@ class Database:
     ) -> None:
         self.url = normalize_url(url or default_url())
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        write_engine: Engine
         if self.is_sqlite:
             self.engine = _sqlite_engine(self.url, **engine_kwargs)
             write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")

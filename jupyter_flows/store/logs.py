@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from jupyter_flows.store.types import UTC, dialect_insert
 #: Keyset cursor: the (timestamp, id) of the last line of the previous page.
 LogCursor = tuple[datetime, int]
 MAX_LIMIT = 10_000
+_TABLE = cast(sa.Table, LogLine.__table__)
 _LEVEL_NAMES = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 
 
@@ -34,12 +35,12 @@ def insert_logs(session: Session, lines: Iterable[Mapping[str, Any]]) -> int:
     if not rows:
         return 0
     if all(row["client_id"] is None for row in rows):
-        session.execute(sa.insert(LogLine.__table__), rows)
+        session.execute(sa.insert(_TABLE), rows)
         return len(rows)
     stmt = (
-        dialect_insert(session, LogLine.__table__)
+        dialect_insert(session, _TABLE)
         .on_conflict_do_nothing(index_elements=["client_id"])
-        .returning(LogLine.__table__.c.id)
+        .returning(_TABLE.c.id)
     )
     return len(session.execute(stmt, rows).all())
 

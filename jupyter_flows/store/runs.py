@@ -245,7 +245,7 @@ def insert_scheduled_runs(
     unique per flow group, and rows are inserted with ``ON CONFLICT DO NOTHING``. Returns
     the runs this call created, in slot order.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for slot in sorted(set(slots)):
         if slot.tzinfo is None:
             raise InvalidInput("schedule slots must be timezone-aware")
@@ -271,12 +271,12 @@ def insert_scheduled_runs(
     if not rows:
         return []
     created = set(_insert_new(session, FlowRun, rows, ["flow_group_id", "idempotency_key"]))
-    slot_of = {row["id"]: row["expected_start_time"] for row in rows}
     runs = session.scalars(
         sa.select(FlowRun).where(FlowRun.id.in_(created)).order_by(FlowRun.expected_start_time)
     ).all()
     for run in runs:
-        propose_state(session, run, StateType.SCHEDULED, scheduled_time=slot_of[run.id])
+        # Due at its slot (the row was inserted with expected_start_time = slot).
+        propose_state(session, run, StateType.SCHEDULED, scheduled_time=run.expected_start_time)
     return list(runs)
 
 

@@ -71,7 +71,9 @@ def json_contains_all(column: Any, items: Sequence[str], dialect_name: str) -> C
     if not items:
         return sa.true()
     if dialect_name == "postgresql":
-        return column.op("@>")(sa.cast(sa.literal(json.dumps(sorted(set(items)))), JSONB))
+        wanted = sa.cast(sa.literal(json.dumps(sorted(set(items)))), JSONB)
+        contains: ColumnElement[bool] = column.op("@>")(wanted)
+        return contains
     clauses = []
     for item in sorted(set(items)):
         each = sa.func.json_each(column).table_valued("value")
@@ -79,7 +81,7 @@ def json_contains_all(column: Any, items: Sequence[str], dialect_name: str) -> C
     return sa.and_(*clauses)
 
 
-def dialect_insert(session: Session, model: type[Any]) -> Any:
+def dialect_insert(session: Session, model: Any) -> Any:
     """``INSERT`` with ``ON CONFLICT … DO NOTHING`` support for the session's dialect."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
