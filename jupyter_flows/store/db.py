@@ -26,6 +26,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from jupyter_flows.store.errors import StoreError
+
 #: Overrides the default database location for every process that opens the store.
 DB_URL_ENV = "JUPYTER_FLOWS_DB_URL"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -94,7 +96,11 @@ class Database:
         self._sessions = sessionmaker(write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         if upgrade:
-            self.upgrade()
+            try:
+                self.upgrade()
+            except BaseException:
+                self.engine.dispose()  # no half-open pool left behind for the GC to close
+                raise
 
     @property
     def dialect(self) -> str:
@@ -115,11 +121,25 @@ class Database:
             yield session
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply migrations up to ``revision``; safe to call from many processes at once."""
+        """Apply migrations up to ``revision``; safe to call from many processes at once.
+
+        Raises :class:`StoreError` if the database was migrated by a newer jupyter-flows
+        (its revision is unknown here): the data is left alone.
+        """
         cfg = alembic_config()
         with self._write_engine.begin() as conn:
             if not self.is_sqlite:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            current = MigrationContext.configure(conn).get_current_revision()
+            scripts = ScriptDirectory.from_config(cfg)
+            if current is not None and current not in {
+                s.revision for s in scripts.walk_revisions()
+            }:
+                raise StoreError(
+                    f"the database is at schema revision {current!r}, which this version of "
+                    f"jupyter-flows does not know (its newest is {scripts.get_current_head()!r}): "
+                    "it was created by a newer jupyter-flows; upgrade jupyter-flows to open it"
+                )
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
@@ -145,6 +165,7 @@ def _sqlite_engine(url: URL, **engine_kwargs: Any) -> Engine:
     in_memory = database in ("", ":memory:") or "mode=memory" in str(url.query)
     if in_memory:
         # One shared connection, or every connection would see its own empty database.
+        # (So an in-memory store is for one thread at a time: tests, quick experiments.)
         engine_kwargs.setdefault("poolclass", StaticPool)
         engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
     else:

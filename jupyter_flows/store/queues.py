@@ -111,6 +111,16 @@ def count_active_runs(session: Session, work_queue_id: str) -> int:
     return int(session.scalar(query) or 0)
 
 
+def read_active_runs(session: Session, work_queue_id: str) -> list[FlowRun]:
+    """The runs holding the queue's slots, oldest claim first (to name them in a reason)."""
+    query = (
+        sa.select(FlowRun)
+        .where(FlowRun.work_queue_id == work_queue_id, FlowRun.state_type.in_(ACTIVE_TYPES))
+        .order_by(FlowRun.state_timestamp, FlowRun.id)
+    )
+    return list(session.scalars(query))
+
+
 def _check_limit(limit: int | None) -> None:
     if limit is not None and limit < 0:
         raise InvalidInput("a concurrency limit cannot be negative")

@@ -33,6 +33,8 @@ class FlowRunFilter:
     work_queue_ids: Sequence[str] | None = None
     parent_flow_run_ids: Sequence[str] | None = None
     parent_task_run_ids: Sequence[str] | None = None
+    #: Runs claimed by these agents (the reaper's question about a silent agent).
+    agent_ids: Sequence[str] | None = None
     state_types: Sequence[StateType] | None = None
     #: Runs that carry every one of these tags.
     tags: Sequence[str] | None = None
@@ -85,6 +87,23 @@ def count_flow_runs_by_state(
     return {state: count for state, count in session.execute(query) if state}
 
 
+def read_late_runs(session: Session, *, due_before: datetime, limit: int = 100) -> list[FlowRun]:
+    """Scheduled runs due before ``due_before`` not yet marked Late, most overdue first.
+
+    The late-run service passes ``now - grace`` and proposes a ``Late`` state for each.
+    """
+    query = (
+        sa.select(FlowRun)
+        .where(
+            FlowRun.state_type == StateType.SCHEDULED,
+            FlowRun.next_scheduled_start_time < due_before,
+            FlowRun.state_name != "Late",
+        )
+        .order_by(FlowRun.next_scheduled_start_time, FlowRun.id)
+    )
+    return list(session.scalars(_page(query, limit, 0)))
+
+
 def delete_flow_run(session: Session, flow_run_id: str) -> bool:
     """Delete a run with its task runs, states, logs and artifacts. False if none."""
     result = session.execute(sa.delete(FlowRun).where(FlowRun.id == flow_run_id))
@@ -124,6 +143,7 @@ def _filtered(session: Session, query: Any, flt: FlowRunFilter | None) -> Any:
         (FlowRun.work_queue_id, flt.work_queue_ids),
         (FlowRun.parent_flow_run_id, flt.parent_flow_run_ids),
         (FlowRun.parent_task_run_id, flt.parent_task_run_ids),
+        (FlowRun.agent_id, flt.agent_ids),
         (FlowRun.state_type, flt.state_types),
     ]
     for column, wanted in column_filters:

@@ -131,3 +131,14 @@ def test_every_revision_upgrades_to_head(empty_db_url: str, start: str) -> None:
         assert db.current_revision() == start
         db.upgrade()
         assert db.current_revision() == head_revision()
+
+
+def test_a_database_from_a_newer_version_is_refused_untouched(db_url: str) -> None:
+    from jupyter_flows.store import StoreError
+
+    with Database(db_url, upgrade=False) as db, db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match="newer jupyter-flows"):
+        Database(db_url)
+    with Database(db_url, upgrade=False) as db:
+        assert db.current_revision() == "9999"

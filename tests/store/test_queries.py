@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from jupyter_flows.engine.states import StateType
+from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.store import InvalidInput, NotFound, artifacts, logs, queues, run_queries, runs
 from jupyter_flows.store.models import FlowRun
 from jupyter_flows.store.run_queries import FlowRunFilter
@@ -225,3 +225,28 @@ def test_deleting_a_group_deletes_its_runs(session: Session) -> None:
     session.delete(session.get_one(FlowGroup, group.id))
     session.commit()
     assert run_queries.count_flow_runs(session) == 0
+
+
+def test_runs_of_an_agent(session: Session) -> None:
+    queue = queues.create_work_queue(session, "q")
+    agent = queues.register_agent(session, "a")
+    claimed = make_run(session, work_queue_id=queue.id, scheduled_time=T0)
+    make_run(session, work_queue_id=queue.id, scheduled_time=T0 + timedelta(days=1))
+    session.commit()
+    assert queues.claim_next_run(session, queue.id, agent.id, now=T0) is not None
+    session.commit()
+    found = run_queries.read_flow_runs(session, FlowRunFilter(agent_ids=[agent.id]))
+    assert [r.id for r in found] == [claimed.id]
+    assert [r.id for r in queues.read_active_runs(session, queue.id)] == [claimed.id]
+
+
+def test_late_runs(session: Session) -> None:
+    overdue = make_run(session, scheduled_time=T0, name="overdue")
+    make_run(session, scheduled_time=T0 + timedelta(minutes=10), name="on time")
+    already = make_run(session, scheduled_time=T0 - timedelta(hours=1), name="already late")
+    runs.propose_state(session, already, State(StateType.SCHEDULED, name="Late"))
+    started = make_run(session, scheduled_time=T0 - timedelta(hours=2), name="started")
+    drive(session, started, StateType.RUNNING)
+    session.commit()
+    late = run_queries.read_late_runs(session, due_before=T0 + timedelta(minutes=1))
+    assert [r.name for r in late] == [overdue.name]
