@@ -41,7 +41,11 @@ def create_api_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]
 
 
 def verify_api_key(session: Session, token: str, *, now: datetime | None = None) -> ApiKey | None:
-    """The key ``token`` belongs to, if it exists and is not revoked; else None."""
+    """The key ``token`` belongs to, if it exists and is not revoked; else None.
+
+    May write ``last_used_at`` (at most once a minute per key): on SQLite call it in a
+    write session (``Database.session()``), whose BEGIN takes the write lock up front.
+    """
     if not isinstance(token, str) or not token:
         return None
     digest = hash_token(token)

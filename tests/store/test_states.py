@@ -210,3 +210,44 @@ def test_any_sequence_of_proposals_leaves_a_legal_history(
     assert fresh.run_count == history.count(StateType.RUNNING)
     assert (fresh.end_time is not None) == (fresh.state_type in FINAL_TYPES)
     assert fresh.total_run_time >= 0
+
+
+def test_concurrent_set_state_one_wins_the_other_sees_the_new_state(db: Database) -> None:
+    """set_flow_run_state re-reads (and on PostgreSQL locks) the run: no lost update."""
+    import threading
+
+    with db.session() as s:
+        run_id = make_run(s).id
+        drive(s, s.get_one(FlowRun, run_id), StateType.RUNNING)
+        s.commit()
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2, timeout=60)
+
+    def finish(to_type: StateType) -> None:
+        try:
+            barrier.wait()
+            with db.session() as s:
+                runs.set_flow_run_state(s, run_id, to_type)
+                s.commit()
+                outcomes.append(to_type.value)
+        except IllegalTransition:
+            outcomes.append("refused")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=finish, args=(t,)) for t in (StateType.COMPLETED, StateType.FAILED)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert sorted(outcomes)[1] == "refused" and len(outcomes) == 2
+    with db.session() as s:
+        run = s.get_one(FlowRun, run_id)
+        history = [h.type for h in runs.read_state_history(s, run)]
+        assert history[-1] is run.state_type and run.state_type.value == sorted(outcomes)[0]
+        assert len(history) == 4
