@@ -1,15 +1,65 @@
 """The jupyter-server extension: ``FlowsApp`` wires the REST API into a Jupyter server.
 
 It is loaded through ``jupyter_flows._jupyter_server_extension_points`` inside JupyterLab,
-and, being an ``ExtensionApp``, can also run as a server of its own.
+and by :mod:`jupyter_flows.server.standalone` as a team server of its own. It owns one
+store :class:`~jupyter_flows.store.Database` (migrated when the server starts), the event
+bus, and the thread pool the handlers run store calls on (see ``server.service``).
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from typing import Any
+
 from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Int, Unicode, default
 
 from jupyter_flows._version import __version__
-from jupyter_flows.server.handlers import base, version
+from jupyter_flows.server.handlers import (
+    api_keys,
+    base,
+    deployments,
+    events,
+    flow_runs,
+    flows,
+    ingest,
+    logs,
+    task_runs,
+    version,
+    work_queues,
+)
+from jupyter_flows.server.service import Runner
+from jupyter_flows.server.service.events import EventBus
+from jupyter_flows.store import Database, default_url
+
+#: What kernels started by this server find in their environment (the engine's HTTP
+#: reporter reads them).
+API_URL_ENV = "JUPYTER_FLOWS_API_URL"
+API_TOKEN_ENV = "JUPYTER_FLOWS_API_TOKEN"
+
+HANDLER_MODULES = (
+    version,
+    flows,
+    deployments,
+    flow_runs,
+    task_runs,
+    logs,
+    ingest,
+    work_queues,
+    api_keys,
+    events,
+)
+
+
+@dataclass
+class FlowsContext:
+    """What every handler shares (``settings[SETTINGS_KEY]``)."""
+
+    db: Database
+    bus: EventBus
+    runner: Runner
+    max_body_bytes: int
 
 
 class FlowsApp(ExtensionApp):
@@ -18,7 +68,75 @@ class FlowsApp(ExtensionApp):
     version = __version__
     load_other_extensions = True
 
+    db_url = Unicode(
+        help="SQLAlchemy URL of the store (default: $JUPYTER_FLOWS_DB_URL, else a SQLite "
+        "file in the Jupyter data dir).",
+    ).tag(config=True)
+    max_body_bytes = Int(
+        10 * 1024 * 1024, help="Largest request body the REST API accepts (bytes); 413 above."
+    ).tag(config=True)
+    db_workers = Int(4, help="Threads that run store calls for the handlers.").tag(config=True)
+    event_queue_size = Int(
+        1000, help="Messages kept for each event-stream client before the oldest are dropped."
+    ).tag(config=True)
+    set_kernel_env = Bool(
+        True,
+        help=f"Set {API_URL_ENV} (and {API_TOKEN_ENV}) in this process's environment at "
+        "start, so kernels started by the server report their runs here. A value already "
+        "set is kept.",
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return default_url()
+
+    context: FlowsContext | None = None
+    _env_set: dict[str, str]
+
+    def initialize_settings(self) -> None:
+        db = Database(self.db_url)  # applies migrations
+        bus = EventBus(max_queue=self.event_queue_size)
+        self.context = FlowsContext(
+            db=db,
+            bus=bus,
+            runner=Runner(db, bus, max_workers=self.db_workers),
+            max_body_bytes=self.max_body_bytes,
+        )
+        self.settings[base.SETTINGS_KEY] = self.context
+        self._env_set = {}
+        self._export_env()
+        self.log.info("jupyter-flows: store at %r", db)
+
     def initialize_handlers(self) -> None:
-        self.handlers.extend(version.default_handlers)
+        for module in HANDLER_MODULES:
+            self.handlers.extend(module.default_handlers)
         # Last: anything else below /api/flows/ is a JSON 404.
         self.handlers.extend(base.fallback_handlers)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self._export_env()  # the port is final once the server listens
+
+    def _export_env(self) -> None:
+        if not self.set_kernel_env or self.serverapp is None:
+            return
+        server = self.serverapp
+        values = {API_URL_ENV: server.connection_url.rstrip("/") + base.API_PREFIX + "/"}
+        token = getattr(server.identity_provider, "token", "")
+        if token:
+            values[API_TOKEN_ENV] = token
+        for key, value in values.items():
+            if key in os.environ and self._env_set.get(key) != os.environ[key]:
+                continue  # set by the user: theirs wins
+            os.environ[key] = value
+            self._env_set[key] = value
+
+    async def stop_extension(self) -> None:
+        for key, value in self._env_set.items():
+            if os.environ.get(key) == value:
+                del os.environ[key]
+        self._env_set = {}
+        if self.context is not None:
+            self.context.bus.close()
+            self.context.runner.close()
+            self.context.db.dispose()
+            self.context = None

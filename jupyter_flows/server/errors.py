@@ -35,7 +35,35 @@ class NotFound(FlowsError):
 
 
 class Conflict(FlowsError):
-    """The request contradicts the current state (e.g. an illegal state transition)."""
+    """The request clashes with the current data (a name taken, a stale expected state)."""
 
     status = 409
     code = "conflict"
+
+
+class InvalidParameters(FlowsError):
+    """A run's parameters do not fit the flow version's parameter schema."""
+
+    status = 400
+    code = "invalid_parameters"
+
+
+class Unauthorized(FlowsError):
+    """No credentials, or credentials the server does not know."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(FlowsError):
+    """Known credentials that may not do this (an agent key on a user endpoint)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooLarge(FlowsError):
+    """A request body over the server's limit."""
+
+    status = 413
+    code = "too_large"

@@ -46,8 +46,8 @@ async def test_version_requires_authentication(jp_fetch) -> None:
         jp_fetch, "api", "flows", "version", headers={"Authorization": ""}
     )
 
-    assert code == 403
-    assert body["error"] == "forbidden"
+    assert code == 401
+    assert body["error"] == "unauthorized"
     assert content_type.startswith("application/json")
 
 
@@ -67,8 +67,8 @@ async def test_unknown_resource_needs_authentication_first(jp_fetch) -> None:
         jp_fetch, "api", "flows", "no-such-thing", headers={"Authorization": ""}
     )
 
-    assert code == 403
-    assert body["error"] == "forbidden"
+    assert code == 401
+    assert body["error"] == "unauthorized"
 
 
 async def test_unsupported_method_is_json_405(jp_fetch) -> None:

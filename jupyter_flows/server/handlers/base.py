@@ -1,9 +1,13 @@
 """What every jupyter-flows handler shares, above all: errors become JSON in one place.
 
 Every error response of the API has the body ``{"error": code, "message": text}``, whether
-it comes from a domain refusal (:class:`~jupyter_flows.server.errors.FlowsError`), from
-tornado or jupyter_server (``HTTPError``: 403 unauthenticated, 405, ...) or from a bug
-(500, with no internals leaked to the client).
+it comes from a domain refusal (:class:`~jupyter_flows.server.errors.FlowsError`), the
+store (not found, conflict, an illegal state transition), a request body that does not fit
+its wire model (pydantic), tornado or jupyter_server (``HTTPError``: 405, …) or a bug (500,
+with no internals leaked to the client).
+
+Handlers stay thin: parse the body into its wire model (:meth:`FlowsHandler.body`), call
+the service through :attr:`FlowsHandler.run` and write the answer.
 """
 
 from __future__ import annotations
@@ -11,15 +15,28 @@ from __future__ import annotations
 import json
 from http.client import responses
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 from tornado.web import HTTPError
 
-from jupyter_flows.server.errors import FlowsError, NotFound
+from jupyter_flows.engine.states import IllegalTransition
+from jupyter_flows.server.errors import FlowsError, InvalidInput, NotFound, TooLarge, Unauthorized
+from jupyter_flows.store import errors as store_errors
+from jupyter_flows.store.hashing import InvalidContent
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.app import FlowsContext
+    from jupyter_flows.server.service import Runner
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Every route of the REST API lives below this path (after the server's base_url).
 API_PREFIX = "/api/flows"
+#: Where FlowsApp puts its shared objects in the tornado settings.
+SETTINGS_KEY = "jupyter_flows_context"
 
 #: Error codes for HTTP statuses raised by tornado/jupyter_server rather than by us.
 HTTP_ERROR_CODES: dict[int, str] = {
@@ -29,13 +46,50 @@ HTTP_ERROR_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
-    413: "payload_too_large",
+    413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
     429: "too_many_requests",
 }
 
 INTERNAL_ERROR_MESSAGE = "Internal server error; the server log has the details."
+#: What the store calls a thing, in the API's words.
+_KINDS = {"flow group": "flow"}
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming each field that is wrong (at most five)."""
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{where}: unknown field")
+        elif error["type"] == "json_invalid":
+            parts.append(f"the body is not valid JSON ({error.get('ctx', {}).get('error', '')})")
+        else:
+            parts.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def domain_error(exc: BaseException) -> FlowsError | tuple[int, str, str] | None:
+    """The API's answer to an exception of the store, the engine or pydantic, if it has one."""
+    if isinstance(exc, FlowsError):
+        return exc
+    if isinstance(exc, IllegalTransition):
+        return 409, "illegal_transition", str(exc)
+    if isinstance(exc, store_errors.NotFound):
+        kind = _KINDS.get(exc.kind, exc.kind)
+        return 404, "not_found", f"No {kind} {exc.key!r}"
+    if isinstance(exc, store_errors.Conflict):
+        return 409, "conflict", str(exc)
+    if isinstance(exc, (store_errors.InvalidInput, InvalidContent)):
+        return 400, "invalid_input", str(exc)
+    if isinstance(exc, ValidationError):
+        return 400, "invalid_input", validation_message(exc)
+    if isinstance(exc, IntegrityError):
+        return 409, "conflict", "the change clashes with data already stored"
+    return None
 
 
 def _code_for(status: int) -> str:
@@ -44,8 +98,12 @@ def _code_for(status: int) -> str:
 
 def error_response(status_code: int, exc: BaseException | None) -> tuple[int, dict[str, str]]:
     """The HTTP status and JSON body that answer ``exc`` (``status_code`` if there is none)."""
-    if isinstance(exc, FlowsError):
-        return exc.status, {"error": exc.code, "message": exc.message}
+    known = domain_error(exc) if exc is not None else None
+    if isinstance(known, FlowsError):
+        return known.status, {"error": known.code, "message": known.message}
+    if known is not None:
+        status, code, message = known
+        return status, {"error": code, "message": message}
     if isinstance(exc, HTTPError):
         status = exc.status_code
         message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -64,10 +122,100 @@ def error_response(status_code: int, exc: BaseException | None) -> tuple[int, di
 class FlowsHandler(APIHandler):
     """Base of every jupyter-flows API handler."""
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        try:
+            await super().prepare()
+        except HTTPError as exc:
+            if exc.status_code == 403 and self._unauthenticated():
+                raise self._unauthorized() from None
+            raise
+        if self.request.method != "OPTIONS" and self._unauthenticated():
+            raise self._unauthorized()
+        context = self.settings.get(SETTINGS_KEY)
+        limit = context.max_body_bytes if context is not None else None
+        if limit is not None and len(self.request.body or b"") > limit:
+            raise TooLarge(f"the request body is over the server's limit of {limit} bytes")
+
+    def _unauthenticated(self) -> bool:
+        # jupyter_server answers "not logged in" with 403; the contract says 401.
+        return getattr(self, "_jupyter_current_user", None) is None and self.check_host()
+
+    @staticmethod
+    def _unauthorized() -> Unauthorized:
+        return Unauthorized(
+            "authentication required: a Jupyter token, or an API key sent as "
+            "'Authorization: Bearer jf_…'"
+        )
+
+    # ---------------------------------------------------------------- helpers for verbs
+
+    @property
+    def context(self) -> FlowsContext:
+        context = self.settings.get(SETTINGS_KEY)
+        if context is None:
+            raise HTTPError(503, "the jupyter-flows store is not open")
+        return context  # type: ignore[no-any-return]
+
+    @property
+    def run(self) -> Runner:
+        """Call a service function in a transaction: ``await self.run(fn, *args)``."""
+        return self.context.runner
+
+    def body(self, model: type[M] | TypeAdapter[Any], *, optional: bool = False) -> Any:
+        """The request body parsed into ``model`` (400 invalid_input if it does not fit).
+
+        ``optional``: an empty body means ``{}`` (every field at its default).
+        """
+        raw = self.request.body or b""
+        if not raw.strip():
+            if not optional:
+                raise InvalidInput("the request needs a JSON body")
+            raw = b"{}"
+        if isinstance(model, TypeAdapter):
+            return model.validate_json(raw)
+        return model.model_validate_json(raw)
+
+    def page_args(self) -> tuple[int, int]:
+        from jupyter_flows.server.service import DEFAULT_LIMIT, MAX_LIMIT
+
+        limit = self.int_arg("limit", DEFAULT_LIMIT)
+        offset = self.int_arg("offset", 0)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        if offset < 0:
+            raise InvalidInput("offset must not be negative")
+        return limit, offset
+
+    def int_arg(self, name: str, default: int) -> int:
+        value = self.get_query_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidInput(f"{name} must be an integer, not {value!r}") from None
+
+    def str_arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return value if value not in (None, "") else None
+
+    def reply(self, data: Any, status: int = 200, *, location: str | None = None) -> None:
+        self.set_status(status)
+        if location is not None:
+            self.set_header("Location", self.base_url.rstrip("/") + f"{API_PREFIX}/{location}")
+        self.finish(json.dumps(data))
+
+    def no_content(self) -> None:
+        self.set_status(204)
+        self.finish()
+
+    # ---------------------------------------------------------------- errors
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
         exc = exc_info[1] if exc_info else None
         status, body = error_response(status_code, exc)
+        self.clear_header("Location")
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
@@ -79,14 +227,15 @@ class FlowsHandler(APIHandler):
         tb: TracebackType | None,
     ) -> None:
         # A refusal is an expected answer, not a server fault: one line, no traceback.
-        if isinstance(value, FlowsError):
+        known = domain_error(value) if value is not None else None
+        if known is not None:
+            status, code, message = (
+                (known.status, known.code, known.message)
+                if isinstance(known, FlowsError)
+                else known
+            )
             self.log.info(
-                "%s %s -> %d %s: %s",
-                self.request.method,
-                self.request.uri,
-                value.status,
-                value.code,
-                value.message,
+                "%s %s -> %d %s: %s", self.request.method, self.request.uri, status, code, message
             )
             return
         super().log_exception(typ, value, tb)
@@ -97,8 +246,6 @@ class NotFoundHandler(FlowsHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
-        if not self.current_user:
-            raise HTTPError(403)
         raise NotFound(f"No such API resource: {self.request.path}")
 
 

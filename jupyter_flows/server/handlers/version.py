@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows._version import __version__
@@ -9,7 +10,10 @@ from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 
 
 class VersionHandler(FlowsHandler):
+    auth_resource = "flows.version"
+
     @authenticated
+    @authorized
     def get(self) -> None:
         self.finish({"version": __version__})
 

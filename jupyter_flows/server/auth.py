@@ -1,0 +1,104 @@
+"""Authentication and authorization of a team server: API keys beside Jupyter's token.
+
+:class:`FlowsIdentityProvider` accepts ``Authorization: Bearer jf_…`` (or ``?token=jf_…``,
+which is how a browser's WebSocket sends credentials) and looks the key up in the store;
+anything else goes to jupyter-server's own token and cookie authentication. The user it
+returns is a :class:`KeyUser` carrying the key's role.
+
+:class:`FlowsAuthorizer` lets a *user* key do everything the REST API offers, an *agent* key
+only what agents do (report states and logs, ingest, read runs, listen to events), and
+neither touch the rest of the Jupyter server (kernels, contents, terminals): a team server
+hands out keys, and a key must not be a shell. Users authenticated by the server's own
+token keep every right, as in any Jupyter server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.auth.identity import IdentityProvider, User
+from tornado import web
+
+from jupyter_flows.server.handlers.base import SETTINGS_KEY
+from jupyter_flows.store.keys import TOKEN_PREFIX
+
+#: (resource, action) pairs an agent key may use. Actions follow jupyter_server: GET is
+#: "read"; POST, PATCH and DELETE are "write".
+AGENT_RIGHTS = frozenset(
+    {
+        ("flows.version", "read"),
+        ("flows.flow_runs", "read"),
+        ("flows.flow_run_states", "write"),
+        ("flows.task_runs", "read"),
+        ("flows.task_runs", "write"),
+        ("flows.logs", "read"),
+        ("flows.logs", "write"),
+        ("flows.ingest", "write"),
+        ("flows.events", "read"),
+        ("flows.agents", "read"),
+        ("flows.agents", "write"),
+    }
+)
+
+
+@dataclass
+class KeyUser(User):
+    """A request authenticated by an API key."""
+
+    role: str = "user"
+    key_id: str = ""
+
+
+def api_key_of(handler: web.RequestHandler) -> str | None:
+    """The ``jf_…`` token a request carries, if any."""
+    header = handler.request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() in ("bearer", "token") and value.startswith(TOKEN_PREFIX):
+        return value
+    query = handler.get_query_argument("token", "")
+    return query if query.startswith(TOKEN_PREFIX) else None
+
+
+class FlowsIdentityProvider(IdentityProvider):
+    """API keys first (``jf_…``), then jupyter-server's token and cookie."""
+
+    async def get_user(self, handler: web.RequestHandler) -> User | None:  # type: ignore[override]
+        token = api_key_of(handler)
+        if token is None:
+            return await self._get_user(handler)
+        cached = getattr(handler, "_jupyter_current_user", None)
+        if isinstance(cached, KeyUser):
+            return cached
+        context = handler.settings.get(SETTINGS_KEY)
+        if context is None:
+            return None
+        from jupyter_flows.server.service import keys
+
+        key = await context.runner(keys.authenticate, token)
+        if key is None:
+            return None  # a wrong or revoked key: 401, never a fall-back to the token
+        # Like a Jupyter token: an explicit credential, so no XSRF check and no cookie.
+        handler._token_authenticated = True  # type: ignore[attr-defined]
+        return KeyUser(
+            username=f"key-{key['id']}",
+            name=key["name"],
+            display_name=f"{key['name']} ({key['role']} key)",
+            role=key["role"],
+            key_id=key["id"],
+        )
+
+
+class FlowsAuthorizer(Authorizer):
+    """User keys: the REST API. Agent keys: what agents do (``AGENT_RIGHTS``). Else 403."""
+
+    def is_authorized(self, handler: Any, user: User, action: str, resource: str) -> bool:
+        if not isinstance(user, KeyUser):
+            return True  # the server's own token or login: every right, as in Jupyter
+        if not resource.startswith("flows."):
+            return False
+        if user.role == "agent":
+            return (resource, action) in AGENT_RIGHTS
+        return user.role == "user"

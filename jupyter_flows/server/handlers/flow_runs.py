@@ -1,0 +1,192 @@
+"""Flow runs: create, list, read, delete, propose a state, cancel; their task runs and logs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jupyter_server.auth.decorator import authorized
+from tornado.web import authenticated
+
+from jupyter_flows.engine.states import StateType
+from jupyter_flows.server.errors import InvalidInput
+from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
+from jupyter_flows.server.models import CreateFlowRun, ProposeState
+from jupyter_flows.server.service import logs, runs
+from jupyter_flows.store.run_queries import FlowRunFilter
+
+ID = r"(?P<flow_run_id>[^/]+)"
+
+
+def parse_time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO 8601 time, not {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{name} needs a timezone (times are UTC: add 'Z')")
+    return parsed
+
+
+def parse_states(values: list[str]) -> list[StateType] | None:
+    names = [n.strip().upper() for v in values for n in v.split(",") if n.strip()]
+    if not names:
+        return None
+    try:
+        return [StateType(n) for n in names]
+    except ValueError:
+        known = ", ".join(t.value for t in StateType)
+        raise InvalidInput(f"state must be among {known}; got {','.join(names)}") from None
+
+
+class FlowRunsHandler(FlowsHandler):
+    auth_resource = "flows.flow_runs"
+
+    @authenticated
+    @authorized
+    async def get(self) -> None:
+        limit, offset = self.page_args()
+        flow_id, deployment_id = self.str_arg("flow_id"), self.str_arg("deployment_id")
+        tags = [t for t in self.get_query_arguments("tag") if t]
+        flt = FlowRunFilter(
+            flow_group_ids=[flow_id] if flow_id else None,
+            deployment_ids=[deployment_id] if deployment_id else None,
+            state_types=parse_states(self.get_query_arguments("state")),
+            tags=tags or None,
+            start_after=parse_time("since", self.str_arg("since")),
+            start_before=parse_time("until", self.str_arg("until")),
+        )
+        self.reply(
+            await self.run(runs.list_flow_runs, flt, limit=limit, offset=offset, readonly=True)
+        )
+
+    @authenticated
+    @authorized
+    async def post(self) -> None:
+        run, created = await self.run(runs.create_flow_run, self.body(CreateFlowRun))
+        self.reply(run, 201 if created else 200, location=f"flow-runs/{run['id']}")
+
+
+class FlowRunHandler(FlowsHandler):
+    auth_resource = "flows.flow_runs"
+
+    @authenticated
+    @authorized
+    async def get(self, flow_run_id: str) -> None:
+        self.reply(await self.run(runs.read_flow_run, flow_run_id, readonly=True))
+
+    @authenticated
+    @authorized
+    async def delete(self, flow_run_id: str) -> None:
+        await self.run(runs.delete_flow_run, flow_run_id)
+        self.no_content()
+
+
+class FlowRunStateHandler(FlowsHandler):
+    auth_resource = "flows.flow_run_states"
+
+    @authenticated
+    @authorized
+    async def post(self, flow_run_id: str) -> None:
+        body = self.body(ProposeState)
+        self.reply(await self.run(runs.set_state, "flow_run", flow_run_id, body))
+
+
+class FlowRunStatesHandler(FlowsHandler):
+    auth_resource = "flows.flow_runs"
+
+    @authenticated
+    @authorized
+    async def get(self, flow_run_id: str) -> None:
+        limit, offset = self.page_args()
+        result = await self.run(
+            runs.read_history, "flow_run", flow_run_id, limit=limit, offset=offset, readonly=True
+        )
+        self.reply(result)
+
+
+class CancelHandler(FlowsHandler):
+    auth_resource = "flows.flow_runs"
+
+    @authenticated
+    @authorized
+    async def post(self, flow_run_id: str) -> None:
+        self.reply(await self.run(runs.cancel_flow_run, flow_run_id), 202)
+
+
+class FlowRunTaskRunsHandler(FlowsHandler):
+    auth_resource = "flows.task_runs"
+
+    @authenticated
+    @authorized
+    async def get(self, flow_run_id: str) -> None:
+        limit, offset = self.page_args()
+        result = await self.run(
+            runs.list_task_runs, flow_run_id, limit=limit, offset=offset, readonly=True
+        )
+        self.reply(result)
+
+
+class FlowRunLogsHandler(FlowsHandler):
+    auth_resource = "flows.logs"
+
+    @authenticated
+    @authorized
+    async def get(self, flow_run_id: str) -> None:
+        limit, offset = self.page_args()
+        result = await self.run(
+            logs.read_logs,
+            flow_run_id=flow_run_id,
+            task_run_id=self.str_arg("task_run_id"),
+            level=self.str_arg("level"),
+            q=self.str_arg("q"),
+            limit=limit,
+            offset=offset,
+            readonly=True,
+        )
+        self.reply(result)
+
+
+class LogDownloadHandler(FlowsHandler):
+    """The whole log, streamed in chunks (each read in its own short transaction)."""
+
+    auth_resource = "flows.logs"
+    _TYPES = {
+        "text": ("text/plain; charset=utf-8", "log"),
+        "jsonl": ("application/x-ndjson", "jsonl"),
+    }
+
+    @authenticated
+    @authorized
+    async def get(self, flow_run_id: str) -> None:
+        fmt = self.get_query_argument("format", "text")
+        if fmt not in self._TYPES:
+            raise InvalidInput("format must be 'text' or 'jsonl'")
+        content_type, suffix = self._TYPES[fmt]
+        chunk, cursor = await self.run(logs.download_chunk, flow_run_id, fmt, None, readonly=True)
+        self.set_header("Content-Type", content_type)
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="flow-run-{flow_run_id}.{suffix}"'
+        )
+        while chunk:
+            self.write(chunk)
+            await self.flush()
+            if cursor is None:
+                break
+            chunk, cursor = await self.run(
+                logs.download_chunk, flow_run_id, fmt, cursor, readonly=True
+            )
+        self.finish(set_content_type=content_type)
+
+
+default_handlers = [
+    (rf"{API_PREFIX}/flow-runs", FlowRunsHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}", FlowRunHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/state", FlowRunStateHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/states", FlowRunStatesHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/cancel", CancelHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/task-runs", FlowRunTaskRunsHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/logs", FlowRunLogsHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/logs/download", LogDownloadHandler),
+]

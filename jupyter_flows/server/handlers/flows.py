@@ -1,0 +1,72 @@
+"""Flows: ``POST flows`` registers a version; flow groups and versions are read-only."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado.web import authenticated
+
+from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
+from jupyter_flows.server.models import RegisterFlow
+from jupyter_flows.server.service import flows
+
+ID = r"(?P<flow_id>[^/]+)"
+
+
+class FlowsCollectionHandler(FlowsHandler):
+    auth_resource = "flows.flows"
+
+    @authenticated
+    @authorized
+    async def get(self) -> None:
+        limit, offset = self.page_args()
+        project, name = self.str_arg("project"), self.str_arg("name")
+        result = await self.run(
+            flows.list_flows, project=project, name=name, limit=limit, offset=offset, readonly=True
+        )
+        self.reply(result)
+
+    @authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(RegisterFlow)
+        version, created = await self.run(flows.register_flow, body)
+        self.reply(version, 201 if created else 200, location=f"flow-versions/{version['id']}")
+
+
+class FlowHandler(FlowsHandler):
+    auth_resource = "flows.flows"
+
+    @authenticated
+    @authorized
+    async def get(self, flow_id: str) -> None:
+        self.reply(await self.run(flows.read_flow, flow_id, readonly=True))
+
+
+class FlowVersionsHandler(FlowsHandler):
+    auth_resource = "flows.flows"
+
+    @authenticated
+    @authorized
+    async def get(self, flow_id: str) -> None:
+        limit, offset = self.page_args()
+        result = await self.run(
+            flows.list_versions, flow_id, limit=limit, offset=offset, readonly=True
+        )
+        self.reply(result)
+
+
+class FlowVersionHandler(FlowsHandler):
+    auth_resource = "flows.flows"
+
+    @authenticated
+    @authorized
+    async def get(self, version_id: str) -> None:
+        self.reply(await self.run(flows.read_version, version_id, readonly=True))
+
+
+default_handlers = [
+    (rf"{API_PREFIX}/flows", FlowsCollectionHandler),
+    (rf"{API_PREFIX}/flows/{ID}", FlowHandler),
+    (rf"{API_PREFIX}/flows/{ID}/versions", FlowVersionsHandler),
+    (rf"{API_PREFIX}/flow-versions/(?P<version_id>[^/]+)", FlowVersionHandler),
+]

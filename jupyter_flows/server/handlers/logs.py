@@ -1,0 +1,42 @@
+"""Log lines: ``POST logs`` (a list of lines) and ``GET logs`` (filtered, paginated)."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from pydantic import TypeAdapter
+from tornado.web import authenticated
+
+from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
+from jupyter_flows.server.models import CreateLog
+from jupyter_flows.server.service import logs
+
+LINES = TypeAdapter(list[CreateLog])
+
+
+class LogsHandler(FlowsHandler):
+    auth_resource = "flows.logs"
+
+    @authenticated
+    @authorized
+    async def get(self) -> None:
+        limit, offset = self.page_args()
+        result = await self.run(
+            logs.read_logs,
+            flow_run_id=self.str_arg("flow_run_id"),
+            task_run_id=self.str_arg("task_run_id"),
+            level=self.str_arg("level"),
+            q=self.str_arg("q"),
+            limit=limit,
+            offset=offset,
+            readonly=True,
+        )
+        self.reply(result)
+
+    @authenticated
+    @authorized
+    async def post(self) -> None:
+        count = await self.run(logs.insert_logs, self.body(LINES))
+        self.reply({"count": count}, 201)
+
+
+default_handlers = [(rf"{API_PREFIX}/logs", LogsHandler)]

@@ -1,0 +1,62 @@
+"""Task runs: create, read, propose a state."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado.web import authenticated
+
+from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
+from jupyter_flows.server.models import CreateTaskRun, ProposeState
+from jupyter_flows.server.service import runs
+
+ID = r"(?P<task_run_id>[^/]+)"
+
+
+class TaskRunsHandler(FlowsHandler):
+    auth_resource = "flows.task_runs"
+
+    @authenticated
+    @authorized
+    async def post(self) -> None:
+        run, created = await self.run(runs.create_task_run, self.body(CreateTaskRun))
+        self.reply(run, 201 if created else 200, location=f"task-runs/{run['id']}")
+
+
+class TaskRunHandler(FlowsHandler):
+    auth_resource = "flows.task_runs"
+
+    @authenticated
+    @authorized
+    async def get(self, task_run_id: str) -> None:
+        self.reply(await self.run(runs.read_task_run, task_run_id, readonly=True))
+
+
+class TaskRunStateHandler(FlowsHandler):
+    auth_resource = "flows.task_runs"
+
+    @authenticated
+    @authorized
+    async def post(self, task_run_id: str) -> None:
+        body = self.body(ProposeState)
+        self.reply(await self.run(runs.set_state, "task_run", task_run_id, body))
+
+
+class TaskRunStatesHandler(FlowsHandler):
+    auth_resource = "flows.task_runs"
+
+    @authenticated
+    @authorized
+    async def get(self, task_run_id: str) -> None:
+        limit, offset = self.page_args()
+        result = await self.run(
+            runs.read_history, "task_run", task_run_id, limit=limit, offset=offset, readonly=True
+        )
+        self.reply(result)
+
+
+default_handlers = [
+    (rf"{API_PREFIX}/task-runs", TaskRunsHandler),
+    (rf"{API_PREFIX}/task-runs/{ID}", TaskRunHandler),
+    (rf"{API_PREFIX}/task-runs/{ID}/state", TaskRunStateHandler),
+    (rf"{API_PREFIX}/task-runs/{ID}/states", TaskRunStatesHandler),
+]

@@ -1,0 +1,211 @@
+"""Wire models: what the REST API accepts, one pydantic model per request, named by verb.
+
+They are separate from the store's rows on purpose: a row has columns the API never shows
+(hashes, sequence numbers) and the API has shapes the store does not keep (``work_queue``
+by name, edges with parameter names). Every model forbids unknown fields, so a typo in a
+client is a 400 naming the field rather than a value silently ignored. Answers are built
+as plain dicts by the service layer; ``schema/openapi.yaml`` describes both directions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from jupyter_flows.engine.states import StateType
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Tags = list[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("a timestamp needs a timezone (times are UTC: add 'Z' or '+00:00')")
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------ flows
+
+
+class TaskSpec(BaseModel):
+    """One task of a flow version; settings beyond key and code hash are kept as given."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    key: Name
+    code_hash: Annotated[str, StringConstraints(max_length=200)]
+    name: str | None = None
+
+
+class Edge(Wire):
+    """``target`` receives the result of ``source`` in the parameters ``names``."""
+
+    source: Name
+    target: Name
+    names: list[str] = Field(default_factory=list)
+
+
+class FlowContent(Wire):
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    parameter_schema: dict[str, Any] = Field(default_factory=dict)
+    task_runner: str | dict[str, Any] | None = "threads"
+    run_config: dict[str, Any] = Field(default_factory=dict)
+    resource_spec_hash: str | None = None
+
+
+class RegisterFlow(Wire):
+    name: Name
+    project: Name = "default"
+    description: str | None = None
+    content: FlowContent
+    entrypoint: str | None = None
+
+
+# ------------------------------------------------------------------ deployments
+
+
+class IntervalSchedule(Wire):
+    interval_seconds: Annotated[float, Field(gt=0, le=10 * 365 * 86400)]
+    anchor: Timestamp | None = None
+
+
+class CronSchedule(Wire):
+    cron: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
+
+
+Schedule = IntervalSchedule | CronSchedule
+
+
+class CreateDeployment(Wire):
+    flow_id: Id
+    name: Name
+    description: str | None = None
+    version_policy: Literal["latest", "pinned"] = "latest"
+    version_id: Id | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    work_queue: Name = "default"
+    tags: Tags = Field(default_factory=list)
+    paused: bool = False
+    schedule: Schedule | None = None
+
+
+class UpdateDeployment(Wire):
+    """Any of the create fields but ``flow_id``; ``schedule: null`` removes the schedule."""
+
+    name: Name | None = None
+    description: str | None = None
+    version_policy: Literal["latest", "pinned"] | None = None
+    version_id: Id | None = None
+    parameters: dict[str, Any] | None = None
+    work_queue: Name | None = None
+    tags: Tags | None = None
+    paused: bool | None = None
+    schedule: Schedule | None = None
+
+
+class RunDeployment(Wire):
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tags: Tags | None = None
+    scheduled_start: Timestamp | None = None
+
+
+# ------------------------------------------------------------------ runs and states
+
+
+class ProposeState(Wire):
+    type: StateType
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    message: str | None = None
+    timestamp: Timestamp | None = None
+
+
+class CreateFlowRun(Wire):
+    """An ad-hoc run (a ``@flow`` called in a notebook). Without ``state`` the run has no
+    state until its first one is proposed (Scheduled or Pending)."""
+
+    id: Id | None = None
+    name: Name | None = None
+    flow_name: Name | None = None
+    flow_id: Id | None = None
+    flow_version_id: Id | None = None
+    deployment_id: Id | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+    parent_flow_run_id: Id | None = None
+    parent_task_run_id: Id | None = None
+    state: ProposeState | None = None
+
+
+class CreateTaskRun(Wire):
+    id: Id | None = None
+    flow_run_id: Id
+    name: Name | None = None
+    task_key: Name
+    #: parameter name -> ids of the task runs whose results it received
+    task_inputs: dict[str, list[str]] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+    cache_key: Annotated[str, StringConstraints(max_length=200)] | None = None
+    state: ProposeState | None = None
+
+
+class CreateLog(Wire):
+    id: Id | None = None
+    flow_run_id: Id
+    task_run_id: Id | None = None
+    level: int | Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = 20
+    timestamp: Timestamp
+    message: str
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class IngestState(Wire):
+    id: Id | None = None
+    kind: Literal["flow_run", "task_run"]
+    run_id: Id
+    type: StateType
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    message: str | None = None
+    timestamp: Timestamp | None = None
+
+
+class Ingest(Wire):
+    flow_runs: list[CreateFlowRun] = Field(default_factory=list)
+    task_runs: list[CreateTaskRun] = Field(default_factory=list)
+    states: list[IngestState] = Field(default_factory=list)
+    logs: list[CreateLog] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------ queues and keys
+
+
+class CreateWorkQueue(Wire):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+    description: str | None = None
+    tags: Tags = Field(default_factory=list)
+    concurrency_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    paused: bool = False
+
+
+class UpdateWorkQueue(Wire):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] | None = None
+    description: str | None = None
+    tags: Tags | None = None
+    concurrency_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    paused: bool | None = None
+
+
+class CreateApiKey(Wire):
+    name: Name
+    role: Literal["user", "agent"] = "user"

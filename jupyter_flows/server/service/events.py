@@ -1,0 +1,176 @@
+"""The in-process event bus behind ``GET events`` (WebSocket).
+
+Service functions record what happened with :func:`emit` on their session; the runner
+publishes those records only after the transaction committed, so a subscriber never hears
+of a change that was rolled back. Every subscriber has a bounded queue: when a slow client
+lets it fill up the oldest messages are dropped and the client is told how many
+(``{"type": "lagged", "dropped": n}``), so memory stays bounded whatever the client does.
+
+The bus lives on the server's IOLoop; :meth:`EventBus.publish` may be called from any
+thread. Log lines are published lazily: when no one listens, a batch of 50,000 lines costs
+nothing here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+#: Where a session keeps the events of its transaction (``Session.info``).
+EVENTS_KEY = "jupyter_flows.events"
+DEFAULT_QUEUE_SIZE = 1000
+
+
+@dataclass(slots=True)
+class Message:
+    """One message for the event stream, with the ids subscribers filter on."""
+
+    flow_id: str | None
+    flow_run_id: str | None
+    body: dict[str, Any]
+    _text: str | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self.body)
+        return self._text
+
+
+#: What is published: messages, or a function making them (called only if someone listens).
+Event = list[Message] | Callable[[], Iterable[Message]]
+
+
+def emit(session: Session, event: Event) -> None:
+    """Record ``event`` to be published when ``session``'s transaction commits."""
+    session.info.setdefault(EVENTS_KEY, []).append(event)
+
+
+class Subscription:
+    """One listener: its filter and its bounded queue. Used on the bus's loop only."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        flow_id: str | None = None,
+        flow_run_id: str | None = None,
+        max_queue: int = DEFAULT_QUEUE_SIZE,
+    ) -> None:
+        self.bus = bus
+        self.flow_id = flow_id
+        self.flow_run_id = flow_run_id
+        self.queue: deque[Message] = deque(maxlen=max_queue)
+        self.dropped = 0
+        self.closed = False
+        self._ready = asyncio.Event()
+
+    def matches(self, message: Message) -> bool:
+        if self.flow_id is not None and message.flow_id != self.flow_id:
+            return False
+        return self.flow_run_id is None or message.flow_run_id == self.flow_run_id
+
+    def offer(self, message: Message) -> None:
+        if len(self.queue) == self.queue.maxlen:
+            self.dropped += 1  # the deque drops the oldest as the new one goes in
+        self.queue.append(message)
+        self._ready.set()
+
+    async def get(self) -> str | None:
+        """The next message's JSON text; None once the subscription is closed."""
+        while not self.queue and not self.dropped and not self.closed:
+            self._ready.clear()
+            await self._ready.wait()
+        if self.closed:
+            return None
+        if self.dropped:
+            dropped, self.dropped = self.dropped, 0
+            return json.dumps({"type": "lagged", "dropped": dropped})
+        return self.queue.popleft().text
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+        self.bus.unsubscribe(self)
+
+
+class EventBus:
+    def __init__(self, *, max_queue: int = DEFAULT_QUEUE_SIZE) -> None:
+        self.max_queue = max_queue
+        self._subscribers: set[Subscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(
+        self, *, flow_id: str | None = None, flow_run_id: str | None = None
+    ) -> Subscription:
+        """Listen (call on the server's loop); ``close()`` the subscription when done."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        sub = Subscription(self, flow_id=flow_id, flow_run_id=flow_run_id, max_queue=self.max_queue)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    def publish(self, event: Event) -> None:
+        if not self._subscribers or self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._deliver(event)
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._deliver, event)
+
+    def _deliver(self, event: Event) -> None:
+        if not self._subscribers:
+            return
+        messages = event if isinstance(event, list) else list(event())
+        for sub in list(self._subscribers):
+            for message in messages:
+                if sub.matches(message):
+                    sub.offer(message)
+
+    def close(self) -> None:
+        for sub in list(self._subscribers):
+            sub.close()
+
+
+# ------------------------------------------------------------------ the messages
+
+
+def flow_run_message(run: dict[str, Any]) -> Message:
+    return Message(run["flow_id"], run["id"], {"type": "flow_run", "flow_run": run})
+
+
+def task_run_message(task_run: dict[str, Any], flow_id: str | None) -> Message:
+    return Message(flow_id, task_run["flow_run_id"], {"type": "task_run", "task_run": task_run})
+
+
+def state_message(
+    kind: str, run_id: str, flow_run_id: str, flow_id: str | None, state: dict[str, Any]
+) -> Message:
+    body = {
+        "type": "state",
+        "kind": kind,
+        "run_id": run_id,
+        "flow_run_id": flow_run_id,
+        "flow_id": flow_id,
+        "state": state,
+    }
+    return Message(flow_id, flow_run_id, body)
+
+
+def log_message(line: dict[str, Any], flow_id: str | None) -> Message:
+    return Message(flow_id, line["flow_run_id"], {"type": "log", "log": line})

@@ -1,0 +1,211 @@
+"""Flows: registering content-addressed versions, reading flow groups and versions.
+
+The wire content (edges as ``{source, target, names}``, ``parameter_schema``) differs a
+little from the store's (edges as pairs, ``parameters``): the names an edge feeds are kept
+on the downstream task under ``_edge_names``, so they take part in the version's hash and
+come back as they were sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from sqlalchemy.orm import Session
+
+from jupyter_flows.server.errors import InvalidInput
+from jupyter_flows.server.models import FlowContent, RegisterFlow
+from jupyter_flows.server.service import iso, page
+from jupyter_flows.store import flows as store_flows
+from jupyter_flows.store.hashing import InvalidContent
+from jupyter_flows.store.models import FlowGroup, FlowVersion
+
+EDGE_NAMES = "_edge_names"
+
+
+# ------------------------------------------------------------------ wire <-> store content
+
+
+def to_store_content(content: FlowContent) -> dict[str, Any]:
+    try:
+        Draft202012Validator.check_schema(content.parameter_schema)
+    except SchemaError as exc:
+        raise InvalidInput(f"parameter_schema is not a valid JSON Schema: {exc.message}") from None
+    tasks: dict[str, dict[str, Any]] = {}
+    for task in content.tasks:
+        data = task.model_dump(exclude_none=True)
+        if EDGE_NAMES in data:
+            raise InvalidInput(f"task {task.key!r}: {EDGE_NAMES!r} is a reserved field")
+        tasks[task.key] = data
+    edges: list[list[str]] = []
+    for edge in content.edges:
+        for end in (edge.source, edge.target):
+            if end not in tasks:
+                raise InvalidInput(f"edge {edge.source!r} -> {edge.target!r}: no task {end!r}")
+        edges.append([edge.source, edge.target])
+        if edge.names:
+            names = tasks[edge.target].setdefault(EDGE_NAMES, {})
+            names[edge.source] = sorted(set(names.get(edge.source, [])) | set(edge.names))
+    return {
+        "tasks": list(tasks.values()),
+        "edges": edges,
+        "parameters": content.parameter_schema,
+        "task_runner": content.task_runner,
+        "run_config": content.run_config,
+        "resource_spec_hash": content.resource_spec_hash,
+    }
+
+
+def to_wire_content(content: dict[str, Any]) -> dict[str, Any]:
+    tasks, names_of = [], {}
+    for task in content.get("tasks", []):
+        task = dict(task)
+        names_of[task["key"]] = task.pop(EDGE_NAMES, {})
+        tasks.append(task)
+    edges = [
+        {"source": s, "target": t, "names": list(names_of.get(t, {}).get(s, []))}
+        for s, t in content.get("edges", [])
+    ]
+    return {
+        "tasks": tasks,
+        "edges": edges,
+        "parameter_schema": content.get("parameters") or {},
+        "task_runner": content.get("task_runner"),
+        "run_config": content.get("run_config") or {},
+        "resource_spec_hash": content.get("resource_spec_hash"),
+    }
+
+
+# ------------------------------------------------------------------ answers
+
+
+def flow_group_out(group: FlowGroup, latest_number: int | None) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "project": group.project,
+        "name": group.name,
+        "description": group.description,
+        "latest_version_id": group.latest_version_id,
+        "latest_version_number": latest_number,
+        "created": iso(group.created),
+        "updated": iso(group.updated),
+    }
+
+
+def version_out(version: FlowVersion) -> dict[str, Any]:
+    return {
+        "id": version.id,
+        "flow_id": version.flow_group_id,
+        "version_number": version.version_number,
+        "content": to_wire_content(version.content),
+        "changes": version.changes,
+        "entrypoint": version.entrypoint,
+        "created": iso(version.created),
+    }
+
+
+# ------------------------------------------------------------------ operations
+
+
+def register_flow(session: Session, body: RegisterFlow) -> tuple[dict[str, Any], bool]:
+    """Register ``body``'s content; return (the version, whether this call created it)."""
+    content = to_store_content(body.content)
+    try:
+        version, created = store_flows.register_flow_version(
+            session, body.project, body.name, content, entrypoint=body.entrypoint
+        )
+    except InvalidContent as exc:
+        raise InvalidInput(str(exc)) from None
+    group = store_flows.read_flow_group(session, version.flow_group_id)
+    if body.description is not None and group.description != body.description:
+        group.description = body.description
+    session.flush()
+    return {**version_out(version), "new": created}, created
+
+
+def read_flow(session: Session, flow_id: str) -> dict[str, Any]:
+    group = store_flows.read_flow_group(session, flow_id)
+    latest = session.get(FlowVersion, group.latest_version_id) if group.latest_version_id else None
+    return flow_group_out(group, latest.version_number if latest else None)
+
+
+def list_flows(
+    session: Session,
+    *,
+    project: str | None = None,
+    name: str | None = None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    where = []
+    if project is not None:
+        where.append(FlowGroup.project == project)
+    if name is not None:
+        where.append(FlowGroup.name == name)
+    total = session.scalar(sa.select(sa.func.count()).select_from(FlowGroup).where(*where))
+    query = (
+        sa.select(FlowGroup, FlowVersion.version_number)
+        .outerjoin(FlowVersion, FlowVersion.id == FlowGroup.latest_version_id)
+        .where(*where)
+        .order_by(FlowGroup.project, FlowGroup.name, FlowGroup.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [flow_group_out(g, n) for g, n in session.execute(query).tuples()]
+    return page(items, int(total or 0), limit, offset)
+
+
+def list_versions(session: Session, flow_id: str, *, limit: int, offset: int) -> dict[str, Any]:
+    store_flows.read_flow_group(session, flow_id)
+    total = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(FlowVersion)
+        .where(FlowVersion.flow_group_id == flow_id)
+    )
+    versions = store_flows.read_flow_versions(session, flow_id, limit=limit, offset=offset)
+    return page([version_out(v) for v in versions], int(total or 0), limit, offset)
+
+
+def read_version(session: Session, version_id: str) -> dict[str, Any]:
+    return version_out(store_flows.read_flow_version(session, version_id))
+
+
+def check_parameters(
+    schema: dict[str, Any], parameters: dict[str, Any], *, partial: bool = False
+) -> None:
+    """Raise InvalidParameters naming the first parameter that does not fit ``schema``.
+
+    ``partial``: only the parameters given are checked (a deployment's defaults may leave
+    required ones to each run).
+    """
+    from jupyter_flows.server.errors import InvalidParameters
+
+    if not schema:
+        return
+    if partial:
+        schema = {k: v for k, v in schema.items() if k != "required"}
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(parameters), key=lambda e: list(e.path)
+    )
+    if not errors:
+        return
+    messages = []
+    for error in errors[:5]:
+        if error.path:
+            messages.append(f"parameter {error.path[0]!r}: {error.message}")
+        elif error.validator == "required":
+            missing = [n for n in error.validator_value if n not in parameters]
+            messages.append(f"parameter {missing[0]!r} is required" if missing else error.message)
+        elif error.validator == "additionalProperties":
+            known = set((schema.get("properties") or {}).keys())
+            extra = sorted(set(parameters) - known)
+            messages.append(
+                f"parameter {extra[0]!r} is not a parameter of this flow"
+                if extra
+                else error.message
+            )
+        else:
+            messages.append(f"parameters: {error.message}")
+    raise InvalidParameters("; ".join(messages))
