@@ -153,7 +153,7 @@ def list_flows(
         .limit(limit)
         .offset(offset)
     )
-    items = [flow_group_out(g, n) for g, n in session.execute(query).tuples()]
+    items = [flow_group_out(g, n) for g, n in session.execute(query).all()]
     return page(items, int(total or 0), limit, offset)
 
 

@@ -120,22 +120,20 @@ def flow_runs_out(session: Session, runs: Sequence[FlowRun]) -> list[dict[str, A
     """Answers for ``runs``, with flow and queue names looked up in two queries."""
     group_ids = {r.flow_group_id for r in runs}
     queue_ids = {r.work_queue_id for r in runs if r.work_queue_id}
-    groups = dict(
-        session.execute(sa.select(FlowGroup.id, FlowGroup.name).where(FlowGroup.id.in_(group_ids)))
-        .tuples()
-        .all()
-    )
-    queues = (
-        dict(
-            session.execute(
+    groups: dict[str, str] = {
+        gid: name
+        for gid, name in session.execute(
+            sa.select(FlowGroup.id, FlowGroup.name).where(FlowGroup.id.in_(group_ids))
+        )
+    }
+    queues: dict[str, str] = {}
+    if queue_ids:
+        queues = {
+            qid: name
+            for qid, name in session.execute(
                 sa.select(WorkQueue.id, WorkQueue.name).where(WorkQueue.id.in_(queue_ids))
             )
-            .tuples()
-            .all()
-        )
-        if queue_ids
-        else {}
-    )
+        }
     return [
         flow_run_out(r, groups.get(r.flow_group_id), queues.get(r.work_queue_id or ""))
         for r in runs
@@ -526,5 +524,5 @@ def seen_states(
         )
         if since is not None:
             query = query.where(model.timestamp >= since)
-        seen.update(session.execute(query).tuples())
+        seen.update((r[0], r[1], r[2]) for r in session.execute(query))
     return seen

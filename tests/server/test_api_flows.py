@@ -1,0 +1,94 @@
+"""Flows and flow versions: registration by content hash, reads, and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.server.conftest import flow_content
+
+
+async def test_unknown_flow_and_version_are_404(api) -> None:
+    for path in ("flows/nope", "flows/nope/versions", "flow-versions/nope"):
+        answer = await api("GET", path, expect=404)
+        assert answer.error == "not_found"
+        assert "nope" in answer.body["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ("{not json", "not valid JSON"),
+        ("", "needs a JSON body"),
+        ('{"name": "x"}', "content"),
+        ('{"name": "x", "content": {}, "colour": "red"}', "colour: unknown field"),
+        ('{"name": "", "content": {}}', "name"),
+        ('{"name": "x", "content": {"tasks": [{"key": "a"}]}}', "code_hash"),
+    ],
+)
+async def test_malformed_registration_is_400(api, raw, needle) -> None:
+    answer = await api("POST", "flows", raw=raw, expect=400)
+
+    assert answer.error == "invalid_input"
+    assert needle in answer.body["message"]
+    assert (await api("GET", "flows")).body["total"] == 0
+
+
+async def test_edge_to_an_unknown_task_and_bad_parameter_schema_are_400(api) -> None:
+    content = flow_content()
+    content["edges"] = [{"source": "load", "target": "ghost"}]
+    answer = await api("POST", "flows", {"name": "x", "content": content}, expect=400)
+    assert "ghost" in answer.body["message"]
+
+    content = {**flow_content(), "parameter_schema": {"type": "no-such-type"}}
+    answer = await api("POST", "flows", {"name": "x", "content": content}, expect=400)
+    assert "parameter_schema" in answer.body["message"]
+    assert (await api("GET", "flows")).body["total"] == 0
+
+
+async def test_register_creates_then_finds_the_same_version(api) -> None:
+    body = {"name": "etl", "content": flow_content(), "entrypoint": "etl.py:etl"}
+    first = await api("POST", "flows", body, expect=201)
+    again = await api("POST", "flows", body, expect=200)
+
+    assert first.body["new"] is True and again.body["new"] is False
+    assert first.body["id"] == again.body["id"]
+    assert first.headers["Location"].endswith(f"/api/flows/flow-versions/{first.body['id']}")
+    assert first.body["entrypoint"] == "etl.py:etl"
+    assert first.body["content"]["edges"] == [
+        {"source": "load", "target": "train", "names": ["data"]}
+    ]
+    assert first.body["content"]["parameter_schema"] == flow_content()["parameter_schema"]
+
+
+async def test_changed_content_makes_version_two_with_its_changes(api) -> None:
+    v1 = await api.register()
+    content = flow_content()
+    content["tasks"][1]["code_hash"] = "h2-changed"
+    v2 = await api.register(**content)
+
+    assert v2["version_number"] == 2 and v2["id"] != v1["id"]
+    assert v2["changes"]["tasks"]["changed"] == [{"key": "train", "fields": ["code_hash"]}]
+    flow = (await api("GET", f"flows/{v1['flow_id']}", expect=200)).body
+    assert flow["latest_version_id"] == v2["id"] and flow["latest_version_number"] == 2
+    versions = (await api("GET", f"flows/{v1['flow_id']}/versions", expect=200)).body
+    assert [v["version_number"] for v in versions["items"]] == [2, 1]
+    assert versions["total"] == 2
+    got = (await api("GET", f"flow-versions/{v1['id']}", expect=200)).body
+    assert got["version_number"] == 1
+
+
+async def test_flow_list_pages_and_filters(api) -> None:
+    for name in ("a", "b", "c"):
+        await api.register(name)
+
+    page = (await api("GET", "flows", params={"limit": 2, "offset": 1}, expect=200)).body
+    assert [f["name"] for f in page["items"]] == ["b", "c"]
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    only = (await api("GET", "flows", params={"name": "b"}, expect=200)).body
+    assert [f["name"] for f in only["items"]] == ["b"]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"limit": "x"}])
+async def test_bad_paging_is_400(api, params) -> None:
+    answer = await api("GET", "flows", params=params, expect=400)
+    assert answer.error == "invalid_input"
