@@ -281,7 +281,53 @@ def insert_scheduled_runs(
 
 
 def scheduled_run_key(deployment_id: str, slot: datetime) -> str:
-    return f"scheduled:{deployment_id}:{slot.astimezone(UTC).isoformat()}"
+    return f"{_scheduled_key_prefix(deployment_id)}{slot.astimezone(UTC).isoformat()}"
+
+
+def _scheduled_key_prefix(deployment_id: str) -> str:
+    return f"scheduled:{deployment_id}:"
+
+
+def read_scheduled_slots(
+    session: Session, deployment_ids: Sequence[str], *, after: datetime
+) -> dict[str, list[datetime]]:
+    """The slots after ``after`` that already have a run made by each deployment's schedule
+    (any state), ascending: where the scheduler goes on from."""
+    slots: dict[str, list[datetime]] = {d: [] for d in deployment_ids}
+    if not slots:
+        return slots
+    query = (
+        sa.select(FlowRun.deployment_id, FlowRun.expected_start_time)
+        .where(
+            FlowRun.deployment_id.in_(list(slots)),
+            FlowRun.idempotency_key.startswith("scheduled:", autoescape=True),
+            FlowRun.expected_start_time > after,
+        )
+        .order_by(FlowRun.deployment_id, FlowRun.expected_start_time)
+    )
+    for deployment_id, start in session.execute(query):
+        if deployment_id is not None and start is not None:
+            slots[deployment_id].append(start)
+    return slots
+
+
+def delete_scheduled_runs(session: Session, deployment_id: str) -> int:
+    """Delete the runs ``deployment``'s schedule made that never started (Scheduled or Late,
+    never Running): what pausing it or changing its schedule removes. Runs asked for by hand,
+    and a retry waiting in Scheduled, stay. Returns how many were deleted."""
+    result = session.execute(
+        sa.delete(FlowRun)
+        .where(
+            FlowRun.deployment_id == deployment_id,
+            FlowRun.idempotency_key.startswith(
+                _scheduled_key_prefix(deployment_id), autoescape=True
+            ),
+            FlowRun.state_type == StateType.SCHEDULED,
+            FlowRun.run_count == 0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def create_task_run(
