@@ -25,7 +25,7 @@ from jupyter_flows.store import deployments as store_deployments
 from jupyter_flows.store import flows as store_flows
 from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store import runs as store_runs
-from jupyter_flows.store.models import Deployment, FlowRun, FlowVersion, Schedule, WorkQueue
+from jupyter_flows.store.models import Deployment, FlowVersion, Schedule, WorkQueue
 from jupyter_flows.store.types import utcnow
 
 
@@ -141,8 +141,8 @@ def update_deployment(session: Session, deployment_id: str, body: UpdateDeployme
         check_parameters(_schema_of(session, version_id), deployment.parameters, partial=True)
     if "schedule" in given:
         _set_schedule(session, deployment_id, body.schedule)
-    if deployment.paused and not was_paused:
-        _remove_scheduled_runs(session, deployment_id)
+    if "schedule" in given or (deployment.paused and not was_paused):
+        _remove_scheduled_runs(session, deployment_id)  # the scheduler refills from the new one
     return deployment_out(session, deployment)
 
 
@@ -161,15 +161,8 @@ def pause_deployment(session: Session, deployment_id: str, paused: bool) -> dict
 
 def _remove_scheduled_runs(session: Session, deployment_id: str) -> int:
     """Delete the runs the schedule made that have not started (the scheduler makes them
-    again on resume: their slots are free). Runs asked for by hand stay."""
-    result = session.execute(
-        sa.delete(FlowRun).where(
-            FlowRun.deployment_id == deployment_id,
-            FlowRun.state_type == StateType.SCHEDULED,
-            FlowRun.idempotency_key.like("scheduled:%"),
-        )
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    again on resume: their slots are free). Runs asked for by hand, and retries, stay."""
+    return store_runs.delete_scheduled_runs(session, deployment_id)
 
 
 def run_deployment(session: Session, deployment_id: str, body: RunDeployment) -> dict[str, Any]:
