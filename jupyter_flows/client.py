@@ -207,8 +207,9 @@ class FlowsClient:
         response = self.request("POST", "flows", json_body=body)
         data = response.json()
         new = response.status_code == 201
-        if isinstance(data.get("created"), bool):
-            new = data["created"]
+        for flag in ("new", "created"):  # the body may say it too
+            if isinstance(data.get(flag), bool):
+                new = data[flag]
         version = data.get("version") if isinstance(data.get("version"), dict) else data
         return Registration(version=FlowVersion.model_validate(version), new=new)
 
@@ -385,6 +386,11 @@ class FlowsClient:
     def get_task_run(self, task_run_id: str) -> TaskRun:
         return TaskRun.model_validate(self._get(f"task-runs/{task_run_id}"))
 
+    def get_task_run_states(self, task_run_id: str) -> list[StateInfo]:
+        data = self._get(f"task-runs/{task_run_id}/states")
+        items = data["items"] if isinstance(data, dict) else data
+        return [StateInfo.model_validate(item) for item in items]
+
     def set_task_run_state(
         self,
         task_run_id: str,
@@ -496,37 +502,55 @@ class FlowsClient:
         flow_id: str | None = None,
         flow_run_id: str | None = None,
         timeout: float | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """The event stream (WebSocket): one dict per event, until the server closes it.
+    ) -> EventStream:
+        """The event stream (WebSocket), connected when this returns: iterate it for events.
 
         ``timeout`` bounds each wait for the next event (``TimeoutError`` when it passes).
         """
-        import websocket  # websocket-client: a jupyter_server dependency
-
         parts = urlsplit(self.api_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         query = httpx.QueryParams(_params(flow_id=flow_id, flow_run_id=flow_run_id))
         url = urlunsplit((scheme, parts.netloc, parts.path + "events", str(query), ""))
-        header = [f"{k}: {v}" for k, v in self.headers.items() if k == "Authorization"]
+        auth = self.headers.get("Authorization")
+        return EventStream(url, self.api_url, [f"Authorization: {auth}"] if auth else [], timeout)
+
+
+class EventStream:
+    """An open event stream: one dict per event, until the server closes it or ``close()``."""
+
+    def __init__(self, url: str, api_url: str, header: list[str], timeout: float | None) -> None:
+        import websocket  # websocket-client: a jupyter_server dependency
+
+        self._errors = websocket
+        self.timeout = timeout
         try:
-            ws = websocket.create_connection(url, header=header, timeout=timeout)
+            self._ws = websocket.create_connection(url, header=header, timeout=timeout)
         except websocket.WebSocketBadStatusException as exc:
             raise _error_of_ws(exc) from None
         except (OSError, websocket.WebSocketException) as exc:
-            raise FlowsConnectionError(self.api_url, str(exc) or type(exc).__name__) from None
-        try:
-            while True:
-                try:
-                    message = ws.recv()
-                except websocket.WebSocketTimeoutException:
-                    raise TimeoutError(f"no event within {timeout} s") from None
-                except websocket.WebSocketConnectionClosedException:
-                    return
-                if not message:
-                    return
-                yield json.loads(message)
-        finally:
-            ws.close()
+            raise FlowsConnectionError(api_url, str(exc) or type(exc).__name__) from None
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        errors = self._errors
+        while True:
+            try:
+                message = self._ws.recv()
+            except errors.WebSocketTimeoutException:
+                raise TimeoutError(f"no event within {self.timeout} s") from None
+            except (errors.WebSocketConnectionClosedException, OSError):
+                return
+            if not message:
+                return
+            yield json.loads(message)
+
+    def close(self) -> None:
+        self._ws.close()
 
 
 def _error_of(response: httpx.Response) -> FlowsAPIError:

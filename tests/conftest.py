@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.flows_server import FlowsServer
 from tests.pg import PostgresUnavailable, find_pg_bin, throwaway_postgres
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
@@ -32,3 +33,12 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(str(exc))
     with throwaway_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def flows_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowsServer]:
+    """One standalone server (subprocess, SQLite) shared by the CLI and end-to-end tests."""
+    server = FlowsServer(tmp_path_factory.mktemp("flows-server"))
+    server.start()
+    yield server
+    server.stop()

@@ -161,12 +161,25 @@ def key_revoke(key_id: str) -> None:
 @click.command()
 @click.option("--ip", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8765, show_default=True, help="The port to listen on.")
-@click.option("--db", metavar="URL_OR_PATH", help="SQLAlchemy URL or SQLite file of the store.")
-def server(ip: str, port: int, db: str | None) -> None:
+@click.option(
+    "--db",
+    metavar="URL_OR_PATH",
+    help="SQLAlchemy URL or SQLite file of the store (default: $JUPYTER_FLOWS_DB_URL, else "
+    "a SQLite file in the Jupyter data dir).",
+)
+@click.option("--token", help="The server's own admin token (default: a random one).")
+@click.option(
+    "--create-key", metavar="NAME", help="Create a user API key NAME first and print its token."
+)
+@click.option("--base-url", default="/", show_default=True, help="URL prefix of every route.")
+def server(
+    ip: str, port: int, db: str | None, token: str | None, create_key: str | None, base_url: str
+) -> None:
     """Start a standalone jupyter-flows server (the REST API alone, with API keys)."""
     from jupyter_flows.server import standalone
 
-    argv = [f"--ip={ip}", f"--port={port}"]
-    if db:
-        argv.append(f"--db={db}")
-    standalone.main(argv)
+    argv = [f"--ip={ip}", f"--port={port}", f"--base-url={base_url}"]
+    for flag, value in (("--db", db), ("--token", token), ("--create-key", create_key)):
+        if value:
+            argv.append(f"{flag}={value}")
+    raise click.exceptions.Exit(standalone.main(argv))

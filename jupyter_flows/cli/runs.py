@@ -166,11 +166,12 @@ def watch(flow: str | None, run_id: str | None) -> None:
     flow_id = resolve_flow(api, flow).id if flow else None
     out = console()
     names: dict[str, str] = {}
-    out.print(f"[dim]Watching {api.api_url}events (Ctrl-C stops)…[/dim]")
-    for event in api.events(flow_id=flow_id, flow_run_id=run_id):
-        text = _event_text(event, names)
-        if text is not None:
-            out.print(text)
+    with api.events(flow_id=flow_id, flow_run_id=run_id) as stream:
+        out.print(f"[dim]Watching {api.api_url}events (Ctrl-C stops)…[/dim]")
+        for event in stream:
+            text = _event_text(event, names)
+            if text is not None:
+                out.print(text)
 
 
 def _event_text(event: dict[str, Any], names: dict[str, str]) -> Text | None:
