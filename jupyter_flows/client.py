@@ -481,7 +481,7 @@ class FlowsClient:
     def preview_work_queue(self, name: str) -> list[QueuedRun]:
         """The queue's due and upcoming runs; due runs that wait say why."""
         data = self._get(f"work-queues/{name}/preview")
-        items = data.get("items", data.get("runs", [])) if isinstance(data, dict) else data
+        items = data.get("items") or data.get("runs") or [] if isinstance(data, dict) else data
         return [QueuedRun.model_validate(item) for item in items]
 
     # ------------------------------------------------------------------ API keys

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -36,6 +37,8 @@ class FlowsServer:
         self.db = folder / "flows.db"
         self.url = f"http://127.0.0.1:{self.port}/api/flows/"
         self.api_key = ""
+        #: The server's own admin token (what JupyterLab hands its kernels).
+        self.token = secrets.token_hex(16)
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -50,6 +53,7 @@ class FlowsServer:
             "--ip=127.0.0.1",
             f"--port={self.port}",
             f"--db={self.db}",
+            f"--token={self.token}",
             "--log-level=WARN",
         ]
         if not self.api_key:

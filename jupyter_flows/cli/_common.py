@@ -36,11 +36,13 @@ LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICA
 
 
 class CLIError(click.ClickException):
-    """One line on stderr and exit code 1 (2 for a bad argument)."""
+    """One line on stderr (``Error: …``) and exit code 1."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+class BadArgument(CLIError):
+    """A bad argument or option: one line on stderr and exit code 2."""
+
+    exit_code = 2
 
 
 def console() -> Console:
@@ -59,7 +61,7 @@ def client(ctx: click.Context | None = None) -> FlowsClient:
         try:
             made = FlowsClient(options.get("url"), options.get("api_key"), options.get("token"))
         except ValueError as exc:
-            raise CLIError(str(exc), exit_code=2) from None
+            raise BadArgument(str(exc)) from None
         root.call_on_close(made.close)
         root.obj["client"] = made
     result: FlowsClient = root.obj["client"]
@@ -88,7 +90,7 @@ def parse_params(pairs: Sequence[str], option: str = "-p") -> dict[str, Any]:
         name, sep, raw = pair.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise CLIError(f"bad {option} {pair!r}: expected NAME=VALUE, e.g. {option} n=3", 2)
+            raise BadArgument(f"bad {option} {pair!r}: expected NAME=VALUE, e.g. {option} n=3")
         try:
             params[name] = json.loads(raw)
         except ValueError:
@@ -106,9 +108,7 @@ def state_types(value: str | None) -> list[str] | None:
         word = part.strip()
         kind = "TIMED_OUT" if word.replace("_", "").upper() == "TIMEDOUT" else word.upper()
         if kind not in known:
-            raise CLIError(
-                f"unknown state {word!r}; states are: {', '.join(sorted(known))}", exit_code=2
-            )
+            raise BadArgument(f"unknown state {word!r}; states are: {', '.join(sorted(known))}")
         types.append(kind)
     return types
 
@@ -120,7 +120,7 @@ def level_number(value: str | None) -> int | None:
         return int(value)
     if value.upper() in LEVELS:
         return LEVELS[value.upper()]
-    raise CLIError(f"unknown log level {value!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL", 2)
+    raise BadArgument(f"unknown log level {value!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
 
 # ------------------------------------------------------------------ looking things up by name

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from jupyter_flows.cli._common import (
+    BadArgument,
     CLIError,
     api_errors,
     client,
@@ -97,8 +100,8 @@ def deployment_create(
     """Create deployment NAME of FLOW (a flow name or id)."""
     parameters = parse_params(params)
     if interval is not None and cron is not None:
-        raise CLIError("give --interval or --cron, not both", exit_code=2)
-    schedule = None
+        raise BadArgument("give --interval or --cron, not both")
+    schedule: dict[str, Any] | None = None
     if interval is not None:
         schedule = {"interval_seconds": interval}
     elif cron is not None:

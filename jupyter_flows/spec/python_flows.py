@@ -108,7 +108,8 @@ def parameter_schema(flow: Flow[..., Any]) -> dict[str, Any]:
         warnings.simplefilter("ignore")  # a default JSON cannot hold is left out, as it should
         try:
             model = pydantic.create_model(title, __config__=config, **fields)
-            return model.model_json_schema()
+            schema: dict[str, Any] = model.model_json_schema()
+            return schema
         except (pydantic.PydanticUserError, pydantic.errors.PydanticInvalidForJsonSchema):
             pass
         # Some type cannot be described: describe the others, and accept anything for it.

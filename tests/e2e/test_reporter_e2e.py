@@ -25,7 +25,11 @@ from tests.flows_server import FlowsServer
 PATIENCE = 90.0
 
 RECORDED = """
+import os
+
 from jupyter_flows import flow, get_run_logger, task
+
+FLOW_NAME = os.environ["FLOW_NAME"]
 
 attempts = []
 
@@ -44,7 +48,7 @@ def square(x: int) -> int:
     return x * x
 
 
-@flow(log_prints=True)
+@flow(name=FLOW_NAME, log_prints=True)
 def recorded(n: int = 3) -> int:
     base = flaky(1)
     total = sum(square.map(range(n)).result()) + base
@@ -118,14 +122,19 @@ def runs_of(api: FlowsClient, flow_name: str) -> list[FlowRun]:
     return [r for r in api.iterate(api.list_flow_runs) if r.flow_name == flow_name]
 
 
+@pytest.mark.parametrize("credential", ["api-key", "jupyter-token"])
 def test_a_flow_run_in_a_subprocess_is_recorded_with_tasks_states_and_logs(
-    flows_server: FlowsServer, tmp_path: Path
+    flows_server: FlowsServer, tmp_path: Path, credential: str
 ) -> None:
     script = tmp_path / "recorded.py"
     script.write_text(textwrap.dedent(RECORDED))
+    env = run_env(flows_server, JUPYTER_FLOWS_CONSOLE_LOGS="0", FLOW_NAME=f"rec-{credential}")
+    if credential == "jupyter-token":  # as JupyterLab's kernels get it
+        del env["JUPYTER_FLOWS_API_KEY"]
+        env["JUPYTER_FLOWS_API_TOKEN"] = flows_server.token
     done = subprocess.run(
         [sys.executable, str(script)],
-        env=run_env(flows_server, JUPYTER_FLOWS_CONSOLE_LOGS="0"),
+        env=env,
         capture_output=True,
         text=True,
         timeout=PATIENCE,
@@ -134,7 +143,7 @@ def test_a_flow_run_in_a_subprocess_is_recorded_with_tasks_states_and_logs(
     assert "jupyter-flows:" not in done.stderr  # no delivery warning
 
     with FlowsClient(flows_server.url, flows_server.api_key) as api:
-        (run,) = runs_of(api, "recorded")
+        (run,) = runs_of(api, f"rec-{credential}")
         assert run.state is not None and run.state.name == "Completed"
         assert run.parameters == {"n": 3}
         assert [s.name for s in api.get_flow_run_states(run.id)] == [
