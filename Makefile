@@ -115,10 +115,8 @@ lint: $(PY_STAMP) $(JS_STAMP) ## ruff, ruff format --check, mypy, eslint, pretti
 	jlpm eslint:check
 	jlpm prettier:check
 
-mypy: $(PY_STAMP) ## strict typing of the engine
-	@if [ -d jupyter_flows/engine ]; then \
-		echo "mypy jupyter_flows/engine"; mypy jupyter_flows/engine; \
-	else echo "mypy: no jupyter_flows/engine yet, skipped"; fi
+mypy: $(PY_STAMP) ## strict typing of the engine and the store
+	mypy jupyter_flows/engine jupyter_flows/store
 
 format: $(PY_STAMP) $(JS_STAMP) ## fix formatting and autofixable lint
 	ruff check --fix .
