@@ -1,0 +1,190 @@
+"""FlowSpec: what registering a notebook, a selection of its cells or a script would make.
+
+It is the one document the converter produces and every later step reads: ``jupyter flows
+inspect --json`` prints it, the notebook engines run its tasks (taking each task's cells by
+id), the ``%flow`` magic and the server endpoints register it with
+:meth:`FlowSpec.to_registration_content`. ``docs/notebooks.md`` documents every field;
+``schema/flow-spec.schema.json`` is its JSON Schema (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT = "jupyter-flows/flow-spec"
+FORMAT_VERSION = 1
+
+Engine = Literal["kernel", "tasks", "flow"]
+SourceKind = Literal["notebook", "percent", "script", "module"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceInfo(_Model):
+    path: str = Field(description="The file as it was given (or a name for an in-memory one).")
+    kind: SourceKind = Field(
+        description="notebook (.ipynb), percent (a `# %%` script), script (a plain .py, cells "
+        "split at blank lines) or module (a .py of @flow functions)."
+    )
+    cells: int = Field(description="How many cells the file has, markdown included.")
+
+
+class TaskSpec(_Model):
+    key: str = Field(description="Unique, stable id of the task within the flow.")
+    name: str = Field(description="flow:name tag, else the heading above, else `cell N`.")
+    kind: Literal["code", "parameters", "flow-task"] = Field(
+        description="parameters: the papermill parameters cell; flow-task: a @task of a module."
+    )
+    cell_ids: list[str] = Field(description="The cells this task runs, in order.")
+    cell_indices: list[int] = Field(description="Their positions in the file (0-based).")
+    source: str = Field(description="The cells' source, joined by a blank line.")
+    code_hash: str = Field(description="sha256 of `source`.")
+    reads: list[str] = Field(
+        default_factory=list,
+        description="Names the task reads from earlier tasks (builtins left out), including "
+        "those read by the functions it uses.",
+    )
+    defines: list[str] = Field(default_factory=list, description="Names the task (re)binds.")
+    mutates: list[str] = Field(
+        default_factory=list, description="Names from earlier tasks that it changes in place."
+    )
+
+
+class EdgeSpec(_Model):
+    source: str = Field(description="Upstream task key (always earlier in the file).")
+    target: str = Field(description="Downstream task key.")
+    names: list[str] = Field(
+        default_factory=list, description="The names whose values flow along the edge."
+    )
+    after: bool = Field(default=False, description="A flow:after tag asked for this edge.")
+    mutated: list[str] = Field(
+        default_factory=list,
+        description="Names the target changes in place after the source read them: the target "
+        "must wait, so that the source sees the value before the change.",
+    )
+
+
+class ParameterSpec(_Model):
+    name: str
+    type: str = Field(description="`int`, `list[str]`, `any`…: the annotation or the default's.")
+    required: bool = Field(description="True when the cell gives no value (`x: int`).")
+    default: Any = Field(default=None, description="The literal default (JSON).")
+    default_expression: str | None = Field(
+        default=None, description="A default that is computed when the cell runs."
+    )
+    description: str | None = Field(default=None, description="The trailing comment.")
+
+
+class WarningSpec(_Model):
+    code: str = Field(
+        description="undefined_name, defined_later, defined_in_skipped_cell, "
+        "multiple_definitions, opaque_definitions, syntax_error, unpicklable, parameters, "
+        "unknown_tag, merge, no_code."
+    )
+    message: str
+    tasks: list[str] = Field(default_factory=list)
+    cells: list[int] = Field(default_factory=list, description="Cell indices concerned.")
+    names: list[str] = Field(default_factory=list)
+
+
+class AddedTask(_Model):
+    task: str = Field(description="The task added to the selection.")
+    cell_ids: list[str]
+    cell_indices: list[int]
+    needed_by: list[str] = Field(description="The tasks of the selection that need it.")
+    names: list[str] = Field(description="What they need from it.")
+
+
+class Selection(_Model):
+    cells: list[int] = Field(description="The cells asked for (indices).")
+    tasks: list[str] = Field(description="Their tasks.")
+    added: list[AddedTask] = Field(description="Tasks added because the selection needs them.")
+
+
+class FlowSpec(_Model):
+    """A notebook, cells or script as a flow: tasks, edges, parameters, warnings."""
+
+    format: Literal["jupyter-flows/flow-spec"] = FORMAT
+    format_version: Literal[1] = FORMAT_VERSION
+    name: str = Field(description="The flow's default name (the file's stem).")
+    source: SourceInfo
+    engine: Engine = Field(
+        description="kernel: the cells run in order in one kernel; tasks: each task runs on "
+        "the task runner with the names it needs passed in; flow: a module's @flow function."
+    )
+    tasks: list[TaskSpec]
+    edges: list[EdgeSpec]
+    parameters: list[ParameterSpec]
+    parameter_schema: dict[str, Any] = Field(description="JSON Schema of the run parameters.")
+    selection: Selection | None = None
+    warnings: list[WarningSpec]
+    entrypoint: str | None = Field(
+        default=None, description="`file.py:attr` for a module's @flow (engine flow)."
+    )
+    task_runner: str | dict[str, Any] | None = Field(
+        default=None, description="The task runner the registration content names."
+    )
+
+    def task(self, key: str) -> TaskSpec:
+        for task in self.tasks:
+            if task.key == key:
+                return task
+        raise KeyError(key)
+
+    def upstream(self, key: str) -> list[str]:
+        return [e.source for e in self.edges if e.target == key]
+
+    def to_registration_content(
+        self,
+        *,
+        run_config: dict[str, Any] | None = None,
+        resource_spec_hash: str | None = None,
+    ) -> dict[str, Any]:
+        """The ``content`` of ``POST flows`` (docs/rest-api.md).
+
+        Tasks keep what identifies their code (key, name, kind, cell ids, code hash), not
+        the source itself, which travels as the flow's code blob; cell indices are left out
+        so inserting a markdown cell does not make a new version. Edges keep the names they
+        carry (an ordering edge carries none).
+        """
+        tasks = []
+        for task in self.tasks:
+            item: dict[str, Any] = {"key": task.key, "name": task.name, "code_hash": task.code_hash}
+            if task.kind != "flow-task":
+                item["kind"] = task.kind
+                item["cell_ids"] = list(task.cell_ids)
+            tasks.append(item)
+        return {
+            "tasks": tasks,
+            "edges": [
+                {"source": e.source, "target": e.target, "names": list(e.names)} for e in self.edges
+            ],
+            "parameter_schema": dict(self.parameter_schema),
+            "task_runner": self.task_runner,
+            "run_config": dict(run_config or {}),
+            "resource_spec_hash": resource_spec_hash,
+        }
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document ``jupyter flows inspect --json`` prints."""
+        return self.model_dump(mode="json")
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_document(), indent=indent, ensure_ascii=False) + "\n"
+
+
+def code_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def document_schema() -> dict[str, Any]:
+    """The JSON Schema of the inspect document (checked in as schema/flow-spec.schema.json)."""
+    schema = FlowSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
