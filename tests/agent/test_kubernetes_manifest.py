@@ -1,0 +1,268 @@
+"""The Job manifest: every one validated offline against the Kubernetes OpenAPI schema."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from jupyter_flows.agent.infra import InvalidRunSpec, RunSpec
+
+pytest.importorskip("kubernetes")
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+from jupyter_flows.agent.infra.kubernetes import (  # noqa: E402
+    KubernetesJob,
+    label_value,
+    quantity,
+)
+
+#: The oldest and newest schemas kubernetes-validate ships that we promise to fit, and one between.
+VERSIONS = ["1.25.0", "1.30.0", "1.37.0"]
+RUN_ID = "3f2a1c4e-0b1d-4c55-9e7e-1f0d6a6a2b11"
+FLOW_ID = "a3" * 32  # a content hash: longer than a label value may be
+
+
+def run_spec(**overrides: Any) -> RunSpec:
+    values: dict[str, Any] = {
+        "flow_run_id": RUN_ID,
+        "flow_id": FLOW_ID,
+        "command": ["python", "-m", "jupyter_flows.agent.run", RUN_ID],
+        "resources": {"image": "ghcr.io/acme/flows:1.2"},
+    }
+    values.update(overrides)
+    return RunSpec(**values)
+
+
+CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "minimal": ({}, {}),
+    "everything": (
+        {
+            "env": {"JUPYTER_FLOWS_API_URL": "http://flows:8888/api/flows", "MODE": "prod"},
+            "credentials": ["warehouse-password", {"name": "s3", "env": "AWS_SECRET", "key": "k"}],
+            "resources": {
+                "image": "python:3.11-slim",
+                "cpu": 2,
+                "memory": "8Gi",
+                "gpu": 1,
+                "disk": "20Gi",
+                "labels": {"team": "data-science", "cost-center": "42"},
+            },
+            "working_dir": "/work",
+            "flow_name": "nightly etl",
+            "attempt": 3,
+        },
+        {
+            "service_account": "flows-runner",
+            "image_pull_secrets": ["registry"],
+            "node_selector": {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"},
+            "tolerations": [
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+            ],
+            "labels": {"environment": "staging"},
+            "active_deadline_seconds": 86400,
+            "image_pull_policy": "IfNotPresent",
+        },
+    ),
+    "fractional cpu, memory in bytes, explicit limits": (
+        {"resources": {"image": "x:1", "cpu": 0.25, "memory": 2**30, "cpu_limit": "1"}},
+        {},
+    ),
+    "no ttl, default image": (
+        {"resources": {}},
+        {"image": "python:3.12", "ttl_seconds_after_finished": None},
+    ),
+    "a long, odd run id": ({"flow_run_id": "Run/" + "x" * 80}, {}),
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_manifest_is_valid_for_every_supported_kubernetes(case: str, version: str) -> None:
+    spec_overrides, config = CASES[case]
+    manifest = KubernetesJob(**config).manifest(run_spec(**spec_overrides))
+    kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_the_validator_is_strict_enough_to_catch_mistakes() -> None:
+    """A guard on the guard: the checks above would fail on a broken manifest."""
+    manifest = KubernetesJob().manifest(run_spec())
+    broken = copy.deepcopy(manifest)
+    broken["spec"]["backoffLimit"] = "zero"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.37.0", strict=True)
+    unknown = copy.deepcopy(manifest)
+    unknown["spec"]["template"]["spec"]["containers"][0]["cpu"] = "1"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(unknown, "1.37.0", strict=True)
+
+
+def test_the_manifest_of_a_full_spec() -> None:
+    spec_overrides, config = CASES["everything"]
+    job = KubernetesJob(namespace="flows", **config).manifest(run_spec(**spec_overrides))
+    assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
+    assert job["metadata"]["namespace"] == "flows"
+    assert job["metadata"]["name"] == f"jupyter-flows-{RUN_ID}-3"
+    assert job["spec"]["backoffLimit"] == 0  # retries are the engine's
+    assert job["spec"]["ttlSecondsAfterFinished"] == 3600
+    assert job["spec"]["activeDeadlineSeconds"] == 86400
+
+    labels = job["metadata"]["labels"]
+    assert labels["jupyter-flows.io/flow-run-id"] == RUN_ID
+    assert labels["jupyter-flows.io/attempt"] == "3"
+    assert labels["jupyter-flows.io/flow-id"] == label_value(FLOW_ID)
+    assert labels["team"] == "data-science" and labels["environment"] == "staging"
+    assert labels["app.kubernetes.io/managed-by"] == "jupyter-flows"
+    annotations = job["metadata"]["annotations"]
+    assert annotations["jupyter-flows.io/flow-id"] == FLOW_ID  # the full id
+    assert annotations["jupyter-flows.io/flow-name"] == "nightly etl"
+
+    template = job["spec"]["template"]
+    assert template["metadata"]["labels"] == labels  # pods are found by the same labels
+    pod = template["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == "flows-runner"
+    assert "automountServiceAccountToken" not in pod
+    assert pod["imagePullSecrets"] == [{"name": "registry"}]
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+
+    [container] = pod["containers"]
+    assert container["name"] == "flow"
+    assert container["image"] == "python:3.11-slim"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert container["command"] == list(run_spec().command)
+    assert container["workingDir"] == "/work"
+    assert container["resources"] == {
+        "requests": {"cpu": "2", "memory": "8Gi", "ephemeral-storage": "20Gi"},
+        "limits": {
+            "cpu": "2",
+            "memory": "8Gi",
+            "ephemeral-storage": "20Gi",
+            "nvidia.com/gpu": "1",
+        },
+    }
+    assert container["env"] == [
+        {"name": "JUPYTER_FLOWS_API_URL", "value": "http://flows:8888/api/flows"},
+        {"name": "MODE", "value": "prod"},
+        {
+            "name": "WAREHOUSE_PASSWORD",
+            "valueFrom": {
+                "secretKeyRef": {"name": "warehouse-password", "key": "value", "optional": False}
+            },
+        },
+        {
+            "name": "AWS_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": "s3", "key": "k", "optional": False}},
+        },
+    ]
+
+
+def test_credential_values_never_appear_in_the_manifest() -> None:
+    manifest = KubernetesJob().manifest(run_spec(credentials=["db-password"]))
+    [env] = manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "value" not in env and env["valueFrom"]["secretKeyRef"]["name"] == "db-password"
+
+
+def test_a_minimal_manifest_has_no_resources_and_no_service_account_token() -> None:
+    manifest = KubernetesJob().manifest(run_spec())
+    pod = manifest["spec"]["template"]["spec"]
+    assert "resources" not in pod["containers"][0]
+    assert "env" not in pod["containers"][0]
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_gpu_resource_name_is_configurable() -> None:
+    manifest = KubernetesJob(gpu_resource="amd.com/gpu").manifest(
+        run_spec(resources={"image": "x:1", "gpu": 2})
+    )
+    limits = manifest["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"amd.com/gpu": "2"}
+
+
+def test_job_names_are_short_unique_dns_labels() -> None:
+    infra = KubernetesJob()
+    names = {
+        infra.job_name(run_spec(flow_run_id=run_id, attempt=attempt))
+        for run_id in ["Run/" + "x" * 80, "Run/" + "x" * 81, "UPPER_case id", RUN_ID]
+        for attempt in (1, 2)
+    }
+    assert len(names) == 8
+    for name in names:
+        assert len(name) <= 56  # room for the pod's "-xxxxx"
+        assert name == name.lower() and not name.startswith("-") and not name.endswith("-")
+
+
+def test_user_labels_cannot_replace_the_run_labels() -> None:
+    manifest = KubernetesJob().manifest(
+        run_spec(resources={"image": "x:1", "labels": {"jupyter-flows.io/flow-run-id": "other"}})
+    )
+    assert manifest["metadata"]["labels"]["jupyter-flows.io/flow-run-id"] == RUN_ID
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, "1"),
+        (0.5, "0.5"),
+        (2.0, "2"),
+        ("500m", "500m"),
+        ("4Gi", "4Gi"),
+        ("4GB", "4G"),
+        ("512MiB", "512Mi"),
+        ("1.5Gi", "1.5Gi"),
+        ("1e3", "1e3"),
+        (" 2 ", "2"),
+        (2**30, "1073741824"),
+    ],
+)
+def test_quantities(value: Any, expected: str) -> None:
+    assert quantity(value, "resources.x") == expected
+
+
+@pytest.mark.parametrize("value", ["4 gigs", "-1", -1, "1.2.3", True, None, "Gi", float("nan")])
+def test_bad_quantities_name_the_field(value: Any) -> None:
+    with pytest.raises(InvalidRunSpec, match="resources.memory"):
+        quantity(value, "resources.memory")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "config", "message"),
+    [
+        ({"resources": {}}, {}, "resources.image is required"),
+        ({"resources": {"image": "x:1", "memory": "lots"}}, {}, "resources.memory: 'lots'"),
+        ({"resources": {"image": "x:1", "cpu": "two"}}, {}, "resources.cpu: 'two'"),
+        ({"resources": {"image": "x:1", "gpu": 1.5}}, {}, "resources.gpu must be a whole number"),
+        ({"resources": {"image": "x:1", "gpu": True}}, {}, "resources.gpu must be a whole number"),
+        ({"resources": {"image": "x:1", "labels": {"bad key!": "x"}}}, {}, "label key"),
+        ({"resources": {"image": "x:1", "labels": {"team": "x" * 64}}}, {}, "at most 63"),
+        ({"env": {"BAD=NAME": "x"}}, {}, "environment variable name 'BAD=NAME'"),
+        ({"credentials": [{"name": "a", "key": "bad key"}]}, {}, "Secret key 'bad key'"),
+        ({"credentials": [{"name": "a", "secret": "Bad_Secret"}]}, {}, "Secret name"),
+    ],
+)
+def test_specs_that_cannot_become_a_job(
+    overrides: dict[str, Any], config: dict[str, Any], message: str
+) -> None:
+    infra = KubernetesJob(**config)
+    with pytest.raises(InvalidRunSpec, match=message):
+        infra.check(run_spec(**overrides))
+
+
+def test_bad_namespace_is_refused_at_configuration() -> None:
+    with pytest.raises(InvalidRunSpec, match="namespace 'Flows_NS'"):
+        KubernetesJob(namespace="Flows_NS")
+
+
+@pytest.mark.parametrize(
+    "value", ["abc", "x" * 63, "x" * 64, "a/b", "-leading", "ünïcode", "", "a" * 200]
+)
+def test_label_values_are_always_valid_and_stable(value: str) -> None:
+    from jupyter_flows.agent.infra.kubernetes import check_label
+
+    sanitized = label_value(value)
+    check_label("jupyter-flows.io/x", sanitized)
+    assert label_value(value) == sanitized
+    if len(value) <= 63 and value.isascii() and value.isalnum():
+        assert sanitized == value
