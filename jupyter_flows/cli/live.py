@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 from rich.console import Group
 from rich.live import Live
@@ -30,11 +31,20 @@ def render(run: FlowRun, task_runs: list[TaskRun]) -> Group:
             task_run.name,
             state_text(task_run.state),
             str(task_run.run_count),
-            duration(task_run.total_run_time),
+            duration(_ran_for(task_run)),
         )
     done = sum(1 for t in task_runs if t.state is not None and t.state.is_final)
     foot = Text(f"{done}/{len(task_runs)} task runs finished", style="dim")
     return Group(head, grid, foot) if task_runs else Group(head, foot)
+
+
+def _ran_for(run: TaskRun) -> float | None:
+    """Seconds spent running, counting the current attempt while it runs."""
+    seconds = run.total_run_time or 0.0
+    state = run.state
+    if state is not None and state.type == "RUNNING" and state.timestamp is not None:
+        seconds += max(0.0, (datetime.now(timezone.utc) - state.timestamp).total_seconds())
+    return seconds
 
 
 def watch_run(api: FlowsClient, run_id: str) -> FlowRun:
