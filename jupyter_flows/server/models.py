@@ -164,7 +164,10 @@ class CreateLog(Wire):
     id: Id | None = None
     flow_run_id: Id
     task_run_id: Id | None = None
-    level: int | Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = 20
+    level: (
+        Annotated[int, Field(ge=0, le=1000)]
+        | Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"]
+    ) = 20
     timestamp: Timestamp
     message: str
     name: Annotated[str, StringConstraints(max_length=200)] = ""

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         base_url=args.base_url,
         max_body_bytes=args.max_body_bytes,
     )
-    app = FlowsServerApp.instance(config=config, log_level=args.log_level.upper())
+    level = args.log_level.upper()
+    app = FlowsServerApp.instance(config=config, log_level="WARN" if level == "WARNING" else level)
     app.initialize(argv=[], find_extensions=False)
     app.start()
     return 0

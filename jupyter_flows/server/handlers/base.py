@@ -16,6 +16,7 @@ import json
 from http.client import responses
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -51,6 +52,9 @@ HTTP_ERROR_CODES: dict[int, str] = {
     422: "invalid_input",
     429: "too_many_requests",
 }
+
+#: Largest ``offset`` a list accepts (beyond it, use the filters).
+MAX_OFFSET = 10_000_000
 
 INTERNAL_ERROR_MESSAGE = "Internal server error; the server log has the details."
 #: What the store calls a thing, in the API's words.
@@ -182,8 +186,8 @@ class FlowsHandler(APIHandler):
         offset = self.int_arg("offset", 0)
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
-        if offset < 0:
-            raise InvalidInput("offset must not be negative")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}")
         return limit, offset
 
     def int_arg(self, name: str, default: int) -> int:
@@ -202,7 +206,8 @@ class FlowsHandler(APIHandler):
     def reply(self, data: Any, status: int = 200, *, location: str | None = None) -> None:
         self.set_status(status)
         if location is not None:
-            self.set_header("Location", self.base_url.rstrip("/") + f"{API_PREFIX}/{location}")
+            path = f"{API_PREFIX}/{quote(location, safe='/')}"
+            self.set_header("Location", self.base_url.rstrip("/") + path)
         self.finish(json.dumps(data))
 
     def no_content(self) -> None:

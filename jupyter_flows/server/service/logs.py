@@ -26,20 +26,24 @@ from jupyter_flows.store.models import FlowRun, LogLine, TaskRun
 from jupyter_flows.store.types import dialect_insert, new_id
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
+MAX_LEVEL = 1000
 _CHUNK = 5000  # ids per IN (...) query: well under SQLite's bound parameter limit
 UTC = timezone.utc
 
 
 def level_number(level: int | str) -> int:
-    if isinstance(level, int):
-        return level
-    try:
-        return _LEVELS[level.upper()]
-    except KeyError:
+    """A level number (0 … 1000, as ``logging`` numbers them) from a number or a name."""
+    if isinstance(level, str):
+        name = level.upper()
+        if name in _LEVELS:
+            return _LEVELS[name]
         try:
-            return int(level)
+            level = int(level)
         except ValueError:
             raise InvalidInput(f"unknown log level {level!r}") from None
+    if not 0 <= level <= MAX_LEVEL:
+        raise InvalidInput(f"a log level is a number from 0 to {MAX_LEVEL} or a name")
+    return level
 
 
 def log_out(line: LogLine) -> dict[str, Any]:
