@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from jupyter_flows.cli import admin, flows, runs
+from jupyter_flows.notebooks.inspect_cli import inspect
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,6 +52,7 @@ for command in (
     admin.work_queue,
     admin.api_key,
     admin.server,
+    inspect,
 ):
     cli.add_command(command)
 

@@ -92,3 +92,11 @@ def test_parse_cells() -> None:
     assert parse_cells("a-b") == ["a-b"]  # an id with a dash
     with pytest.raises(click.BadParameter):
         parse_cells("7-5")
+
+
+def test_registered_on_the_jupyter_flows_command() -> None:
+    from jupyter_flows.cli import cli
+
+    result = CliRunner().invoke(cli, ["inspect", "examples/word_stats.py", "--json"])
+    assert result.exit_code == 0
+    assert result.output == (DATA / "example-word_stats.dag.json").read_text()
