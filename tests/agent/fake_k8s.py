@@ -47,7 +47,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-KUBERNETES_VERSION = "1.37.0"
+
+def newest_schema_version() -> str:
+    from kubernetes_validate.utils import latest_version
+
+    return str(latest_version())
+
+
 NODE_NAME = "fake-node-1"
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -109,14 +115,14 @@ class FakeKubernetes:
         *,
         kubelet: str = "manual",
         namespaces: tuple[str, ...] = ("default",),
-        validate_version: str = KUBERNETES_VERSION,
+        validate_version: str | None = None,
         default_watch_seconds: float = 30.0,
     ) -> None:
         if kubelet not in ("manual", "exec"):
             raise ValueError("kubelet is 'manual' or 'exec'")
         self.kubelet = kubelet
         self.namespaces = set(namespaces)
-        self.validate_version = validate_version
+        self.validate_version = validate_version or newest_schema_version()
         self.default_watch_seconds = default_watch_seconds
         self.cond = threading.Condition()
         self.rv = 100
@@ -130,6 +136,7 @@ class FakeKubernetes:
         self.processes: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self.stopping = False
         self._log_cut = 0
+        self._expire_watches = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -150,7 +157,7 @@ class FakeKubernetes:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-k8s", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="fake-k8s", daemon=True
         )
         self._thread.start()
         return self
@@ -340,6 +347,12 @@ class FakeKubernetes:
         with self.cond:
             self.compacted_rv = self.rv
             self.history.clear()
+
+    def expire_watches(self, count: int = 1) -> None:
+        """The next ``count`` watches from a resourceVersion get 410 Expired, as after an
+        etcd compaction between a client's list and its watch."""
+        with self.cond:
+            self._expire_watches += count
 
     def cut_log_streams(self) -> None:
         """End every followed log stream now, as a dropped connection would."""
@@ -632,7 +645,8 @@ class FakeKubernetes:
             else:
                 position = int(since)
                 initial = []
-                if position < self.compacted_rv:
+                if position < self.compacted_rv or self._expire_watches:
+                    self._expire_watches = max(0, self._expire_watches - 1)
                     message = f"too old resource version: {position} ({self.compacted_rv})"
                     yield {"type": "ERROR", "object": status_object(410, "Expired", message)}
                     return
@@ -737,7 +751,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server_fake
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        fake.requests.append((method, self.path))
+        with fake.cond:
+            fake.requests.append((method, self.path))
+            fake.cond.notify_all()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:

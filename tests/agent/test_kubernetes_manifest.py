@@ -18,8 +18,16 @@ from jupyter_flows.agent.infra.kubernetes import (  # noqa: E402
     quantity,
 )
 
-#: The oldest and newest schemas kubernetes-validate ships that we promise to fit, and one between.
-VERSIONS = ["1.25.0", "1.30.0", "1.37.0"]
+
+def _versions() -> list[str]:
+    """The oldest and newest Kubernetes whose schema kubernetes-validate ships, and one between."""
+    from kubernetes_validate.utils import all_versions
+
+    known = sorted(set(all_versions()), key=lambda v: tuple(int(p) for p in v.split(".")))
+    return sorted({known[0], known[len(known) // 2], known[-1]}, key=known.index)
+
+
+VERSIONS = _versions()
 RUN_ID = "3f2a1c4e-0b1d-4c55-9e7e-1f0d6a6a2b11"
 FLOW_ID = "a3" * 32  # a content hash: longer than a label value may be
 
