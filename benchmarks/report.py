@@ -142,17 +142,20 @@ def table_rows(res: Results, ns: list[int], prefect_note: str) -> list[str]:
             )
     for n in ns:
         jf_dask = res.get("jupyter-flows", "dask", n)
-        raw_submit = res.value("distributed", "dask-raw-submit", "per_task_us", n)
+        raw = res.get("distributed", "dask-raw-submit", n) or {}
+        raw_submit = raw.get("per_task_us")
         raw_map = res.value("distributed", "dask-raw-map", "per_task_us", n)
+        processes = (jf_dask or raw).get("processes")
+        workers = {True: "2 worker processes", False: "2 worker threads"}.get(
+            processes, "2 workers"
+        )
         if jf_dask is None:
-            workers = "2 workers"
             failed = any("Dask" in name for name in res.errors)
             jf_cell = "did not finish (see below)" if failed else "—"
         else:
             extra = jf_dask["per_task_us"]
             sign = "+" if extra >= 0 else "−"
             jf_cell = f"{fmt_us(jf_dask['body_s'] / n * 1e6)} ({sign}{fmt_us(abs(extra))})"
-            workers = "2 worker processes" if jf_dask.get("processes") else "2 worker threads"
         row(
             f"Dask ({workers}): time per task (engine time over raw `distributed`)",
             f"{n:,}",

@@ -35,7 +35,7 @@ PREFECT_VENV = HERE / ".prefect-venv"
 PREFECT_REQUIREMENTS = ["prefect>=3,<4", "fastapi<0.151"]  # 3.8.8 breaks on fastapi 0.151+
 WORKLOAD_TIMEOUT_S = 1800
 PREFECT_TIMEOUT_S = 3600
-DASK_TIMEOUT_S = 900  # ~2 min when all is well; a regression shows as "did not finish"
+DASK_TIMEOUT_S = 420  # about 2 min when all is well; a regression shows as "did not finish"
 
 
 def log(msg: str) -> None:
