@@ -172,7 +172,8 @@ def analyze(code: str) -> DefUse:
 
 def transform(code: str) -> str:
     """``code`` as IPython runs it: magics, shell and help lines turned into Python."""
-    return _transformer().transform_cell(code)
+    transformed: str = _transformer().transform_cell(code)
+    return transformed
 
 
 @lru_cache(maxsize=8192)
@@ -645,7 +646,7 @@ class _Visitor(ast.NodeVisitor):
             and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
         ):
             return False
-        args = [a.value for a in node.args if isinstance(a, ast.Constant)]
+        args = [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
         if func.attr in ("system", "getoutput") and args:
             self._expand(args[0])
         elif func.attr == "run_line_magic" and len(args) == 2:

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT = "jupyter-flows/flow-spec"
-FORMAT_VERSION = 1
+FORMAT: Literal["jupyter-flows/flow-spec"] = "jupyter-flows/flow-spec"
+FORMAT_VERSION: Literal[1] = 1
 
 Engine = Literal["kernel", "tasks", "flow"]
 SourceKind = Literal["notebook", "percent", "script", "module"]
