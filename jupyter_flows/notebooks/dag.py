@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jupyter_flows.notebooks.defuse import DefUse, Effects, analyze, merge_sources
+from jupyter_flows.notebooks.defuse import DefUse, Effects, analyze, merge_sources, word_set
 from jupyter_flows.notebooks.parameters import parameter_schema, read_parameters
 from jupyter_flows.notebooks.reader import Cell, NotebookError, Source
 from jupyter_flows.notebooks.spec import (
@@ -45,30 +45,10 @@ INJECTED_TAG = "injected-parameters"
 KNOWN_TAGS = ("flow:name=", "flow:after=", "flow:skip", "flow:merge")
 
 # Names a kernel has before any cell runs: reading them needs no earlier cell.
-KERNEL_NAMES = frozenset(dir(builtins)) | {
-    "get_ipython",
-    "display",
-    "In",
-    "Out",
-    "exit",
-    "quit",
-    "_",
-    "__",
-    "___",
-    "_i",
-    "_ii",
-    "_iii",
-    "_ih",
-    "_oh",
-    "_dh",
-    "__name__",
-    "__doc__",
-    "__builtins__",
-    "__builtin__",
-    "__spec__",
-    "__loader__",
-    "__package__",
-}
+KERNEL_NAMES = frozenset(dir(builtins)) | word_set(
+    "get_ipython display In Out exit quit _ __ ___ _i _ii _iii _ih _oh _dh "
+    "__name__ __doc__ __builtins__ __builtin__ __spec__ __loader__ __package__"
+)
 _HISTORY = re.compile(r"^_(?:i{1,3})?\d+$")  # _3, _i3: output and input history
 CellRef = int | str
 

@@ -36,66 +36,29 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-MUTATING_METHODS = frozenset(
-    {
-        # list, deque, dict, set, bytearray
-        "append",
-        "appendleft",
-        "extend",
-        "extendleft",
-        "insert",
-        "remove",
-        "pop",
-        "popleft",
-        "popitem",
-        "clear",
-        "sort",
-        "reverse",
-        "rotate",
-        "update",
-        "setdefault",
-        "add",
-        "discard",
-        "difference_update",
-        "intersection_update",
-        "symmetric_difference_update",
-        # numpy arrays
-        "fill",
-        "resize",
-        "itemset",
-        # scikit-learn style estimators
-        "fit",
-        "fit_transform",
-        "fit_predict",
-        "partial_fit",
-        "set_params",
-        # PyTorch modules and optimisers
-        "step",
-        "zero_grad",
-        "backward",
-        "load_state_dict",
-        # files and csv writers
-        "write",
-        "writelines",
-        "writerow",
-        "writerows",
-        "close",
-    }
+
+def word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+MUTATING_METHODS = word_set(
+    # list, deque, dict, set, bytearray
+    "append appendleft extend extendleft insert remove pop popleft popitem clear sort reverse "
+    "rotate update setdefault add discard difference_update intersection_update "
+    "symmetric_difference_update "
+    # numpy arrays
+    "fill resize itemset "
+    # scikit-learn style estimators
+    "fit fit_transform fit_predict partial_fit set_params "
+    # PyTorch modules and optimisers
+    "step zero_grad backward load_state_dict "
+    # files and csv writers
+    "write writelines writerow writerows close"
 )
 """Method names whose call changes the object it is called on."""
 
-MUTATING_FUNCTIONS = frozenset(
-    {
-        "setattr",
-        "delattr",
-        "shuffle",
-        "heappush",
-        "heappop",
-        "heapify",
-        "heappushpop",
-        "heapreplace",
-        "copyto",
-    }
+MUTATING_FUNCTIONS = word_set(
+    "setattr delattr shuffle heappush heappop heapify heappushpop heapreplace copyto"
 )
 """Functions (plain or module attributes) that change their first argument in place."""
 
