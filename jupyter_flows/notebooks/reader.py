@@ -244,7 +244,7 @@ def _percent_cells(lines: list[str], path: str) -> list[Cell]:
     for index, (number, rest, body) in enumerate(blocks):
         kind, title, tags = _parse_marker(rest or "", path, number, index)
         text = "\n".join(body).strip("\n")
-        if kind == "markdown":
+        if kind in ("markdown", "raw"):
             text = "\n".join(_uncomment(line) for line in text.splitlines())
         elif kind == "code":
             text = "\n".join(_COMMENTED_MAGIC.sub(r"\1\2", line) for line in text.splitlines())

@@ -271,3 +271,8 @@ def test_plain_script_splits_at_blank_lines() -> None:
         ("code", None, "@decorator\ndef helper(x):\n    y = x\n\n    return y"),
         ("code", None, "print(json.dumps(total))"),
     ]
+
+
+def test_raw_cells_are_uncommented_like_markdown() -> None:
+    (raw, code_cell) = read_script_text("# %% [raw]\n# raw text\n# %%\nx = 1\n").cells
+    assert (raw.cell_type, raw.source, code_cell.source) == ("raw", "raw text", "x = 1")
