@@ -1,0 +1,115 @@
+"""Runs a background service's ticks on the server's asyncio (tornado) loop.
+
+A service is one testable iteration, ``run_once(now)``, stateless between calls; this loop
+is all the timing there is. Each tick runs on a thread of its own, so a tick waiting for the
+SQLite write lock or a PostgreSQL round trip never blocks the IOLoop. A failed tick is
+logged and the next one waits longer (doubling, capped); :meth:`ServiceLoop.stop` wakes the
+wait at once, lets a tick in progress finish (ticks are short) for at most ``grace``
+seconds, and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Protocol
+
+from jupyter_flows.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    #: Shown in logs and thread names.
+    name: str
+    #: Seconds between the end of one tick and the start of the next.
+    interval: float
+
+    def run_once(self, now: datetime | None = None) -> int: ...
+
+
+class ServiceLoop:
+    """``start()`` on a running loop, then ``await stop()``; the first tick runs at once."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        max_backoff: float = 300.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.service = service
+        self.clock = clock
+        self.max_backoff = max(max_backoff, service.interval)
+        self.log = logger or log
+        #: Ticks that ended (well or not) and how many failed in a row: for tests and status.
+        self.ticks = 0
+        self.failures = 0
+        self._stopping: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self._task is not None:
+            return
+        self._stopping = asyncio.Event()
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"flows-{self.service.name.replace(' ', '-')}"
+        )
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"jupyter-flows {self.service.name}"
+        )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop ticking: wake the wait now; give a tick in progress ``grace`` seconds."""
+        if self._task is None or self._stopping is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if not done:  # the tick's thread finishes on its own; the loop no longer waits for it
+            self.log.warning("jupyter-flows %s: a tick outlived the stop; left behind", self.name)
+            self._task.cancel()
+            await asyncio.wait({self._task})
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    def delay(self) -> float:
+        """Seconds until the next tick: the interval, doubled per failure in a row, capped."""
+        if self.failures == 0:
+            return self.service.interval
+        return float(min(self.service.interval * 2**self.failures, self.max_backoff))
+
+    async def _run(self) -> None:
+        assert self._stopping is not None
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            try:
+                count = await loop.run_in_executor(self._executor, self._tick)
+            except Exception:
+                self.failures += 1
+                self.log.exception(
+                    "jupyter-flows %s: tick failed; next in %.0f s", self.name, self.delay()
+                )
+            else:
+                self.failures = 0
+                if count:
+                    self.log.info("jupyter-flows %s: %d run(s)", self.name, count)
+            self.ticks += 1
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.delay())
+
+    def _tick(self) -> int:
+        return self.service.run_once(self.clock())
