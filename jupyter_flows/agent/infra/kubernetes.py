@@ -23,6 +23,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -122,6 +123,7 @@ class KubernetesJob(Infrastructure):
         self._kubeconfig = kubeconfig
         self._context = context
         self._owns_client = api_client is None
+        self._client_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the manifest
 
@@ -381,6 +383,10 @@ class KubernetesJob(Infrastructure):
     # ------------------------------------------------------------------ internals
 
     def _client(self) -> Any:
+        with self._client_lock:
+            return self._client_locked()
+
+    def _client_locked(self) -> Any:
         if self._api_client is None:
             from kubernetes import client as k8s
             from kubernetes import config as kube_config
