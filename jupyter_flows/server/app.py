@@ -31,6 +31,7 @@ from jupyter_flows.server.handlers import (
 )
 from jupyter_flows.server.service import Runner
 from jupyter_flows.server.service.events import EventBus
+from jupyter_flows.server.services import ServicesConfig
 from jupyter_flows.store import Database, default_url
 
 #: What kernels started by this server find in their environment (the engine's HTTP
@@ -62,7 +63,7 @@ class FlowsContext:
     max_body_bytes: int
 
 
-class FlowsApp(ExtensionApp):
+class FlowsApp(ServicesConfig, ExtensionApp):
     name = "jupyter_flows"
     description = "jupyter-flows: notebook-first workflows (REST API server)"
     version = __version__
@@ -115,6 +116,8 @@ class FlowsApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_env()  # the port is final once the server listens
+        if self.context is not None:  # the scheduler and late-run marker (ServicesConfig)
+            self.start_services(self.context.db, self.context.bus.publish)
 
     def _export_env(self) -> None:
         if not self.set_kernel_env or self.serverapp is None:
@@ -135,6 +138,7 @@ class FlowsApp(ExtensionApp):
             if os.environ.get(key) == value:
                 del os.environ[key]
         self._env_set = {}
+        await self.stop_services()
         if self.context is not None:
             self.context.bus.close()
             self.context.runner.close()

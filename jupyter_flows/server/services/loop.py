@@ -51,6 +51,7 @@ class ServiceLoop:
         self.ticks = 0
         self.failures = 0
         self._stopping: asyncio.Event | None = None
+        self._ticked: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
 
@@ -62,6 +63,7 @@ class ServiceLoop:
         if self._task is not None:
             return
         self._stopping = asyncio.Event()
+        self._ticked = asyncio.Event()
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"flows-{self.service.name.replace(' ', '-')}"
         )
@@ -81,6 +83,13 @@ class ServiceLoop:
             await asyncio.wait({self._task})
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_for_tick(self) -> None:
+        """Return when the next tick has ended (for tests and status checks)."""
+        if self._ticked is None:
+            raise RuntimeError("the service loop was not started")
+        self._ticked.clear()
+        await self._ticked.wait()
 
     @property
     def name(self) -> str:
@@ -108,6 +117,8 @@ class ServiceLoop:
                 if count:
                     self.log.info("jupyter-flows %s: %d run(s)", self.name, count)
             self.ticks += 1
+            assert self._ticked is not None
+            self._ticked.set()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.delay())
 
