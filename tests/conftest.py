@@ -42,3 +42,11 @@ def flows_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowsServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_flows_server_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shell inside JupyterLab points JUPYTER_FLOWS_API_URL at its server: tests must not
+    report their flow runs there (tests that want a server set these themselves)."""
+    for name in ("JUPYTER_FLOWS_API_URL", "JUPYTER_FLOWS_API_KEY", "JUPYTER_FLOWS_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)

@@ -10,13 +10,13 @@ from rich.live import Live
 from rich.text import Text
 
 from jupyter_flows.cli._common import console, duration, state_text, table
-from jupyter_flows.client import FlowsClient
+from jupyter_flows.client import FlowsAPIError, FlowsClient
 from jupyter_flows.client_models import FlowRun, TaskRun
 
 POLL_SECONDS = 0.5
 
 
-def render(run: FlowRun, task_runs: list[TaskRun]) -> Group:
+def render(run: FlowRun, task_runs: list[TaskRun], waiting: str | None = None) -> Group:
     head = Text.assemble(
         ("Flow run ", "bold"),
         (run.name, "bold"),
@@ -25,6 +25,8 @@ def render(run: FlowRun, task_runs: list[TaskRun]) -> Group:
     )
     if run.state is not None and run.state.message:
         head.append(f": {run.state.message}", style="dim")
+    if waiting:
+        head.append(f" (waiting: {waiting})", style="yellow")
     grid = table("TASK RUN", "STATE", "TRIES", "DURATION")
     for task_run in sorted(task_runs, key=lambda t: (t.start_time is None, t.start_time, t.name)):
         grid.add_row(
@@ -47,6 +49,17 @@ def _ran_for(run: TaskRun) -> float | None:
     return seconds
 
 
+def _pending_reason(api: FlowsClient, run: FlowRun) -> str | None:
+    """Why a due Scheduled run waits, from its work queue's preview (None if unknown)."""
+    if run.state is None or run.state.type != "SCHEDULED" or not run.work_queue:
+        return None
+    try:
+        queued = api.preview_work_queue(run.work_queue)
+    except FlowsAPIError:  # e.g. an agent key may not read queues
+        return None
+    return next((q.pending_reason for q in queued if q.id == run.id), None)
+
+
 def watch_run(api: FlowsClient, run_id: str) -> FlowRun:
     """Show the run live until it reaches a final state; return it as it ended."""
     out = console()
@@ -56,7 +69,7 @@ def watch_run(api: FlowsClient, run_id: str) -> FlowRun:
         while True:
             run = api.get_flow_run(run_id)
             task_runs = list(api.iterate(api.list_task_runs, run_id))
-            live.update(render(run, task_runs))
+            live.update(render(run, task_runs, _pending_reason(api, run)))
             if run.state is not None and run.state.is_final:
                 return run
             time.sleep(POLL_SECONDS)
