@@ -46,13 +46,19 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-from jupyter_flows.engine.reporter import FlowRunRecord, LogRecord, StateRecord, TaskRunRecord
+from jupyter_flows.engine.reporter import (
+    ArtifactRecord,
+    FlowRunRecord,
+    LogRecord,
+    StateRecord,
+    TaskRunRecord,
+)
 
 _log = logging.getLogger("jupyter_flows.reporter")
 
 #: Statuses that mean "try again later" rather than "this batch is wrong".
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 425, 429})
-_KINDS = ("flow_runs", "task_runs", "states", "logs")
+_KINDS = ("flow_runs", "task_runs", "states", "logs", "artifacts")
 
 # One buffered record: (sequence number, kind in _KINDS, JSON-ready body).
 _Item = tuple[int, str, dict[str, Any]]
@@ -155,6 +161,10 @@ class HttpReporter:
         body = record.to_dict()
         body["id"] = str(uuid.uuid4())
         self._put("logs", body)
+
+    def artifact_created(self, record: ArtifactRecord) -> None:
+        # Kept like runs and states (never dropped for room): there are few of them.
+        self._put("artifacts", record.to_dict())
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every record reported so far is delivered, or ``timeout`` passes."""
@@ -338,6 +348,8 @@ class HttpReporter:
         body: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _KINDS}
         for _, kind, record in batch:
             body[kind].append(record)
+        if not body["artifacts"]:
+            del body["artifacts"]  # what servers from before artifacts accept
         try:
             content = json.dumps(body, default=_json_default)
             response = http.post(self.ingest_url, content=content)

@@ -1,6 +1,7 @@
 """The one place states and logs leave the engine.
 
-A run calls its reporter when it is created, at every state change and for every log line.
+A run calls its reporter when it is created, at every state change, for every log line and
+for every artifact it makes (an executed notebook, a table, a link).
 What happens next is the reporter's business: ``NullReporter`` drops everything,
 ``MemoryReporter`` keeps it in lists (tests, benchmarks, and the buffer a Dask worker ships
 back with its result), and the server's HTTP reporter batches it to the REST API.
@@ -78,12 +79,45 @@ class LogRecord:
         }
 
 
+@dataclass(slots=True)
+class ArtifactRecord:
+    """Something a run made for people to look at: ``type`` is notebook (``data["uri"]``),
+    table (``data["rows"]``, ``data["columns"]``) or link (``data["url"]``)."""
+
+    id: str
+    flow_run_id: str
+    type: Literal["notebook", "table", "link"]
+    data: dict[str, Any]
+    task_run_id: str | None = None
+    key: str | None = None
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "flow_run_id": self.flow_run_id,
+            "task_run_id": self.task_run_id,
+            "type": self.type,
+            "key": self.key,
+            "description": self.description,
+            "data": self.data,
+        }
+
+
 class Reporter(Protocol):
     def flow_run_created(self, record: FlowRunRecord) -> None: ...
     def task_run_created(self, record: TaskRunRecord) -> None: ...
     def state_changed(self, record: StateRecord) -> None: ...
     def log(self, record: LogRecord) -> None: ...
+    def artifact_created(self, record: ArtifactRecord) -> None: ...
     def flush(self) -> None: ...
+
+
+def report_artifact(reporter: Reporter, record: ArtifactRecord) -> None:
+    """Hand ``record`` to ``reporter``; a reporter written before artifacts existed skips it."""
+    method = getattr(reporter, "artifact_created", None)
+    if method is not None:
+        method(record)
 
 
 class NullReporter:
@@ -101,6 +135,9 @@ class NullReporter:
     def log(self, record: LogRecord) -> None:
         pass
 
+    def artifact_created(self, record: ArtifactRecord) -> None:
+        pass
+
     def flush(self) -> None:
         pass
 
@@ -116,6 +153,7 @@ class MemoryReporter:
         self.task_runs: list[TaskRunRecord] = []
         self.states: list[StateRecord] = []
         self.logs: list[LogRecord] = []
+        self.artifacts: list[ArtifactRecord] = []
 
     def flow_run_created(self, record: FlowRunRecord) -> None:
         self.flow_runs.append(record)
@@ -128,6 +166,9 @@ class MemoryReporter:
 
     def log(self, record: LogRecord) -> None:
         self.logs.append(record)
+
+    def artifact_created(self, record: ArtifactRecord) -> None:
+        self.artifacts.append(record)
 
     def flush(self) -> None:
         pass
@@ -142,6 +183,8 @@ class MemoryReporter:
             other.state_changed(state)
         for line in self.logs:
             other.log(line)
+        for artifact in self.artifacts:
+            report_artifact(other, artifact)
 
     # Conveniences for tests and the CLI.
     def states_of(self, run_id: str) -> list[str]:

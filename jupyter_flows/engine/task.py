@@ -34,6 +34,7 @@ from jupyter_flows.engine.futures import FutureList, TaskFuture, allow_failure, 
 from jupyter_flows.engine.logs import capture_prints, configure_logging, task_logger
 from jupyter_flows.engine.reporter import (
     MemoryReporter,
+    NullReporter,
     Reporter,
     StateRecord,
     TaskRunRecord,
@@ -492,13 +493,16 @@ class TaskCall:
         )
 
     def without_arguments(self) -> TaskCall:
+        """A copy to ship to a worker: no arguments (they travel apart, as the runner's own
+        futures) and no reporter (the worker records into its own; shipping the flow's
+        reporter would copy every record made so far with every task)."""
         bare = TaskCall(
             self.task,
             self.record,
             (),
             {},
             [],
-            self.reporter,
+            NullReporter(),
             self.log_prints,
             self.persist_result,
             self.result_storage,

@@ -18,6 +18,7 @@ from traitlets import Bool, Int, Unicode, default
 from jupyter_flows._version import __version__
 from jupyter_flows.server.handlers import (
     api_keys,
+    artifacts,
     base,
     deployments,
     events,
@@ -47,6 +48,7 @@ HANDLER_MODULES = (
     task_runs,
     logs,
     ingest,
+    artifacts,
     work_queues,
     api_keys,
     events,

@@ -183,11 +183,25 @@ class IngestState(Wire):
     timestamp: Timestamp | None = None
 
 
+class CreateArtifact(Wire):
+    """notebook: ``data.uri``; table: ``data.rows`` (a list) and ``data.columns``; link:
+    ``data.url``. Other keys of ``data`` are kept as they are."""
+
+    id: Id | None = None
+    flow_run_id: Id
+    task_run_id: Id | None = None
+    type: Literal["notebook", "table", "link"]
+    key: Name | None = None
+    description: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 class Ingest(Wire):
     flow_runs: list[CreateFlowRun] = Field(default_factory=list)
     task_runs: list[CreateTaskRun] = Field(default_factory=list)
     states: list[IngestState] = Field(default_factory=list)
     logs: list[CreateLog] = Field(default_factory=list)
+    artifacts: list[CreateArtifact] = Field(default_factory=list)
 
 
 # ------------------------------------------------------------------ queues and keys

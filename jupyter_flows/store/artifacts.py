@@ -24,6 +24,7 @@ def create_artifact(
     key: str | None = None,
     description: str | None = None,
     task_run_id: str | None = None,
+    id: str | None = None,
 ) -> Artifact:
     """Record an artifact. ``data``: notebook ``{"uri"}``, table ``{"rows", "columns"?}``,
     link ``{"url"}``; other keys are kept as they are."""
@@ -41,6 +42,8 @@ def create_artifact(
         description=description,
         data=dict(data),
     )
+    if id is not None:
+        artifact.id = id
     session.add(artifact)
     session.flush()
     return artifact

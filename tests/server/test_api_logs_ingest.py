@@ -108,8 +108,22 @@ async def test_ingest_applies_a_batch_and_a_resend_duplicates_nothing(api) -> No
     first = (await api("POST", "ingest", batch, expect=200)).body
     again = (await api("POST", "ingest", batch, expect=200)).body
 
-    assert first == {"flow_runs": 1, "task_runs": 1, "states": 6, "logs": 4, "rejected": []}
-    assert again == {"flow_runs": 0, "task_runs": 0, "states": 0, "logs": 0, "rejected": []}
+    assert first == {
+        "flow_runs": 1,
+        "task_runs": 1,
+        "states": 6,
+        "logs": 4,
+        "artifacts": 0,
+        "rejected": [],
+    }
+    assert again == {
+        "flow_runs": 0,
+        "task_runs": 0,
+        "states": 0,
+        "logs": 0,
+        "artifacts": 0,
+        "rejected": [],
+    }
     run = (await api("GET", f"flow-runs/{run_id}", expect=200)).body
     assert run["state"]["type"] == "COMPLETED" and run["flow_name"] == "nb"
     history = (await api("GET", f"flow-runs/{run_id}/states")).body["items"]

@@ -1,10 +1,10 @@
 """``POST ingest``: what an engine's reporter sends, applied in one transaction.
 
-Order: flow runs, task runs, states, logs (a batch may create a run, move it and log from
-it). Resending a batch duplicates nothing: runs and log lines are skipped by id, and a
-state equal to one in the run's history (same type and timestamp) is skipped. An item that
-cannot be applied (an illegal transition, an unknown run) is refused alone and listed in
-``rejected``; the rest of the batch goes in.
+Order: flow runs, task runs, states, logs, artifacts (a batch may create a run, move it, log
+from it and record what it made). Resending a batch duplicates nothing: runs, log lines and
+artifacts are skipped by id, and a state equal to one in the run's history (same type and
+timestamp) is skipped. An item that cannot be applied (an illegal transition, an unknown run)
+is refused alone and listed in ``rejected``; the rest of the batch goes in.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from jupyter_flows.engine.states import IllegalTransition, State
 from jupyter_flows.server.errors import FlowsError
 from jupyter_flows.server.models import Ingest
-from jupyter_flows.server.service import logs, runs
+from jupyter_flows.server.service import artifacts, logs, runs
 from jupyter_flows.store.errors import StateConflict
 from jupyter_flows.store.types import utcnow
 
@@ -29,11 +29,15 @@ def ingest(session: Session, batch: Ingest) -> dict[str, Any]:
     created_task_runs = runs.create_task_runs(session, batch.task_runs, task_runs)
     applied = _apply_states(session, batch, runs.Rejections("states", rejected))
     logged = logs.insert_logs(session, batch.logs, runs.Rejections("logs", rejected))
+    made = artifacts.insert_artifacts(
+        session, batch.artifacts, runs.Rejections("artifacts", rejected)
+    )
     return {
         "flow_runs": len(created_flow_runs),
         "task_runs": len(created_task_runs),
         "states": applied,
         "logs": logged,
+        "artifacts": made,
         "rejected": rejected,
     }
 
