@@ -191,3 +191,23 @@ def test_a_flow_run_gets_its_own_runner() -> None:
     pipeline()
     pipeline()
     assert runners[0] is not runners[1] and template not in runners
+
+
+def test_a_task_shipped_to_dask_carries_no_reporter(reporter: MemoryReporter) -> None:
+    """Shipping the flow's reporter would copy every record made so far with each task."""
+    import cloudpickle
+
+    from jupyter_flows.engine.reporter import NullReporter
+
+    shipped = []
+
+    @flow(task_runner=SequentialTaskRunner())
+    def pipeline() -> None:
+        for i in range(50):
+            call = square._new_call((i,), {}, None)
+            shipped.append(call.without_arguments())
+
+    pipeline()
+    assert all(isinstance(call.reporter, NullReporter) for call in shipped)
+    sizes = {len(cloudpickle.dumps(call)) for call in (shipped[0], shipped[-1])}
+    assert max(sizes) - min(sizes) < 64, "the payload must not grow as the run goes on"
