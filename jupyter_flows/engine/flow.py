@@ -251,8 +251,18 @@ class _FlowRun:
 
 
 def run_flow(
-    flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
+    flow: Flow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    return_state: bool,
+    *,
+    flow_run_id: str | None = None,
 ) -> Any:
+    """One flow run of ``flow`` called with ``args`` and ``kwargs``.
+
+    ``flow_run_id``: the id of a run that exists already (a deployment's run that an agent
+    claimed); by default a new one.
+    """
     configure_logging()
     parameters = flow.bind(args, kwargs)  # a bad call raises here, before any run exists
     parent = flow_run_context.get()
@@ -260,7 +270,7 @@ def run_flow(
     reporter = parent.reporter if parent is not None else current_reporter()
     context_tags = current_tags()
     record = FlowRunRecord(
-        id=str(uuid.uuid4()),
+        id=flow_run_id or str(uuid.uuid4()),
         name=_run_name(),
         flow_name=flow.name,
         parameters=parameters,
