@@ -145,7 +145,12 @@ def version(dist: str) -> str:
         return "not installed"
 
 
-def machine_facts(records: list[dict]) -> dict:
+def load_average() -> str:
+    """Other work on the machine skews every number; the table says how busy it was."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def machine_facts(records: list[dict], load_before: str) -> dict:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -165,6 +170,7 @@ def machine_facts(records: list[dict]) -> dict:
         "cores (nproc)": len(os.sched_getaffinity(0)),
         "CPU": cpu,
         "memory": f"{mem:.0f} GiB",
+        "load average (1 min) before / after the run": f"{load_before} / {load_average()}",
         "OS": platform.platform(terse=True),
         "Python": platform.python_version(),
         "jupyter-flows": engine_version("jupyter-flows", version("jupyter-flows")),
@@ -191,6 +197,7 @@ def main(argv=None) -> int:
 
     records: list[dict] = []
     errors: dict[str, str] = {}
+    load_before = load_average()
 
     def step(name: str, fn):
         log(name)
@@ -260,7 +267,7 @@ def main(argv=None) -> int:
             shutil.rmtree(home, ignore_errors=True)
 
     res = report.Results(records, errors)
-    facts = machine_facts(records)
+    facts = machine_facts(records, load_before)
     how = "python benchmarks/run.py" + "".join(
         f" --{flag.replace('_', '-')}"
         for flag in ("quick", "skip_prefect", "full", "dask_threads")
