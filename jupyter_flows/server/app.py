@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, Unicode, default
+from traitlets import Bool, Float, Int, Unicode, default
 
 from jupyter_flows._version import __version__
 from jupyter_flows.server.handlers import (
+    agents,
     api_keys,
     artifacts,
     base,
@@ -31,6 +32,7 @@ from jupyter_flows.server.handlers import (
     work_queues,
 )
 from jupyter_flows.server.service import Runner
+from jupyter_flows.server.service.dispatch import Dispatcher
 from jupyter_flows.server.service.events import EventBus
 from jupyter_flows.server.services import ServicesConfig
 from jupyter_flows.store import Database, default_url
@@ -50,6 +52,7 @@ HANDLER_MODULES = (
     ingest,
     artifacts,
     work_queues,
+    agents,
     api_keys,
     events,
 )
@@ -63,6 +66,7 @@ class FlowsContext:
     bus: EventBus
     runner: Runner
     max_body_bytes: int
+    dispatcher: Dispatcher
 
 
 class FlowsApp(ServicesConfig, ExtensionApp):
@@ -82,6 +86,12 @@ class FlowsApp(ServicesConfig, ExtensionApp):
     event_queue_size = Int(
         1000, help="Messages kept for each event-stream client before the oldest are dropped."
     ).tag(config=True)
+    claim_recheck_seconds = Float(
+        10.0,
+        help="A long-polled claim looks at its queue again at least this often, to see runs "
+        "that another server sharing the database made due (this server's own changes wake "
+        "waiting claims at once).",
+    ).tag(config=True)
     set_kernel_env = Bool(
         True,
         help=f"Set {API_URL_ENV} (and {API_TOKEN_ENV}) in this process's environment at "
@@ -99,11 +109,13 @@ class FlowsApp(ServicesConfig, ExtensionApp):
     def initialize_settings(self) -> None:
         db = Database(self.db_url)  # applies migrations
         bus = EventBus(max_queue=self.event_queue_size)
+        runner = Runner(db, bus, max_workers=self.db_workers)
         self.context = FlowsContext(
             db=db,
             bus=bus,
-            runner=Runner(db, bus, max_workers=self.db_workers),
+            runner=runner,
             max_body_bytes=self.max_body_bytes,
+            dispatcher=Dispatcher(runner, bus, recheck=self.claim_recheck_seconds),
         )
         self.settings[base.SETTINGS_KEY] = self.context
         self._env_set = {}

@@ -226,3 +226,38 @@ class UpdateWorkQueue(Wire):
 class CreateApiKey(Wire):
     name: Name
     role: Literal["user", "agent"] = "user"
+
+
+# ------------------------------------------------------------------ agents
+
+QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+LogLevel = (
+    Annotated[int, Field(ge=0, le=1000)]
+    | Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"]
+)
+
+
+class RegisterAgent(Wire):
+    name: Name
+    work_queue: QueueName = "default"
+
+
+class Heartbeat(Wire):
+    """``running``: the flow runs the agent is working on. ``status: "offline"`` says the
+    agent is stopping: its claimed runs not listed go back to their queue."""
+
+    running: list[Id] = Field(default_factory=list, max_length=10_000)
+    status: Literal["online", "offline"] = "online"
+
+
+class ClaimRun(Wire):
+    agent_id: Id
+    #: Seconds to wait for a run to become claimable (long poll); 0 answers at once.
+    wait: Annotated[float, Field(ge=0, le=30)] = 0.0
+
+
+class CreateAgentLog(Wire):
+    level: LogLevel = 20
+    timestamp: Timestamp
+    message: str
+    name: Annotated[str, StringConstraints(max_length=200)] = ""

@@ -342,3 +342,17 @@ class ApiKey(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AgentLogLine(Base):
+    """A line an agent logged about itself (claims, launches, errors), apart from run logs."""
+
+    __tablename__ = "agent_log_lines"
+    __table_args__ = (sa.Index(None, "agent_id", "timestamp", "id"),)
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(sa.ForeignKey("agents.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    name: Mapped[str] = mapped_column(NAME, default="")
+    message: Mapped[str] = mapped_column(sa.Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())

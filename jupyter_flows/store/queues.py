@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.store.errors import Conflict, InvalidInput, NotFound, StateConflict
-from jupyter_flows.store.models import Agent, FlowRun, WorkQueue
+from jupyter_flows.store.models import Agent, AgentLogLine, FlowRun, FlowRunState, WorkQueue
 from jupyter_flows.store.runs import propose_state
 from jupyter_flows.store.types import dialect_insert, json_contains_all, new_id, utcnow
 
 #: A run in one of these holds one of its queue's concurrency slots.
 ACTIVE_TYPES = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
+#: The message of the Pending state a claim writes.
+CLAIM_MESSAGE = "claimed by an agent"
 #: How many candidates a SQLite claim looks at before giving up for this poll.
 _SQLITE_CANDIDATES = 16
 _QUEUE_UPDATABLE = frozenset({"name", "description", "tag_filter", "concurrency_limit", "paused"})
@@ -181,6 +183,91 @@ def read_silent_agents(session: Session, heard_before: datetime) -> list[Agent]:
     return list(session.scalars(query.order_by(Agent.name)))
 
 
+def set_agent_status(session: Session, agent_id: str, status: str) -> None:
+    """Mark an agent online or offline without touching its last heartbeat (the reaper)."""
+    session.execute(
+        sa.update(Agent)
+        .where(Agent.id == agent_id)
+        .values(status=status)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+#: A run an agent is working on is in one of these (Retrying: between in-process attempts).
+AGENT_ACTIVE_TYPES = (*ACTIVE_TYPES, StateType.RETRYING)
+
+
+def read_agent_runs(
+    session: Session, agent_id: str, *, run_ids: Sequence[str] | None = None
+) -> list[FlowRun]:
+    """The runs ``agent_id`` claimed that are not final yet (or those of ``run_ids``)."""
+    query = sa.select(FlowRun).execution_options(populate_existing=True)
+    if run_ids is None:
+        query = query.where(
+            FlowRun.agent_id == agent_id, FlowRun.state_type.in_(AGENT_ACTIVE_TYPES)
+        )
+    else:
+        query = query.where(FlowRun.id.in_(list(run_ids)))
+    return list(session.scalars(query.order_by(FlowRun.state_timestamp, FlowRun.id)))
+
+
+def count_claims(session: Session, flow_run_id: str) -> int:
+    """How many times a run was claimed by an agent: its attempt through the queue."""
+    query = sa.select(sa.func.count()).where(
+        FlowRunState.run_id == flow_run_id, FlowRunState.type == StateType.PENDING
+    )
+    return int(session.scalar(query) or 0)
+
+
+def next_due_time(session: Session, work_queue_id: str) -> datetime | None:
+    """When the queue's earliest Scheduled run is due (None if it has none)."""
+    query = sa.select(sa.func.min(FlowRun.next_scheduled_start_time)).where(
+        FlowRun.work_queue_id == work_queue_id, FlowRun.state_type == StateType.SCHEDULED
+    )
+    return session.scalar(query)
+
+
+def insert_agent_logs(session: Session, agent_id: str, lines: Sequence[dict[str, Any]]) -> int:
+    """Store an agent's own log lines (``level``, ``name``, ``message``, ``timestamp``)."""
+    if not lines:
+        return 0
+    rows = [
+        {
+            "agent_id": agent_id,
+            "level": int(line.get("level", 20)),
+            "name": str(line.get("name") or "")[:200],
+            "message": str(line["message"]),
+            "timestamp": line["timestamp"],
+        }
+        for line in lines
+    ]
+    session.execute(sa.insert(AgentLogLine), rows)
+    return len(rows)
+
+
+def read_agent_logs(
+    session: Session,
+    agent_id: str,
+    *,
+    min_level: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[AgentLogLine], int]:
+    """An agent's log lines, oldest first, and how many match in all."""
+    where = [AgentLogLine.agent_id == agent_id]
+    if min_level is not None:
+        where.append(AgentLogLine.level >= min_level)
+    total = session.scalar(sa.select(sa.func.count()).select_from(AgentLogLine).where(*where))
+    query = (
+        sa.select(AgentLogLine)
+        .where(*where)
+        .order_by(AgentLogLine.timestamp, AgentLogLine.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(query)), int(total or 0)
+
+
 # ------------------------------------------------------------------ the claim
 
 
@@ -246,7 +333,7 @@ def claim_next_run(
             propose_state(
                 session,
                 run,
-                State(StateType.PENDING, message="claimed by an agent", timestamp=now),
+                State(StateType.PENDING, message=CLAIM_MESSAGE, timestamp=now),
                 details={"agent_id": agent_id},
                 updates={"agent_id": agent_id},
             )

@@ -11,7 +11,7 @@ from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.models import CreateFlowRun, ProposeState
-from jupyter_flows.server.service import logs, runs
+from jupyter_flows.server.service import agents, logs, runs
 from jupyter_flows.store.run_queries import FlowRunFilter
 
 ID = r"(?P<flow_run_id>[^/]+)"
@@ -180,12 +180,24 @@ class LogDownloadHandler(FlowsHandler):
         self.finish(set_content_type=content_type)
 
 
+class PendingReasonHandler(FlowsHandler):
+    """Why a due run is not running (no agent, queue paused, concurrency, infrastructure)."""
+
+    auth_resource = "flows.flow_runs"
+
+    @authenticated
+    @authorized
+    async def get(self, flow_run_id: str) -> None:
+        self.reply(await self.run(agents.pending_reason, flow_run_id, readonly=True))
+
+
 default_handlers = [
     (rf"{API_PREFIX}/flow-runs", FlowRunsHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}", FlowRunHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/state", FlowRunStateHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/states", FlowRunStatesHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/cancel", CancelHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/pending-reason", PendingReasonHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/task-runs", FlowRunTaskRunsHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/logs", FlowRunLogsHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/logs/download", LogDownloadHandler),

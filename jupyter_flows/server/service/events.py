@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -30,12 +31,19 @@ DEFAULT_QUEUE_SIZE = 1000
 
 @dataclass(slots=True)
 class Message:
-    """One message for the event stream, with the ids subscribers filter on."""
+    """One message for the event stream, with the ids subscribers filter on.
+
+    ``wake`` names a work queue where a run may have become claimable (a run Scheduled, a
+    concurrency slot freed, the queue resumed): listeners such as the claim dispatcher read
+    it; it is never sent to clients. An ``internal`` message goes to listeners only.
+    """
 
     flow_id: str | None
     flow_run_id: str | None
     body: dict[str, Any]
     _text: str | None = field(default=None, repr=False)
+    wake: str | None = None
+    internal: bool = False
 
     @property
     def text(self) -> str:
@@ -46,6 +54,11 @@ class Message:
 
 #: What is published: messages, or a function making them (called only if someone listens).
 Event = list[Message] | Callable[[], Iterable[Message]]
+#: Called on the bus's loop with every published list of messages (lazy events excepted).
+Listener = Callable[[list[Message]], None]
+#: A flow run entering one of these may make a run of its queue claimable: Scheduled (due
+#: now or later), or a final state (its concurrency slot is free again).
+WAKE_TYPES = frozenset({"SCHEDULED", "COMPLETED", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT"})
 
 
 def emit(session: Session, event: Event) -> None:
@@ -105,6 +118,7 @@ class EventBus:
     def __init__(self, *, max_queue: int = DEFAULT_QUEUE_SIZE) -> None:
         self.max_queue = max_queue
         self._subscribers: set[Subscription] = set()
+        self._listeners: list[Listener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
 
@@ -125,8 +139,19 @@ class EventBus:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
 
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener`` with every list of messages published (call on the bus's loop).
+
+        Lazy events (log lines) are not given to listeners: they never wake anything.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._listeners.append(listener)
+
     def publish(self, event: Event) -> None:
-        if not self._subscribers or self._loop is None:
+        if self._loop is None:
+            return
+        if not self._subscribers and (not self._listeners or not isinstance(event, list)):
             return
         if threading.get_ident() == self._loop_thread:
             self._deliver(event)
@@ -134,24 +159,33 @@ class EventBus:
             self._loop.call_soon_threadsafe(self._deliver, event)
 
     def _deliver(self, event: Event) -> None:
+        if isinstance(event, list):
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:  # a listener's bug must not stop the stream
+                    logging.getLogger(__name__).exception("jupyter-flows: event listener failed")
         if not self._subscribers:
             return
         messages = event if isinstance(event, list) else list(event())
         for sub in list(self._subscribers):
             for message in messages:
-                if sub.matches(message):
+                if not message.internal and sub.matches(message):
                     sub.offer(message)
 
     def close(self) -> None:
         for sub in list(self._subscribers):
             sub.close()
+        self._listeners.clear()
 
 
 # ------------------------------------------------------------------ the messages
 
 
 def flow_run_message(run: dict[str, Any]) -> Message:
-    return Message(run["flow_id"], run["id"], {"type": "flow_run", "flow_run": run})
+    state = run.get("state") or {}
+    wake = run.get("work_queue") if state.get("type") == "SCHEDULED" else None
+    return Message(run["flow_id"], run["id"], {"type": "flow_run", "flow_run": run}, wake=wake)
 
 
 def task_run_message(task_run: dict[str, Any], flow_id: str | None) -> Message:
@@ -159,7 +193,12 @@ def task_run_message(task_run: dict[str, Any], flow_id: str | None) -> Message:
 
 
 def state_message(
-    kind: str, run_id: str, flow_run_id: str, flow_id: str | None, state: dict[str, Any]
+    kind: str,
+    run_id: str,
+    flow_run_id: str,
+    flow_id: str | None,
+    state: dict[str, Any],
+    work_queue: str | None = None,
 ) -> Message:
     body = {
         "type": "state",
@@ -169,7 +208,13 @@ def state_message(
         "flow_id": flow_id,
         "state": state,
     }
-    return Message(flow_id, flow_run_id, body)
+    wake = work_queue if kind == "flow_run" and state.get("type") in WAKE_TYPES else None
+    return Message(flow_id, flow_run_id, body, wake=wake)
+
+
+def queue_changed_message(name: str) -> Message:
+    """Internal: work queue ``name`` was resumed or its limits changed (wakes its claims)."""
+    return Message(None, None, {"type": "work_queue", "name": name}, wake=name, internal=True)
 
 
 def log_message(line: dict[str, Any], flow_id: str | None) -> Message:

@@ -11,9 +11,11 @@ from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import InvalidInput, NotFound
 from jupyter_flows.server.models import CreateWorkQueue, UpdateWorkQueue
 from jupyter_flows.server.service import iso, page
+from jupyter_flows.server.service.events import emit, queue_changed_message
 from jupyter_flows.server.service.runs import flow_runs_out
 from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store.models import Agent, FlowRun, WorkQueue
+from jupyter_flows.store.queues import CLAIM_MESSAGE
 from jupyter_flows.store.types import utcnow
 
 
@@ -67,11 +69,15 @@ def update_queue(session: Session, name: str, body: UpdateWorkQueue) -> dict[str
         if value is None and field in ("name", "tags", "paused"):
             raise InvalidInput(f"{field} cannot be null")
         changes["tag_filter" if field == "tags" else field] = value
-    return queue_out(store_queues.update_work_queue(session, queue.id, **changes))
+    updated = store_queues.update_work_queue(session, queue.id, **changes)
+    emit(session, [queue_changed_message(updated.name)])  # a limit or filter may now allow more
+    return queue_out(updated)
 
 
 def set_paused(session: Session, name: str, paused: bool) -> dict[str, Any]:
     queue = _by_name(session, name)
+    if not paused:
+        emit(session, [queue_changed_message(queue.name)])  # waiting claims try again
     return queue_out(store_queues.update_work_queue(session, queue.id, paused=paused))
 
 
@@ -97,7 +103,22 @@ def preview(session: Session, name: str, *, limit: int, offset: int) -> dict[str
             .offset(offset)
         )
     )
-    agents = [a for a in store_queues.read_agents(session, work_queue_id=queue.id)]
+    online, holders = _queue_facts(session, queue)
+    items = []
+    for run, out in zip(runs, flow_runs_out(session, runs), strict=True):
+        due = run.state_type is StateType.PENDING or (
+            run.next_scheduled_start_time is not None and run.next_scheduled_start_time <= now
+        )
+        out["due"] = due
+        reason = _pending_reason(session, queue, run, online, holders) if due else None
+        out["pending_reason"] = reason
+        items.append(out)
+    return page(items, int(total or 0), limit, offset)
+
+
+def _queue_facts(session: Session, queue: WorkQueue) -> tuple[list[Agent], list[FlowRun]]:
+    """The queue's online agents, and the runs holding its concurrency slots (if limited)."""
+    agents = store_queues.read_agents(session, work_queue_id=queue.id)
     online = [a for a in agents if a.status == "online"]
     holders: list[FlowRun] = []
     if queue.concurrency_limit is not None:
@@ -112,16 +133,25 @@ def preview(session: Session, name: str, *, limit: int, offset: int) -> dict[str
                 .limit(queue.concurrency_limit + 5)
             )
         )
-    items = []
-    for run, out in zip(runs, flow_runs_out(session, runs), strict=True):
-        due = run.state_type is StateType.PENDING or (
-            run.next_scheduled_start_time is not None and run.next_scheduled_start_time <= now
-        )
-        out["due"] = due
-        reason = _pending_reason(session, queue, run, online, holders) if due else None
-        out["pending_reason"] = reason
-        items.append(out)
-    return page(items, int(total or 0), limit, offset)
+    return online, holders
+
+
+def run_pending_reason(session: Session, run: FlowRun) -> tuple[bool, str | None]:
+    """(due, reason): whether ``run`` is due, and if it is but is not running, why."""
+    if run.state_type not in (StateType.SCHEDULED, StateType.PENDING):
+        return False, None
+    due = run.state_type is StateType.PENDING or (
+        run.next_scheduled_start_time is not None and run.next_scheduled_start_time <= utcnow()
+    )
+    if not due:
+        return False, None
+    if run.work_queue_id is None:
+        return True, "the run is in no work queue, so no agent will pick it up"
+    queue = session.get(WorkQueue, run.work_queue_id)
+    if queue is None:
+        return True, "its work queue was deleted"
+    online, holders = _queue_facts(session, queue)
+    return True, _pending_reason(session, queue, run, online, holders)
 
 
 def _pending_reason(
@@ -134,7 +164,11 @@ def _pending_reason(
     if run.state_type is StateType.PENDING:
         agent = session.get(Agent, run.agent_id) if run.agent_id else None
         who = f"agent {agent.name!r}" if agent else "an agent"
-        return f"claimed by {who}; its infrastructure is starting"
+        if agent is not None and agent.status != "online":
+            return f"claimed by {who}, which has stopped; the reaper will reschedule it"
+        # An agent re-states Pending with what its infrastructure says ("pod pending: …").
+        detail = run.state_message if run.state_message != CLAIM_MESSAGE else None
+        return f"claimed by {who}; " + (detail or "its infrastructure is starting")
     if queue.paused:
         return f"work queue {queue.name!r} is paused"
     missing = sorted(set(queue.tag_filter) - set(run.tags))

@@ -28,7 +28,7 @@ from jupyter_flows.engine.states import (
 )
 from jupyter_flows.server.errors import Conflict, FlowsError, InvalidInput, NotFound
 from jupyter_flows.server.models import CreateFlowRun, CreateTaskRun, ProposeState
-from jupyter_flows.server.service import iso, page
+from jupyter_flows.server.service import iso, page, retries
 from jupyter_flows.server.service.events import (
     emit,
     flow_run_message,
@@ -474,6 +474,13 @@ def flow_id_of(session: Session, run: Run) -> tuple[str, str]:
     return run.flow_run_id, group_id or ""
 
 
+def queue_name_of(session: Session, run: Run) -> str | None:
+    if not isinstance(run, FlowRun) or run.work_queue_id is None:
+        return None
+    queue = session.get(WorkQueue, run.work_queue_id)
+    return queue.name if queue is not None else None
+
+
 def apply_state(
     session: Session,
     kind: str,
@@ -482,12 +489,22 @@ def apply_state(
     *,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Propose ``state`` for a loaded run; emit the change; return the new state."""
+    """Propose ``state`` for a loaded run; emit the change; return the run's state after it.
+
+    A flow run of a work queue that crashes with retries left is scheduled again at once
+    (``service.retries``): the answer is then that Scheduled state.
+    """
     store_runs.propose_state(session, run, state, details=details)
     out = state_out(run)
     assert out is not None
     flow_run_id, flow_id = flow_id_of(session, run)
-    emit(session, [state_message(kind, run.id, flow_run_id, flow_id, out)])
+    queue = queue_name_of(session, run)
+    messages = [state_message(kind, run.id, flow_run_id, flow_id, out, queue)]
+    if isinstance(run, FlowRun) and retries.retry_crashed(session, run) is not None:
+        out = state_out(run)
+        assert out is not None
+        messages.append(state_message(kind, run.id, flow_run_id, flow_id, out, queue))
+    emit(session, messages)
     return out
 
 

@@ -1,0 +1,113 @@
+"""Agents: register, heartbeat, their own logs, and the long-polled claim of a queue's run.
+
+Every route here is the ``flows.agents`` resource, the one an agent API key may use
+(besides reporting runs): an agent key claims from a queue without any right to manage it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from jupyter_server.auth.decorator import authorized
+from pydantic import TypeAdapter
+from tornado.web import authenticated
+
+from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
+from jupyter_flows.server.models import ClaimRun, CreateAgentLog, Heartbeat, RegisterAgent
+from jupyter_flows.server.service import agents
+
+ID = r"(?P<agent_id>[^/]+)"
+LINES = TypeAdapter(list[CreateAgentLog])
+
+
+class AgentsHandler(FlowsHandler):
+    auth_resource = "flows.agents"
+
+    @authenticated
+    @authorized
+    async def get(self) -> None:
+        limit, offset = self.page_args()
+        self.reply(await self.run(agents.list_agents, limit=limit, offset=offset, readonly=True))
+
+    @authenticated
+    @authorized
+    async def post(self) -> None:
+        agent, created = await self.run(agents.register_agent, self.body(RegisterAgent))
+        self.reply(agent, 201 if created else 200, location=f"agents/{agent['id']}")
+
+
+class AgentHandler(FlowsHandler):
+    auth_resource = "flows.agents"
+
+    @authenticated
+    @authorized
+    async def get(self, agent_id: str) -> None:
+        self.reply(await self.run(agents.read_agent, agent_id, readonly=True))
+
+
+class HeartbeatHandler(FlowsHandler):
+    auth_resource = "flows.agents"
+
+    @authenticated
+    @authorized
+    async def post(self, agent_id: str) -> None:
+        body = self.body(Heartbeat, optional=True)
+        self.reply(await self.run(agents.heartbeat, agent_id, body))
+
+
+class AgentLogsHandler(FlowsHandler):
+    auth_resource = "flows.agents"
+
+    @authenticated
+    @authorized
+    async def get(self, agent_id: str) -> None:
+        limit, offset = self.page_args()
+        result = await self.run(
+            agents.read_logs,
+            agent_id,
+            level=self.str_arg("level"),
+            limit=limit,
+            offset=offset,
+            readonly=True,
+        )
+        self.reply(result)
+
+    @authenticated
+    @authorized
+    async def post(self, agent_id: str) -> None:
+        count = await self.run(agents.add_logs, agent_id, self.body(LINES))
+        self.reply({"count": count}, 201)
+
+
+class ClaimHandler(FlowsHandler):
+    """``POST work-queues/{name}/claim``: 200 and the claimed run, or 204 after ``wait``."""
+
+    auth_resource = "flows.agents"
+    _gone: asyncio.Future[None] | None = None
+
+    @authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        body = self.body(ClaimRun)
+        self._gone = asyncio.get_running_loop().create_future()
+        run = await self.context.dispatcher.claim(name, body.agent_id, body.wait, gone=self._gone)
+        if self._gone.done():
+            return  # nobody to answer (a run claimed meanwhile was handed back)
+        if run is None:
+            self.no_content()
+        else:
+            self.reply(run)
+
+    def on_connection_close(self) -> None:
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
+        super().on_connection_close()
+
+
+default_handlers = [
+    (rf"{API_PREFIX}/agents", AgentsHandler),
+    (rf"{API_PREFIX}/agents/{ID}", AgentHandler),
+    (rf"{API_PREFIX}/agents/{ID}/heartbeat", HeartbeatHandler),
+    (rf"{API_PREFIX}/agents/{ID}/logs", AgentLogsHandler),
+    (rf"{API_PREFIX}/work-queues/(?P<name>[^/]+)/claim", ClaimHandler),
+]
