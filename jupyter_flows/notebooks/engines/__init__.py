@@ -1,0 +1,108 @@
+"""The notebook engines: run a notebook's FlowSpec as one flow run, one task run per task.
+
+- ``kernel`` (default): the notebook in one Jupyter kernel through papermill, the run's
+  parameters injected as papermill injects them (:mod:`.kernel`).
+- ``tasks``: each cell-task on the flow's task runner, values passed along the DAG's edges
+  with cloudpickle (:mod:`.tasks`).
+
+Engines are found by name in a small registry, imported on first use (papermill loads only
+when the kernel engine runs): :func:`register_engine` and the
+``jupyter_flows.notebook_engines`` entry-point group add others.
+
+Entry points: :func:`run_notebook_flow`, :func:`rerun_notebook_flow`, and
+:func:`execute_registered` (what an agent calls to run a registered notebook flow's run).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from jupyter_flows.notebooks.engines.base import (
+    CellError,
+    NotebookDocument,
+    NotebookEngine,
+    NotebookRunError,
+    UnpicklableVariable,
+)
+
+if TYPE_CHECKING:
+    from jupyter_flows.notebooks.engines.registered import execute_registered
+    from jupyter_flows.notebooks.engines.rerun import rerun_notebook_flow
+    from jupyter_flows.notebooks.engines.run import NotebookRunResult, run_notebook_flow
+
+#: Engine name -> "module:Class", imported when first asked for.
+BUILTIN: dict[str, str] = {
+    "kernel": "jupyter_flows.notebooks.engines.kernel:KernelEngine",
+    "tasks": "jupyter_flows.notebooks.engines.tasks:TasksEngine",
+}
+ENTRY_POINT_GROUP = "jupyter_flows.notebook_engines"
+
+_registry: dict[str, str | type[NotebookEngine]] = dict(BUILTIN)
+
+
+def register_engine(name: str, engine: str | type[NotebookEngine]) -> None:
+    """Make ``engine`` (a class, or ``"module:Class"``) available as ``name``."""
+    _registry[name] = engine
+
+
+def engine_names() -> list[str]:
+    return sorted(_registry)
+
+
+def get_engine(name: str) -> type[NotebookEngine]:
+    """The engine class registered as ``name`` (NotebookRunError if there is none)."""
+    target = _registry.get(name)
+    if target is None:
+        target = _from_entry_points(name)
+    if target is None:
+        raise NotebookRunError(
+            f"unknown notebook engine {name!r}; known: {', '.join(engine_names())}"
+        )
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+        _registry[name] = target
+    assert isinstance(target, type) and issubclass(target, NotebookEngine)
+    return target
+
+
+def _from_entry_points(name: str) -> Any:
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name == name:
+            return point.load()
+    return None
+
+
+def __getattr__(name: str) -> Any:  # the entry points, imported on first use
+    lazy = {
+        "run_notebook_flow": "run",
+        "NotebookRunResult": "run",
+        "rerun_notebook_flow": "rerun",
+        "execute_registered": "registered",
+        "store_notebook": "registered",
+        "notebook_entrypoint": "registered",
+    }
+    if name in lazy:
+        module = importlib.import_module(f"jupyter_flows.notebooks.engines.{lazy[name]}")
+        return getattr(module, name)
+    raise AttributeError(name)
+
+
+__all__ = [
+    "BUILTIN",
+    "CellError",
+    "NotebookDocument",
+    "NotebookEngine",
+    "NotebookRunError",
+    "NotebookRunResult",
+    "UnpicklableVariable",
+    "engine_names",
+    "execute_registered",
+    "get_engine",
+    "register_engine",
+    "rerun_notebook_flow",
+    "run_notebook_flow",
+]

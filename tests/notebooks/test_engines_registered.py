@@ -1,0 +1,88 @@
+"""Registered notebook flows: the stored notebook, and execute_registered (what agents call)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jupyter_flows.notebooks.engines import NotebookRunError, execute_registered
+from jupyter_flows.notebooks.engines.registered import (
+    is_notebook_version,
+    notebook_registration,
+    parse_entrypoint,
+)
+from jupyter_flows.storage import BlobStore
+from tests.notebooks.engines_helpers import Recorded, copy_notebook
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _version(body: dict, version_id: str = "v1") -> dict:
+    return {"id": version_id, "content": body["content"], "entrypoint": body["entrypoint"]}
+
+
+def _execute(version, folder: Path, parameters=None, **options) -> Recorded:
+    from jupyter_flows.engine.reporter import MemoryReporter, use_reporter
+
+    options.setdefault("blob_storage", str(folder / "blobs"))
+    options.setdefault("result_storage", str(folder / "results"))
+    with use_reporter(MemoryReporter()) as records:
+        result = execute_registered(version, parameters, **options)
+    return Recorded(result, records)
+
+
+def test_registering_stores_the_notebook_and_a_run_executes_it_from_the_blob(
+    tmp_path: Path,
+) -> None:
+    path = copy_notebook("report.ipynb", tmp_path)
+    spec, body = notebook_registration(path, engine="tasks", blob_storage=str(tmp_path / "blobs"))
+    assert body["name"] == "report" and body["content"]["task_runner"]["engine"] == "tasks"
+    located = parse_entrypoint(body["entrypoint"])
+    assert located is not None and located[0] == str(path)
+    stored = json.loads(BlobStore(str(tmp_path / "blobs")).get(located[1]))
+    assert all(c.get("outputs", []) == [] for c in stored["cells"])
+    version = _version(body)
+    assert is_notebook_version(version)
+
+    path.unlink()  # the run needs only the blob
+    got = _execute(version, tmp_path, {"n": 5}, flow_run_id="run-42", flow_name="weekly")
+    assert got.result.is_completed(), got.result.state.message
+    flow_run = got.records.flow_runs[0]
+    assert (flow_run.id, flow_run.flow_name, flow_run.flow_version) == ("run-42", "weekly", "v1")
+    assert got.logs("summary") == ["base: 10"]
+    assert [t.name for t in got.records.task_runs] == [t.key for t in spec.tasks]
+
+
+@pytest.mark.slow
+def test_a_registered_script_runs_on_the_kernel_engine(tmp_path: Path) -> None:
+    script = tmp_path / "word_stats.py"
+    shutil.copyfile(EXAMPLES / "word_stats.py", script)
+    spec, body = notebook_registration(
+        script, engine="kernel", blob_storage=str(tmp_path / "blobs")
+    )
+    got = _execute(_version(body), tmp_path)
+    assert got.result.is_completed(), got.result.state.message
+    assert sorted(got.result.task_runs) == sorted(t.key for t in spec.tasks)
+    assert got.result.artifacts[0].type == "notebook"
+
+
+def test_a_notebook_whose_code_changed_is_refused(tmp_path: Path) -> None:
+    path = copy_notebook("report.ipynb", tmp_path)
+    _, body = notebook_registration(path, blob_storage=str(tmp_path / "blobs"))
+    notebook = json.loads(path.read_text())
+    notebook["cells"][3]["source"] = "numbers = [n]"
+    with pytest.raises(NotebookRunError, match="the code of numbers changed"):
+        _execute(_version(body), tmp_path, notebook=notebook)
+
+
+def test_other_versions_are_refused(tmp_path: Path) -> None:
+    module_flow = {"id": "v9", "content": {"task_runner": "threads"}, "entrypoint": "etl.py:etl"}
+    assert not is_notebook_version(module_flow)
+    with pytest.raises(NotebookRunError, match="not a notebook flow"):
+        _execute(module_flow, tmp_path)
+    no_blob = {"id": "v8", "content": {"task_runner": {"engine": "kernel"}}, "entrypoint": None}
+    with pytest.raises(NotebookRunError, match="names no stored notebook"):
+        _execute(no_blob, tmp_path)
