@@ -500,7 +500,7 @@ def apply_state(
     flow_run_id, flow_id = flow_id_of(session, run)
     queue = queue_name_of(session, run)
     messages = [state_message(kind, run.id, flow_run_id, flow_id, out, queue)]
-    if isinstance(run, FlowRun) and retries.retry_crashed(session, run) is not None:
+    if isinstance(run, FlowRun) and retries.retry_crashed(session, run, state.timestamp):
         out = state_out(run)
         assert out is not None
         messages.append(state_message(kind, run.id, flow_run_id, flow_id, out, queue))

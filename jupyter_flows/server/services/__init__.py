@@ -1,7 +1,7 @@
-"""The server's background services: the scheduler and the late-run marker.
+"""The server's background services: the scheduler, the late-run marker, the crash reaper.
 
 Each is a small class with one stateless tick, ``run_once(now)`` (``scheduler``,
-``late_runs``); ``loop.ServiceLoop`` runs the ticks on the server's event loop and stops
+``late_runs``, ``reaper``); ``loop.ServiceLoop`` runs the ticks on the server's event loop and stops
 them. Slot arithmetic is pure and lives in ``schedules``. :class:`ServicesConfig` holds
 their settings as ``FlowsApp`` traits and starts and stops them with the server.
 """
@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from traitlets import Bool, Float, HasTraits, Int
 
 from jupyter_flows.server.services.late_runs import LateRunMarker
 from jupyter_flows.server.services.loop import ServiceLoop
+from jupyter_flows.server.services.reaper import Reaper
 from jupyter_flows.server.services.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
 
-__all__ = ["LateRunMarker", "Scheduler", "ServiceLoop", "ServicesConfig"]
+__all__ = ["LateRunMarker", "Reaper", "Scheduler", "ServiceLoop", "ServicesConfig"]
 
 
 class ServicesConfig(HasTraits):
@@ -46,26 +48,57 @@ class ServicesConfig(HasTraits):
         15.0, help="A Scheduled run not started this many seconds after its time is Late."
     ).tag(config=True)
 
+    reaper_enabled = Bool(
+        True,
+        help="Run the crash reaper in this server: the unfinished runs of an agent that "
+        "stopped heartbeating become Crashed (and are retried if the flow allows).",
+    ).tag(config=True)
+    reaper_threshold_seconds = Float(
+        60.0,
+        help="An agent not heard from for this many seconds is taken for dead. Keep it well "
+        "above the agents' heartbeat interval (10 s by default).",
+    ).tag(config=True)
+    reaper_interval_seconds = Float(5.0, help="Seconds between two ticks of the reaper.").tag(
+        config=True
+    )
+
     _service_loops: list[ServiceLoop] | None = None
 
     def start_services(self, db: Database, publish: Publish | None = None) -> list[ServiceLoop]:
-        """Start the services on the running event loop (nothing if not enabled)."""
-        if not self.scheduler_enabled or self._service_loops:
-            return self._service_loops or []
-        scheduler = Scheduler(
-            db,
-            horizon_runs=self.scheduler_horizon_runs,
-            horizon=timedelta(days=self.scheduler_horizon_days),
-            interval=self.scheduler_interval_seconds,
-            publish=publish,
-        )
-        late = LateRunMarker(
-            db,
-            grace=timedelta(seconds=self.late_runs_grace_seconds),
-            interval=self.late_runs_interval_seconds,
-            publish=publish,
-        )
-        self._service_loops = [ServiceLoop(scheduler), ServiceLoop(late)]
+        """Start the enabled services on the running event loop."""
+        if self._service_loops:
+            return self._service_loops
+        services: list[Any] = []
+        if self.scheduler_enabled:
+            services.append(
+                Scheduler(
+                    db,
+                    horizon_runs=self.scheduler_horizon_runs,
+                    horizon=timedelta(days=self.scheduler_horizon_days),
+                    interval=self.scheduler_interval_seconds,
+                    publish=publish,
+                )
+            )
+            services.append(
+                LateRunMarker(
+                    db,
+                    grace=timedelta(seconds=self.late_runs_grace_seconds),
+                    interval=self.late_runs_interval_seconds,
+                    publish=publish,
+                )
+            )
+        if self.reaper_enabled:
+            services.append(
+                Reaper(
+                    db,
+                    threshold=timedelta(seconds=self.reaper_threshold_seconds),
+                    interval=self.reaper_interval_seconds,
+                    publish=publish,
+                )
+            )
+        if not services:
+            return []
+        self._service_loops = [ServiceLoop(service) for service in services]
         for service_loop in self._service_loops:
             service_loop.start()
         return self._service_loops
