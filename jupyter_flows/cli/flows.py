@@ -26,12 +26,76 @@ from jupyter_flows.client_models import Deployment
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--name", help="The flow's name on the server (default: the @flow's name).")
+@click.option("--name", help="The flow's name on the server (default: the @flow's or file's).")
 @click.option("--flow", "flow_attr", metavar="FUNC", help="Which @flow of the file.")
 @click.option("--project", help="The project to register in (default: 'default').")
+@click.option(
+    "--cells",
+    metavar="CELLS",
+    help="Notebooks and scripts: only these cells and what they need (e.g. 3,5-7).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["kernel", "tasks"]),
+    help="Notebooks and scripts: kernel (one kernel, papermill; the default) or tasks "
+    "(each cell a task on the task runner).",
+)
+@click.option(
+    "--schedule",
+    metavar="WHEN",
+    help="Notebooks and scripts: the deployment's schedule, a cron expression "
+    "('0 6 * * *') or an interval ('300', '10m', '1h').",
+)
+@click.option("--timezone", default="UTC", show_default=True, help="The cron's time zone.")
+@click.option("--queue", metavar="QUEUE", help="Notebooks and scripts: the deployment's queue.")
+@click.option(
+    "--deployment",
+    "deployment_name",
+    default="default",
+    show_default=True,
+    help="Notebooks and scripts: the deployment made or updated with the version.",
+)
 @api_errors
-def register(file: str, name: str | None, flow_attr: str | None, project: str | None) -> None:
-    """Register a @flow of FILE.py: a new version only when its content changed."""
+def register(
+    file: str,
+    name: str | None,
+    flow_attr: str | None,
+    project: str | None,
+    cells: str | None,
+    engine: str | None,
+    schedule: str | None,
+    timezone: str,
+    queue: str | None,
+    deployment_name: str,
+) -> None:
+    """Register FILE: a notebook (.ipynb), a script, or a .py of @flow functions.
+
+    A new version is made only when the content changed. A notebook or script is
+    converted into tasks (one per cell, see `jupyter flows inspect`), stored, and given a
+    deployment; the version and its DAG are printed.
+    """
+    from jupyter_flows.notebooks import NotebookError
+    from jupyter_flows.notebooks import _is_flow_module as is_flow_module
+
+    if file.endswith(".ipynb") or (file.endswith(".py") and not is_flow_module(file)):
+        try:
+            _register_notebook(
+                file,
+                name=name,
+                project=project,
+                cells=cells,
+                engine=engine or "kernel",
+                schedule=schedule,
+                timezone=timezone,
+                queue=queue,
+                deployment_name=deployment_name,
+            )
+        except NotebookError as exc:
+            raise CLIError(str(exc)) from None
+        return
+    for option, value in (("--cells", cells), ("--engine", engine), ("--schedule", schedule)):
+        if value is not None:
+            raise BadArgument(f"{option} is for notebooks and scripts, not a module of @flows")
     from jupyter_flows.spec.python_flows import FlowFileError, registration
 
     out = console()
@@ -48,6 +112,71 @@ def register(file: str, name: str | None, flow_attr: str | None, project: str | 
     out.print(
         f"Flow {body['name']!r} {what} {version.version_number} "
         f"(flow {version.flow_id}, version {version.id})"
+    )
+
+
+def _register_notebook(
+    file: str,
+    *,
+    name: str | None,
+    project: str | None,
+    cells: str | None,
+    engine: str,
+    schedule: str | None,
+    timezone: str,
+    queue: str | None,
+    deployment_name: str,
+) -> None:
+    from jupyter_flows.notebooks.engines import NotebookRunError
+    from jupyter_flows.notebooks.inspect_cli import parse_cells
+    from jupyter_flows.notebooks.register import (
+        ScheduleError,
+        dag_lines,
+        parse_schedule,
+        register_notebook,
+    )
+
+    refs = parse_cells(cells) if cells is not None else None
+    try:
+        when = parse_schedule(schedule, timezone) if schedule is not None else None
+    except ScheduleError as exc:
+        raise BadArgument(str(exc)) from None
+    out = console()
+    api = client()
+    with out.status(f"Registering {file} at {api.api_url}…"):
+        try:
+            done = register_notebook(
+                api,
+                file,
+                cells=refs,
+                engine=engine,
+                name=name,
+                project=project,
+                schedule=when,
+                queue=queue,
+                deployment=deployment_name,
+            )
+        except NotebookRunError as exc:
+            raise CLIError(str(exc)) from None
+    from rich.text import Text
+
+    version, spec = done.version, done.spec
+    flow_name = name or spec.name
+    what = "registered as new version" if done.new else "unchanged: still version"
+    out.print(
+        f"Flow {flow_name!r} {what} {version.version_number} "
+        f"(flow {version.flow_id}, version {version.id}), engine {engine}"
+    )
+    grid = table("TASK", "CELLS", "NEEDS")
+    for row in dag_lines(spec):
+        grid.add_row(*(Text(cell) for cell in row))
+    out.print(grid)
+    for warning in spec.warnings:
+        out.print(Text(f"! {warning.message}", style="yellow"))
+    d = done.deployment
+    out.print(
+        f"Deployment {d.name!r} ({d.id}): queue {d.work_queue or 'default'}, "
+        f"schedule {_schedule_text(d)}"
     )
 
 

@@ -1,0 +1,124 @@
+"""Registering a notebook, some of its cells or a script on a server, through the client.
+
+What ``jupyter flows register FILE`` and ``%flow register`` share: convert, store the
+notebook blob, ``POST flows``, then make sure the flow has a deployment (``default`` unless
+named) with the schedule and work queue asked for, so that ``jupyter flows run
+FLOW/default`` works at once. :func:`parse_schedule` reads the schedules people type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_flows.client import FlowsClient
+    from jupyter_flows.client_models import Deployment, FlowVersion
+    from jupyter_flows.notebooks.spec import FlowSpec
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_INTERVAL = re.compile(r"^(?:every\s+)?(\d+(?:\.\d+)?)\s*([smhd]?)$", re.IGNORECASE)
+
+
+class ScheduleError(ValueError):
+    pass
+
+
+def parse_schedule(text: str, timezone: str = "UTC") -> dict[str, Any]:
+    """``"0 6 * * *"`` → a cron schedule; ``"300"``, ``"10m"``, ``"every 2h"`` → an interval."""
+    value = text.strip()
+    found = _INTERVAL.match(value)
+    if found:
+        seconds = float(found.group(1)) * _UNITS[(found.group(2) or "s").lower()]
+        if seconds <= 0:
+            raise ScheduleError(f"schedule {text!r}: an interval must be positive")
+        return {"interval_seconds": seconds}
+    if len(value.split()) in (5, 6):
+        return {"cron": value, "timezone": timezone}
+    raise ScheduleError(
+        f"schedule {text!r}: give a cron expression ('0 6 * * *') or an interval "
+        "('300', '10m', '2h', '1d')"
+    )
+
+
+@dataclass
+class NotebookRegistered:
+    spec: FlowSpec
+    version: FlowVersion
+    new: bool
+    deployment: Deployment
+
+
+def register_notebook(
+    api: FlowsClient,
+    notebook: Any,
+    *,
+    cells: Iterable[int | str] | None = None,
+    engine: str = "kernel",
+    name: str | None = None,
+    project: str | None = None,
+    schedule: dict[str, Any] | None = None,
+    queue: str | None = None,
+    deployment: str = "default",
+    path: str | None = None,
+    blob_storage: str | None = None,
+) -> NotebookRegistered:
+    """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment."""
+    from jupyter_flows.notebooks.engines.registered import notebook_registration
+
+    spec, body = notebook_registration(
+        notebook,
+        cells=cells,
+        engine=engine,
+        name=name,
+        project=project,
+        path=path,
+        blob_storage=blob_storage,
+    )
+    registered = api.register_flow(
+        body["name"],
+        body["content"],
+        project=body.get("project"),
+        entrypoint=body["entrypoint"],
+    )
+    version = registered.version
+    made = ensure_deployment(api, version.flow_id, deployment, schedule=schedule, queue=queue)
+    return NotebookRegistered(spec, version, registered.new, made)
+
+
+def ensure_deployment(
+    api: FlowsClient,
+    flow_id: str,
+    name: str,
+    *,
+    schedule: dict[str, Any] | None = None,
+    queue: str | None = None,
+) -> Deployment:
+    """The flow's deployment ``name``: created, or changed where a schedule or queue is given."""
+    for existing in api.iterate(api.list_deployments, flow_id=flow_id):
+        if existing.name != name:
+            continue
+        changes: dict[str, Any] = {}
+        if schedule is not None:
+            changes["schedule"] = schedule
+        if queue is not None and queue != existing.work_queue:
+            changes["work_queue"] = queue
+        return api.update_deployment(existing.id, **changes) if changes else existing
+    return api.create_deployment(flow_id, name, work_queue=queue, schedule=schedule)
+
+
+def dag_lines(spec: FlowSpec) -> list[tuple[str, str, str]]:
+    """``(task, cells, what it needs)`` per task, for printing the DAG."""
+    rows = []
+    for task in spec.tasks:
+        needs = []
+        for edge in spec.edges:
+            if edge.target == task.key:
+                carried = ", ".join(edge.names) if edge.names else "order"
+                needs.append(f"{edge.source} ({carried})")
+        cells = ", ".join(str(i) for i in task.cell_indices) or "-"
+        label = task.key + (" [parameters]" if task.kind == "parameters" else "")
+        rows.append((label, cells, "; ".join(needs) or "-"))
+    return rows
