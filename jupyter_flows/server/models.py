@@ -204,6 +204,35 @@ class Ingest(Wire):
     artifacts: list[CreateArtifact] = Field(default_factory=list)
 
 
+# ------------------------------------------------------------------ notebooks
+
+CellRefs = list[Annotated[int, Field(ge=0)] | Annotated[str, StringConstraints(min_length=1)]]
+
+
+class InspectNotebook(Wire):
+    """A notebook or script by ``path`` (relative to the server root), or a notebook's JSON
+    (one not saved yet); ``cells``: only these (indices from 0, or ids) and what they need."""
+
+    path: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    notebook: dict[str, Any] | None = None
+    cells: CellRefs | None = None
+    engine: Literal["kernel", "tasks"] = "kernel"
+    name: Name | None = None
+
+
+class RegisterNotebook(Wire):
+    """Register the notebook or script at ``path`` and make (or update) its deployment."""
+
+    path: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    cells: CellRefs | None = None
+    engine: Literal["kernel", "tasks"] = "kernel"
+    name: Name | None = None
+    project: Name | None = None
+    deployment: Name = "default"
+    schedule: Schedule | None = None
+    queue: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] | None = None
+
+
 # ------------------------------------------------------------------ queues and keys
 
 

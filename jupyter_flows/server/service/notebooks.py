@@ -1,0 +1,110 @@
+"""Notebooks and scripts on the server: what registering would make (inspect), and
+registering them with a deployment — what the JupyterLab extension's "register this
+notebook / these cells" calls.
+
+The handler reads the file through Jupyter's contents manager (paths relative to the server
+root) and hands its text here; a notebook held by the client (unsaved) can be inspected as
+JSON. The notebook is stored as a blob in the code storage (``JUPYTER_FLOWS_STORAGE_URL``,
+else the local blob folder) before the flow version is registered, as the CLI does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from jupyter_flows.notebooks.engines.base import NotebookDocument, NotebookRunError
+from jupyter_flows.notebooks.reader import NotebookError
+from jupyter_flows.server.errors import InvalidInput
+from jupyter_flows.server.models import (
+    CreateDeployment,
+    InspectNotebook,
+    RegisterFlow,
+    RegisterNotebook,
+    UpdateDeployment,
+)
+from jupyter_flows.server.service import deployments, flows
+from jupyter_flows.store import deployments as store_deployments
+
+
+def document_of(path: str | None, text: str | None, notebook: Any = None) -> NotebookDocument:
+    """The document of a file's text (``path`` says which kind) or of notebook JSON."""
+    try:
+        if notebook is not None:
+            document = NotebookDocument.load(notebook)
+            document.path = path
+            return document
+        assert path is not None and text is not None
+        if path.endswith(".ipynb"):
+            from jupyter_flows.notebooks.reader import read_notebook_text
+
+            read_notebook_text(text, path)  # its messages name the problem
+            import json
+
+            document = NotebookDocument.load(json.loads(text))
+            document.path = path
+            return document
+        if path.endswith(".py"):
+            return NotebookDocument.from_script(text, path)
+    except NotebookError as exc:
+        raise InvalidInput(str(exc)) from None
+    raise InvalidInput(f"{path}: expected a notebook (.ipynb) or a Python script (.py)")
+
+
+def inspect(document: NotebookDocument, body: InspectNotebook) -> dict[str, Any]:
+    """The FlowSpec document (docs/notebooks.md) of the notebook or of its selected cells."""
+    try:
+        spec = document.inspect(body.cells, body.engine, body.name)
+    except NotebookError as exc:
+        raise InvalidInput(str(exc)) from None
+    return spec.to_document()
+
+
+def register_notebook(
+    session: Session, document: NotebookDocument, body: RegisterNotebook
+) -> tuple[dict[str, Any], bool]:
+    """Register the notebook's flow version and make or update its deployment."""
+    from jupyter_flows.notebooks.engines.registered import notebook_registration
+
+    try:
+        spec, registration = notebook_registration(
+            document,
+            cells=body.cells,
+            engine=body.engine,
+            name=body.name,
+            project=body.project,
+            path=body.path,
+        )
+    except (NotebookError, NotebookRunError) as exc:
+        raise InvalidInput(str(exc)) from None
+    version, created = flows.register_flow(session, RegisterFlow(**registration))
+    flow_id = version["flow_id"]
+    existing = next(
+        (
+            d
+            for d in store_deployments.read_deployments(session, flow_group_id=flow_id, limit=500)
+            if d.name == body.deployment
+        ),
+        None,
+    )
+    if existing is None:
+        deployment = deployments.create_deployment(
+            session,
+            CreateDeployment(
+                flow_id=flow_id,
+                name=body.deployment,
+                work_queue=body.queue or "default",
+                schedule=body.schedule,
+            ),
+        )
+    else:
+        changes: dict[str, Any] = {}
+        if body.schedule is not None:
+            changes["schedule"] = body.schedule
+        if body.queue is not None:
+            changes["work_queue"] = body.queue
+        update = UpdateDeployment(**changes)
+        deployment = deployments.update_deployment(session, existing.id, update)
+    answer = {"version": version, "deployment": deployment, "spec": spec.to_document()}
+    return answer, created

@@ -1,0 +1,127 @@
+"""``POST notebooks/inspect`` and ``POST notebooks/register``: files read through Jupyter's
+contents manager, registered with their deployment; malformed or unknown files refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "notebooks"
+
+
+@pytest.fixture(autouse=True)
+def _blobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    blobs = tmp_path / "blobs"
+    monkeypatch.setenv("JUPYTER_FLOWS_STORAGE_URL", str(blobs))
+    return blobs
+
+
+@pytest.fixture
+def root(jp_root_dir: Path) -> Path:
+    folder = jp_root_dir / "work"
+    folder.mkdir()
+    shutil.copyfile(DATA / "engines" / "resume.ipynb", folder / "resume.ipynb")
+    shutil.copyfile(DATA / "failing_cell.ipynb", folder / "failing.ipynb")
+    (folder / "broken.ipynb").write_text('{"nbformat": 4, "cells": [')
+    (folder / "no_source.ipynb").write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {},
+                "cells": [{"cell_type": "code", "id": "a", "metadata": {}, "outputs": []}],
+            }
+        )
+    )
+    (folder / "script.py").write_text("# %% Load\nx = 1\n\n# %% Use\ny = x + 1\n")
+    (folder / "notes.txt").write_text("hello")
+    return folder
+
+
+async def test_inspect_a_notebook_by_path_or_by_its_json(api, root: Path) -> None:
+    doc = (await api("POST", "notebooks/inspect", {"path": "work/resume.ipynb"}, expect=200)).body
+    assert doc["format"] == "jupyter-flows/flow-spec" and doc["engine"] == "kernel"
+    assert [t["key"] for t in doc["tasks"]] == ["parameters", "load", "count", "divide", "report"]
+    assert doc["source"]["path"] == "work/resume.ipynb"
+
+    selected = (
+        await api(
+            "POST",
+            "notebooks/inspect",
+            {"path": "work/resume.ipynb", "cells": ["count"], "engine": "tasks"},
+            expect=200,
+        )
+    ).body
+    assert [t["key"] for t in selected["tasks"]] == ["load", "count"]
+    assert selected["engine"] == "tasks"
+
+    unsaved = json.loads((root / "failing.ipynb").read_text())
+    doc = (await api("POST", "notebooks/inspect", {"notebook": unsaved}, expect=200)).body
+    assert len(doc["tasks"]) == 4
+    script = (await api("POST", "notebooks/inspect", {"path": "work/script.py"}, expect=200)).body
+    assert [t["key"] for t in script["tasks"]] == ["load", "use"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"path": "work/broken.ipynb"}, 400, "not valid JSON"),
+        ({"path": "work/no_source.ipynb"}, 400, "cell 0: the cell has no 'source'"),
+        ({"path": "work/notes.txt"}, 400, "expected a notebook (.ipynb) or a Python script"),
+        ({"path": "work/missing.ipynb"}, 404, "missing.ipynb"),
+        ({"path": "work/resume.ipynb", "cells": [99]}, 400, "99"),
+        ({}, 400, "give the notebook's path"),
+        ({"notebook": {"cells": []}}, 400, "nbformat"),
+        ({"path": "work/resume.ipynb", "engine": "papermill"}, 400, "engine"),
+    ],
+)
+async def test_bad_inspect_requests_are_refused(api, root: Path, body, status, needle) -> None:
+    answer = await api("POST", "notebooks/inspect", body, expect=status)
+    assert needle in answer.body["message"]
+
+
+async def test_register_makes_a_version_and_its_deployment(api, root: Path, _blobs) -> None:
+    body = {
+        "path": "work/resume.ipynb",
+        "engine": "tasks",
+        "name": "resume-nb",
+        "schedule": {"interval_seconds": 3600},
+        "queue": "notebooks",
+    }
+    first = await api("POST", "notebooks/register", body, expect=201)
+    version, deployment = first.body["version"], first.body["deployment"]
+    assert version["new"] is True and version["content"]["task_runner"]["engine"] == "tasks"
+    assert version["entrypoint"].startswith("work/resume.ipynb#sha256=")
+    assert first.headers["Location"].endswith(f"/api/flows/flow-versions/{version['id']}")
+    assert deployment["name"] == "default" and deployment["work_queue"] == "notebooks"
+    assert deployment["schedule"]["interval_seconds"] == 3600
+    assert [t["key"] for t in first.body["spec"]["tasks"]][-1] == "report"
+    digest = version["entrypoint"].rpartition("=")[2]
+    assert (_blobs / "sha256" / digest[:2] / digest).exists()
+
+    again = await api("POST", "notebooks/register", {**body, "queue": None}, expect=200)
+    assert again.body["version"]["id"] == version["id"] and again.body["version"]["new"] is False
+    assert again.body["deployment"]["id"] == deployment["id"]
+    assert again.body["deployment"]["work_queue"] == "notebooks"
+
+    cells = await api(
+        "POST",
+        "notebooks/register",
+        {"path": "work/resume.ipynb", "name": "resume-nb", "cells": [5]},
+        expect=201,
+    )
+    assert sorted(t["key"] for t in cells.body["version"]["content"]["tasks"]) == ["count", "load"]
+    assert cells.body["version"]["version_number"] == 2
+
+
+async def test_bad_register_requests_are_refused(api, root: Path) -> None:
+    missing = await api("POST", "notebooks/register", {"path": "work/nope.ipynb"}, expect=404)
+    assert missing.error == "not_found"
+    broken = await api("POST", "notebooks/register", {"path": "work/broken.ipynb"}, expect=400)
+    assert "not valid JSON" in broken.body["message"]
+    bad_queue = {"path": "work/resume.ipynb", "queue": "no spaces allowed"}
+    assert (await api("POST", "notebooks/register", bad_queue, expect=400)).error == "invalid_input"
+    assert (await api("GET", "flows", expect=200)).body["total"] == 0  # nothing was stored
