@@ -22,7 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from jupyter_flows.client_models import (
+    Agent,
+    AgentLogLine,
     ApiKey,
+    ClaimedRun,
     Deployment,
     FlowGroup,
     FlowRun,
@@ -30,6 +33,7 @@ from jupyter_flows.client_models import (
     IngestResult,
     LogLine,
     Page,
+    PendingReason,
     QueuedRun,
     Registration,
     StateInfo,
@@ -146,10 +150,15 @@ class FlowsClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """Send one request; raise FlowsAPIError for any answer that is not 2xx."""
+        """Send one request; raise FlowsAPIError for any answer that is not 2xx.
+
+        ``timeout``: seconds for this request (a long poll), instead of the client's.
+        """
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
-            response = self._http.request(method, path, params=params, json=json_body)
+            response = self._http.request(method, path, params=params, json=json_body, **extra)
         except httpx.TransportError as exc:
             raise FlowsConnectionError(self.api_url, str(exc) or type(exc).__name__) from None
         if response.is_success:
@@ -483,6 +492,56 @@ class FlowsClient:
         data = self._get(f"work-queues/{name}/preview")
         items = data.get("items") or data.get("runs") or [] if isinstance(data, dict) else data
         return [QueuedRun.model_validate(item) for item in items]
+
+    # ------------------------------------------------------------------ agents
+    def register_agent(self, name: str, work_queue: str = "default") -> Agent:
+        """Register an agent on a work queue (a known name comes back online)."""
+        return Agent.model_validate(self._post("agents", {"name": name, "work_queue": work_queue}))
+
+    def list_agents(self, *, limit: int = 50, offset: int = 0) -> Page[Agent]:
+        return self._page(Agent, "agents", limit=limit, offset=offset)
+
+    def get_agent(self, agent_id: str) -> Agent:
+        return Agent.model_validate(self._get(f"agents/{agent_id}"))
+
+    def heartbeat(
+        self, agent_id: str, running: Iterable[str] = (), *, status: str = "online"
+    ) -> list[str]:
+        """Say the agent is alive and working on ``running``; returns the runs to stop."""
+        body = {"running": list(running), "status": status}
+        return list(self._post(f"agents/{agent_id}/heartbeat", body).get("cancel", []))
+
+    def claim(self, work_queue: str, agent_id: str, *, wait: float = 0.0) -> ClaimedRun | None:
+        """Claim the queue's next due run (now Pending), waiting up to ``wait`` seconds
+        (at most 30) for one; None if there was none."""
+        response = self.request(
+            "POST",
+            f"work-queues/{work_queue}/claim",
+            json_body={"agent_id": agent_id, "wait": wait},
+            timeout=wait + 30.0,
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        return ClaimedRun.model_validate(response.json())
+
+    def create_agent_logs(self, agent_id: str, lines: list[dict[str, Any]]) -> int:
+        return int(self._post(f"agents/{agent_id}/logs", lines)["count"])
+
+    def get_agent_logs(
+        self,
+        agent_id: str,
+        *,
+        level: int | str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[AgentLogLine]:
+        return self._page(
+            AgentLogLine, f"agents/{agent_id}/logs", level=level, limit=limit, offset=offset
+        )
+
+    def get_pending_reason(self, flow_run_id: str) -> PendingReason:
+        """Whether a run is due, and if it waits, why (no agent, paused, concurrency…)."""
+        return PendingReason.model_validate(self._get(f"flow-runs/{flow_run_id}/pending-reason"))
 
     # ------------------------------------------------------------------ API keys
     def create_api_key(self, name: str, role: str = "user") -> ApiKey:

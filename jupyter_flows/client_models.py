@@ -171,3 +171,46 @@ class IngestResult(Model):
     states: int = 0
     logs: int = 0
     rejected: list[Rejected] = Field(default_factory=list)
+
+
+class Agent(Model):
+    id: str
+    name: str
+    work_queue: str | None = None
+    status: str = "online"
+    last_heartbeat_at: datetime | None = None
+    #: Runs it claimed that have not ended.
+    running: int = 0
+    created: datetime | None = None
+
+
+class ClaimedVersion(Model):
+    id: str
+    flow_id: str | None = None
+    version_number: int | None = None
+    entrypoint: str | None = None
+    content: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClaimedRun(FlowRun):
+    """A run an agent claimed (now Pending) and what it needs to run it."""
+
+    flow_version: ClaimedVersion | None = None
+    run_config: dict[str, Any] = Field(default_factory=dict)
+    attempt: int = 1
+
+
+class AgentLogLine(Model):
+    id: int | str | None = None
+    agent_id: str
+    level: int
+    timestamp: datetime
+    message: str
+    name: str = ""
+
+
+class PendingReason(Model):
+    flow_run_id: str
+    state: StateInfo | None = None
+    due: bool = False
+    pending_reason: str | None = None

@@ -15,7 +15,10 @@ pytest_plugins = ("pytest_jupyter.jupyter_server",)
 @pytest.fixture
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     """Every jp_serverapp in the tests runs with the jupyter_flows extension enabled."""
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_flows": True}}}
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_flows": True}},
+        "FlowsApp": {"start_local_agent": False},
+    }
 
 
 @pytest.fixture(scope="session")

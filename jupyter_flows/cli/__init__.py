@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli import admin, flows, runs
+from jupyter_flows.cli import admin, agents, flows, runs
 from jupyter_flows.notebooks.inspect_cli import inspect
 
 
@@ -50,6 +50,8 @@ for command in (
     runs.cancel,
     runs.watch,
     admin.work_queue,
+    agents.agent,
+    agents.pending,
     admin.api_key,
     admin.server,
     inspect,

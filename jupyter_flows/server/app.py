@@ -32,6 +32,7 @@ from jupyter_flows.server.handlers import (
     version,
     work_queues,
 )
+from jupyter_flows.server.local_agent import LocalAgentConfig
 from jupyter_flows.server.service import Runner
 from jupyter_flows.server.service.dispatch import Dispatcher
 from jupyter_flows.server.service.events import EventBus
@@ -71,7 +72,7 @@ class FlowsContext:
     dispatcher: Dispatcher
 
 
-class FlowsApp(ServicesConfig, ExtensionApp):
+class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
     name = "jupyter_flows"
     description = "jupyter-flows: notebook-first workflows (REST API server)"
     version = __version__
@@ -134,6 +135,11 @@ class FlowsApp(ServicesConfig, ExtensionApp):
         self._export_env()  # the port is final once the server listens
         if self.context is not None:  # the scheduler and late-run marker (ServicesConfig)
             self.start_services(self.context.db, self.context.bus.publish)
+        if self.serverapp is not None:  # LocalAgentConfig
+            server = self.serverapp
+            url = server.connection_url.rstrip("/") + base.API_PREFIX + "/"
+            token = getattr(server.identity_provider, "token", "") or None
+            self.start_local_agent_process(url, token, server.port)
 
     def _export_env(self) -> None:
         if not self.set_kernel_env or self.serverapp is None:
@@ -154,6 +160,7 @@ class FlowsApp(ServicesConfig, ExtensionApp):
             if os.environ.get(key) == value:
                 del os.environ[key]
         self._env_set = {}
+        await self.stop_local_agent_process()
         await self.stop_services()
         if self.context is not None:
             self.context.bus.close()

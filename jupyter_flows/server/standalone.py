@@ -69,7 +69,12 @@ def make_config(
     max_body_bytes: int | None = None,
 ) -> Config:
     """The traitlets config of a standalone server (also handy for tests)."""
-    flows: dict[str, Any] = {"db_url": db_url_of(db_url), "set_kernel_env": False}
+    # A team server's agents run elsewhere (jupyter flows agent start): no local agent.
+    flows: dict[str, Any] = {
+        "db_url": db_url_of(db_url),
+        "set_kernel_env": False,
+        "start_local_agent": False,
+    }
     if max_body_bytes is not None:
         flows["max_body_bytes"] = max_body_bytes
     return Config(

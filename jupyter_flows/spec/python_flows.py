@@ -134,9 +134,21 @@ def flow_content(flow: Flow[..., Any], module: ModuleType) -> dict[str, Any]:
         "edges": [],
         "parameter_schema": parameter_schema(flow),
         "task_runner": flow.task_runner.name,
-        "run_config": {},
+        "run_config": run_config(flow),
         "resource_spec_hash": None,
     }
+
+
+def run_config(flow: Flow[..., Any]) -> dict[str, Any]:
+    """The flow's settings an agent and the server need: its retry policy (a crash of its
+    process is retried through the queue with the same budget as a failure in it)."""
+    config: dict[str, Any] = {}
+    if flow.retries:
+        config["retries"] = flow.retries
+        delay = flow.retry_delay_seconds
+        if isinstance(delay, (int, float)) and delay:
+            config["retry_delay_seconds"] = float(delay)
+    return config
 
 
 def registration(

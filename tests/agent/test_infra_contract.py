@@ -41,8 +41,24 @@ def kubernetes_on_the_fake(request: pytest.FixtureRequest) -> Target:
     )
 
 
+def local_process(request: pytest.FixtureRequest) -> Target:
+    from jupyter_flows.agent.infra.local import LocalProcess
+
+    values: dict[str, str] = {}
+    return Target(LocalProcess(credentials=values), values.__setitem__)
+
+
+def dask_process(request: pytest.FixtureRequest) -> Target:
+    from jupyter_flows.agent.infra.dask import DaskCluster
+
+    values: dict[str, str] = {}
+    return Target(DaskCluster(credentials=values), values.__setitem__, {"cpu": 1})
+
+
 TARGETS: dict[str, Callable[[pytest.FixtureRequest], Target]] = {
     "kubernetes": kubernetes_on_the_fake,
+    "local": local_process,
+    "dask": dask_process,
 }
 
 

@@ -80,7 +80,12 @@ def jp_server_config(
 ) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_flows": True}},
-        "FlowsApp": {"db_url": flows_db_url, "set_kernel_env": False, **flows_config},
+        "FlowsApp": {
+            "db_url": flows_db_url,
+            "set_kernel_env": False,
+            "start_local_agent": False,
+            **flows_config,
+        },
     }
 
 

@@ -356,9 +356,11 @@ class Infrastructure(ABC):
 
 #: Built-in kinds: name → "module:Class", imported when first asked for.
 BUILTIN: dict[str, str] = {
+    "local": "jupyter_flows.agent.infra.local:LocalProcess",
+    "dask": "jupyter_flows.agent.infra.dask:DaskCluster",
     "kubernetes": "jupyter_flows.agent.infra.kubernetes:KubernetesJob",
 }
-ALIASES = {"k8s": "kubernetes"}
+ALIASES = {"k8s": "kubernetes", "process": "local"}
 ENTRY_POINT_GROUP = "jupyter_flows.infrastructure"
 
 _registered: dict[str, str | type[Infrastructure]] = {}

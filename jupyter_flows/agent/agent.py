@@ -1,0 +1,559 @@
+"""The agent: claim flow runs from one work queue and run them on an infrastructure.
+
+One iteration is :meth:`Agent.run_once` (huey's consumer and rq's worker have the same
+shape): collect runs that ended, heartbeat if one is due, and, if a slot is free, claim one
+run (a long poll of up to ``wait`` seconds: the server answers the moment a run can be
+claimed) and launch it. :meth:`Agent.serve` loops over it, backs off (doubling, capped) while
+the server is away, heartbeats from a thread of its own (the answer names runs to stop:
+cancellation reaches the agent on its next heartbeat), and ships the agent's log to the
+server.
+
+Each run is one thread around ``Infrastructure.run``: start the process, forward its output
+as the run's job logs, wait, stop it on cancel. When it ends the agent reads the run: a run
+its engine brought to a final state is done; otherwise the agent reports what happened,
+Cancelled (it was stopped) or Crashed (its process died: "killed by signal KILL"), and the
+server applies the flow's retry policy.
+
+Shutdown, as huey and rq do it: the first SIGTERM or SIGINT is *warm*: stop claiming (a
+claim in flight is abandoned and the server hands back anything it claimed meanwhile), let
+running work finish for up to ``grace`` seconds, then stop what remains: runs whose process
+had not reported Running go back to their queue (Pending → Scheduled), the others end
+Cancelled. A second signal is *cold*: stop everything now.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import FrameType
+from typing import Any
+
+from jupyter_flows.agent.infra.base import (
+    CredentialRef,
+    ExitStatus,
+    Handle,
+    Infrastructure,
+    InfrastructureError,
+    RunSpec,
+    infrastructure_from_name,
+)
+from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
+from jupyter_flows.client import FlowsAPIError, FlowsClient
+from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun
+
+log = logging.getLogger("jupyter_flows.agent")
+
+#: What the run process (``jupyter_flows.agent.execute``) reads.
+RUN_SPEC_ENV = "JUPYTER_FLOWS_RUN_SPEC"
+AGENT_PID_ENV = "JUPYTER_FLOWS_AGENT_PID"
+#: Kinds whose run process is a child of the agent.
+LOCAL_KINDS = frozenset({"local", "dask"})
+#: Above this the run spec is not passed in the environment; the run process fetches it.
+MAX_ENV_SPEC = 64 * 1024
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _StopClaiming(BaseException):
+    """Raised by the signal handler to abandon a claim that is waiting on the server."""
+
+
+@dataclass
+class ActiveRun:
+    """A run this agent claimed and is running."""
+
+    run: ClaimedRun
+    spec: RunSpec
+    cancel: threading.Event = field(default_factory=threading.Event)
+    handle: Handle | None = None
+    thread: threading.Thread | None = None
+    #: Set when the agent shuts down before the run ended (hand back or cancel it).
+    shutdown: bool = False
+    #: The last pending reason the agent posted for it (what its infrastructure says).
+    reported_status: str = ""
+    started_running: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+
+class Agent:
+    """Claims runs from ``queue`` and runs at most ``limit`` of them at once."""
+
+    def __init__(
+        self,
+        client: FlowsClient,
+        queue: str = "default",
+        *,
+        name: str | None = None,
+        limit: int | None = None,
+        infrastructure: Infrastructure | str = "local",
+        heartbeat_interval: float = 10.0,
+        claim_wait: float = 10.0,
+        grace: float = 30.0,
+        max_backoff: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+        claim_client: FlowsClient | None = None,
+        ship_logs: bool = True,
+        python: str | None = None,
+    ) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.client = client
+        #: Long polls go through a client of their own, so heartbeats never queue behind.
+        self.claim_client = claim_client or client
+        self.queue = queue
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.limit = limit
+        if isinstance(infrastructure, str):
+            infrastructure = infrastructure_from_name(infrastructure)
+        self.infra = infrastructure
+        self.heartbeat_interval = heartbeat_interval
+        self.claim_wait = min(max(claim_wait, 0.0), 30.0)
+        self.grace = grace
+        self.max_backoff = max_backoff
+        self.clock = clock
+        self.python = python or sys.executable
+        self.id: str | None = None
+        self.active: dict[str, ActiveRun] = {}
+        self.launched = 0
+        self.failures = 0
+        self._lock = threading.Lock()
+        self._slot_freed = threading.Event()
+        self._stopping = threading.Event()
+        self._cold = threading.Event()
+        self._claiming = False
+        self._last_heartbeat: datetime | None = None
+        self._ship_logs = ship_logs
+        self._job_logs: LogShipper | None = None
+        self._agent_logs: LogShipper | None = None
+        self._log_handler: AgentLogHandler | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def register(self) -> str:
+        """Register with the server (a known name comes back online); return the agent id."""
+        agent = self.client.register_agent(self.name, self.queue)
+        self.id = agent.id
+        if self._ship_logs and self._job_logs is None:
+            self._job_logs = LogShipper(self.client.create_logs, name="job-logs")
+            agent_id = agent.id
+            self._agent_logs = LogShipper(
+                lambda lines: self.client.create_agent_logs(agent_id, lines), name="agent-logs"
+            )
+            self._log_handler = AgentLogHandler(self._agent_logs)
+            log.addHandler(self._log_handler)
+            if log.level == logging.NOTSET or log.level > logging.INFO:
+                log.setLevel(logging.INFO)
+        log.info(
+            "agent %r (%s) serving work queue %r on %s infrastructure, up to %s run(s) at once",
+            self.name,
+            agent.id,
+            self.queue,
+            self.infra.kind,
+            self.limit or "any number of",
+        )
+        return agent.id
+
+    def serve(self) -> int:
+        """Register, then claim and run until stopped (a signal or :meth:`stop`); return 0."""
+        if self.id is None:
+            self.register()
+        self._install_signal_handlers()
+        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        beat.start()
+        try:
+            while not self.stopping:
+                if not self._has_capacity():
+                    self._slot_freed.wait(self.heartbeat_interval)
+                    self._slot_freed.clear()
+                    self.collect()
+                    continue
+                try:
+                    self.run_once(wait=self.claim_wait, heartbeat=False)
+                    self.failures = 0
+                except FlowsAPIError as error:
+                    self._back_off(error)
+        finally:
+            self.shutdown()
+        return 0
+
+    def stop(self, cold: bool = False) -> None:
+        """Stop claiming and shut down warm; ``cold``: stop the runs too, now."""
+        if cold:
+            self._cold.set()
+        self._stopping.set()
+        self._slot_freed.set()
+
+    def shutdown(self) -> None:
+        """Wait up to ``grace`` for running work, then stop what remains; go offline."""
+        self.stop()
+        deadline = time.monotonic() + (0 if self._cold.is_set() else self.grace)
+        while self.active and time.monotonic() < deadline and not self._cold.is_set():
+            if self.active:
+                log.info("waiting for %d run(s) to finish before stopping", len(self.active))
+            self._slot_freed.wait(min(1.0, max(deadline - time.monotonic(), 0.0)))
+            self._slot_freed.clear()
+            self.collect()
+        with self._lock:
+            remaining = list(self.active.values())
+        for active in remaining:
+            log.warning("stopping run %s: the agent is shutting down", active.id)
+            active.shutdown = True
+            active.cancel.set()
+        for active in remaining:
+            if active.thread is not None:
+                active.thread.join(self.infra.cancel_grace_seconds + 15)
+        self.collect()
+        if self.id is not None:
+            try:
+                self.client.heartbeat(self.id, list(self.active), status="offline")
+            except FlowsAPIError as error:
+                log.warning("could not tell the server this agent stopped: %s", error)
+        log.info("agent %r stopped", self.name)
+        for shipper in (self._job_logs, self._agent_logs):
+            if shipper is not None:
+                shipper.close(5.0)
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+        self.infra.close()
+
+    # ---------------------------------------------------------------- one iteration
+
+    def run_once(
+        self, now: datetime | None = None, *, wait: float = 0.0, heartbeat: bool = True
+    ) -> int:
+        """One iteration at ``now``: collect ended runs, heartbeat if due, claim and launch
+        at most one run (waiting up to ``wait`` seconds for one). Returns runs launched."""
+        now = now or self.clock()
+        if self.id is None:
+            self.register()
+        self.collect()
+        if heartbeat and self._heartbeat_due(now):
+            self.heartbeat(now)
+        if self.stopping or not self._has_capacity():
+            return 0
+        claimed = self._claim(wait)
+        if claimed is None:
+            return 0
+        if self.stopping:  # claimed as the stop came: give it back
+            self._release(claimed.id, "SCHEDULED", "handed back: the agent is stopping")
+            return 0
+        self.launch(claimed)
+        return 1
+
+    def _claim(self, wait: float) -> ClaimedRun | None:
+        assert self.id is not None
+        self._claiming = True
+        try:
+            if self.stopping:
+                return None
+            return self.claim_client.claim(self.queue, self.id, wait=wait)
+        except _StopClaiming:
+            return None
+        finally:
+            self._claiming = False
+
+    def heartbeat(self, now: datetime | None = None) -> list[str]:
+        """Tell the server which runs are active; stop those it names. Returns them."""
+        assert self.id is not None
+        self._last_heartbeat = now or self.clock()
+        with self._lock:
+            running = list(self.active)
+        cancel = self.client.heartbeat(self.id, running)
+        for run_id in cancel:
+            active = self.active.get(run_id)
+            if active is not None and not active.cancel.is_set():
+                log.info("run %s: stopping it, as the server asks (cancelled)", run_id)
+                active.cancel.set()
+        self._report_infrastructure()
+        return cancel
+
+    def collect(self) -> list[str]:
+        """Forget runs whose thread ended; returns their ids."""
+        with self._lock:
+            ended = [
+                run_id
+                for run_id, active in self.active.items()
+                if active.thread is not None and not active.thread.is_alive()
+            ]
+            for run_id in ended:
+                del self.active[run_id]
+        return ended
+
+    # ---------------------------------------------------------------- running one run
+
+    def launch(self, claimed: ClaimedRun) -> ActiveRun:
+        """Start running a claimed run on a thread of its own."""
+        spec = self.run_spec(claimed)
+        active = ActiveRun(claimed, spec)
+        thread = threading.Thread(target=self._run, args=(active,), name=f"run-{claimed.id[:8]}")
+        active.thread = thread
+        with self._lock:
+            self.active[claimed.id] = active
+        self.launched += 1
+        log.info(
+            "run %s (%s of %r, attempt %d): launching",
+            claimed.id,
+            claimed.name,
+            claimed.flow_name,
+            claimed.attempt,
+        )
+        thread.start()
+        return active
+
+    def run_spec(self, claimed: ClaimedRun) -> RunSpec:
+        """What the infrastructure needs: the command, env, credentials and resources."""
+        config = claimed.run_config
+        resources = dict(config.get("resources") or {})
+        version = claimed.flow_version
+        document = {
+            "id": claimed.id,
+            "name": claimed.name,
+            "parameters": claimed.parameters,
+            "run_config": config,
+            "flow_version": version.model_dump(mode="json") if version else None,
+        }
+        env = {str(k): str(v) for k, v in (config.get("env") or {}).items()}
+        env.update(self._api_env())
+        env.update(
+            {
+                "JUPYTER_FLOWS_RUN_PROCESS": "1",
+                "JUPYTER_FLOWS_CONSOLE_LOGS": "0",  # its logs reach the server already
+                "JUPYTER_FLOWS_FLOW_RUN_ID": claimed.id,
+            }
+        )
+        if self.infra.kind in LOCAL_KINDS:  # the run process ends if this agent dies
+            env[AGENT_PID_ENV] = str(os.getpid())
+        text = json.dumps(document)
+        if len(text) <= MAX_ENV_SPEC:
+            env[RUN_SPEC_ENV] = text
+        python = str(config.get("python") or resources.get("python") or self.python)
+        return RunSpec(
+            flow_run_id=claimed.id,
+            flow_id=claimed.flow_id or "",
+            command=[python, "-m", "jupyter_flows.agent.execute", claimed.id],
+            env=env,
+            credentials=[CredentialRef.coerce(c) for c in config.get("credentials") or []],
+            resources=resources,
+            working_dir=config.get("working_dir"),
+            flow_name=claimed.flow_name,
+            attempt=max(1, claimed.attempt),
+        )
+
+    def _api_env(self) -> dict[str, str]:
+        env = {"JUPYTER_FLOWS_API_URL": self.client.api_url}
+        scheme, _, value = self.client.headers.get("Authorization", "").partition(" ")
+        if scheme == "Bearer":
+            env["JUPYTER_FLOWS_API_KEY"] = value
+        elif scheme == "token":
+            env["JUPYTER_FLOWS_API_TOKEN"] = value
+        return env
+
+    def _run(self, active: ActiveRun) -> None:
+        try:
+            status = self.infra.run(
+                active.spec,
+                on_log=lambda line: self._job_log(active.id, line),
+                on_start=lambda handle: setattr(active, "handle", handle),
+                cancel=active.cancel,
+            )
+        except InfrastructureError as error:
+            log.error("run %s: the infrastructure failed: %s", active.id, error)
+            status = ExitStatus(code=None, message=f"infrastructure error: {error}")
+        except Exception:
+            log.exception("run %s: the agent failed while running it", active.id)
+            status = ExitStatus(code=None, message="the agent failed while running it")
+        try:
+            self._finish(active, status)
+        except Exception:
+            log.exception("run %s: could not report how it ended", active.id)
+        finally:
+            forget = getattr(self.infra, "forget", None)
+            if forget is not None and active.handle is not None:
+                forget(active.handle)
+            self._slot_freed.set()
+
+    def _finish(self, active: ActiveRun, status: ExitStatus) -> None:
+        """Report how the run ended when its engine could not (killed, crashed, stopped)."""
+        if self._job_logs is not None:
+            self._job_logs.flush(5.0)
+        run = self.client.get_flow_run(active.id)
+        state = run.state.type if run.state is not None else None
+        if state in FINAL_STATE_TYPES or (state == "SCHEDULED" and not active.shutdown):
+            log.info(
+                "run %s: ended %s (%s)",
+                active.id,
+                run.state.name if run.state else state,
+                status.message,
+            )
+            return
+        if active.shutdown:
+            if state == "PENDING":
+                self._release(active.id, "SCHEDULED", "handed back: its agent shut down")
+            else:
+                self._release(active.id, "CANCELLED", "its agent shut down before it finished")
+        elif status.cancelled:
+            self._release(active.id, "CANCELLED", f"cancelled: process {status.message}")
+        else:
+            self._release(active.id, "CRASHED", f"its process {status.message}")
+
+    def _release(self, run_id: str, state: str, message: str) -> None:
+        try:
+            after = self.client.set_flow_run_state(run_id, state, message=message)
+        except FlowsAPIError as error:
+            if error.status in (404, 409):
+                return  # it moved on its own meanwhile
+            raise
+        log.info("run %s: %s (%s) -> %s", run_id, state.lower(), message, after.name)
+
+    def _job_log(self, run_id: str, line: str) -> None:
+        if self._job_logs is not None:
+            self._job_logs.put(log_line(20, line, "jupyter_flows.job", flow_run_id=run_id))
+
+    def _report_infrastructure(self) -> None:
+        """Post what the infrastructure says of runs not started yet as their pending
+        reason ("pod pending: ImagePullBackOff"), once per change."""
+        with self._lock:
+            waiting = [a for a in self.active.values() if a.handle and not a.started_running]
+        for active in waiting:
+            assert active.handle is not None
+            try:
+                said = self.infra.status(active.handle)
+            except InfrastructureError:
+                continue
+            if not said or said == active.reported_status:
+                continue
+            try:
+                self.client.set_flow_run_state(active.id, "PENDING", message=said)
+                active.reported_status = said
+            except FlowsAPIError as error:
+                if error.status == 409:  # it is running: nothing to say any more
+                    active.started_running = True
+
+    # ---------------------------------------------------------------- helpers
+
+    def _has_capacity(self) -> bool:
+        return self.limit is None or len(self.active) < self.limit
+
+    def _heartbeat_due(self, now: datetime) -> bool:
+        last = self._last_heartbeat
+        return last is None or now - last >= timedelta(seconds=self.heartbeat_interval)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stopping.wait(self.heartbeat_interval):
+            try:
+                self.heartbeat()
+            except FlowsAPIError as error:
+                log.warning("heartbeat failed: %s", error)
+
+    def _back_off(self, error: FlowsAPIError) -> None:
+        self.failures += 1
+        delay = min(0.5 * 2 ** (self.failures - 1), self.max_backoff)
+        log.warning("claim failed (%s); trying again in %.1f s", error, delay)
+        self._stopping.wait(delay)
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        cold = self.stopping
+        log.info(
+            "received %s: %s shutdown",
+            signal.Signals(signum).name,
+            "cold" if cold else "warm (a second signal stops running work now)",
+        )
+        self.stop(cold=cold)
+        if cold:
+            with self._lock:
+                for active in self.active.values():
+                    active.shutdown = True
+                    active.cancel.set()
+        if self._claiming:
+            self._claiming = False
+            raise _StopClaiming()
+
+
+def main_options(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse ``python -m jupyter_flows.agent`` options (the lean entry point)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jupyter_flows.agent")
+    parser.add_argument("--queue", default="default")
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--infra", default="local")
+    parser.add_argument("--url", default=None)
+    parser.add_argument("--heartbeat", type=float, default=10.0)
+    parser.add_argument("--wait", type=float, default=10.0)
+    parser.add_argument("--grace", type=float, default=30.0)
+    return vars(parser.parse_args(argv))
+
+
+def run_agent(
+    *,
+    queue: str = "default",
+    name: str | None = None,
+    limit: int | None = None,
+    infra: str = "local",
+    url: str | None = None,
+    api_key: str | None = None,
+    token: str | None = None,
+    heartbeat: float = 10.0,
+    wait: float = 10.0,
+    grace: float = 30.0,
+) -> int:
+    """Start an agent in this process and serve until it is stopped."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    client = FlowsClient(url, api_key, token)
+    claim_client = FlowsClient(url, api_key, token)
+    agent = Agent(
+        client,
+        queue,
+        name=name,
+        limit=limit,
+        infrastructure=infra,
+        heartbeat_interval=heartbeat,
+        claim_wait=wait,
+        grace=grace,
+        claim_client=claim_client,
+    )
+    delay = 0.5
+    while True:  # the server may not be up yet (the Jupyter server starts its agent early)
+        try:
+            agent.register()
+            break
+        except FlowsAPIError as error:
+            if error.status not in (0, 502, 503, 504) or agent.stopping:
+                raise
+            log.warning("server not reachable yet (%s); trying again in %.1f s", error, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    try:
+        return agent.serve()
+    finally:
+        client.close()
+        claim_client.close()

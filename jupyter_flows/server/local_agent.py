@@ -1,0 +1,75 @@
+"""The Jupyter server's own agent: one local agent process, so a single user never starts one.
+
+:class:`LocalAgentConfig` (mixed into ``FlowsApp``) starts ``python -m jupyter_flows.agent``
+when the server has started listening, pointed at this server with its token, serving the
+``default`` work queue with local processes; and stops it (SIGTERM: a warm shutdown) when
+the server stops. ``start_local_agent = False`` turns it off (a team server: its agents run
+elsewhere). The agent's output goes to the server's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+
+from traitlets import Bool, HasTraits, Int, Unicode
+
+log = logging.getLogger(__name__)
+
+
+class LocalAgentConfig(HasTraits):
+    start_local_agent = Bool(
+        True,
+        help="Start one local agent with the server (serving local_agent_queue with local "
+        "processes) and stop it with the server.",
+    ).tag(config=True)
+    local_agent_queue = Unicode("default", help="The work queue the local agent serves.").tag(
+        config=True
+    )
+    local_agent_limit = Int(
+        0, help="At most this many runs at once on the local agent (0: no limit)."
+    ).tag(config=True)
+
+    _local_agent: subprocess.Popen[bytes] | None = None
+
+    def start_local_agent_process(self, api_url: str, token: str | None, port: int) -> None:
+        """Start the agent (nothing if turned off or running already)."""
+        if not self.start_local_agent or self._local_agent is not None:
+            return
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter_flows.agent",
+            "--queue",
+            self.local_agent_queue,
+            "--name",
+            f"local-{socket.gethostname()}-{port}",
+            "--url",
+            api_url,
+        ]
+        if self.local_agent_limit > 0:
+            cmd += ["--limit", str(self.local_agent_limit)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_FLOWS_API_")}
+        env["JUPYTER_FLOWS_API_URL"] = api_url
+        if token:
+            env["JUPYTER_FLOWS_API_TOKEN"] = token
+        self._local_agent = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        log.info("jupyter-flows: local agent started (pid %d)", self._local_agent.pid)
+
+    async def stop_local_agent_process(self, timeout: float = 40.0) -> None:
+        """SIGTERM the agent (warm shutdown), then SIGKILL if it outlives ``timeout``."""
+        proc, self._local_agent = self._local_agent, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.to_thread(proc.wait, timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await asyncio.to_thread(proc.wait, 10)
