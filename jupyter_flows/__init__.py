@@ -32,6 +32,13 @@ __all__ = [
 ]
 
 
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext jupyter_flows``: the ``%flow`` magic (imported only then)."""
+    from jupyter_flows.notebooks.magic import load_ipython_extension as load
+
+    load(ipython)
+
+
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-flows"}]
 

@@ -358,7 +358,17 @@ class _LineLog:
             self.partial = ""
 
 
-_capture: contextvars.ContextVar[dict[str, _LineLog] | None] = contextvars.ContextVar(
+class _Capture:
+    """Where a running cell's stdout and stderr go: its log, and the real stream if echo."""
+
+    __slots__ = ("streams", "echo")
+
+    def __init__(self, streams: dict[str, _LineLog], echo: bool) -> None:
+        self.streams = streams
+        self.echo = echo
+
+
+_capture: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar(
     "jupyter_flows_cell_output", default=None
 )
 
@@ -383,7 +393,9 @@ class _Router(io.TextIOBase):
         target = _capture.get()
         if target is None:
             return int(self.original.write(text))
-        target[self.name].write(text)
+        target.streams[self.name].write(text)
+        if target.echo:
+            self.original.write(text)
         return len(text)
 
     def flush(self) -> None:
@@ -392,6 +404,10 @@ class _Router(io.TextIOBase):
 
     def isatty(self) -> bool:
         return False
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else is the real stream's (ipykernel's set_parent, buffer, …).
+        return getattr(self.original, name)
 
     def fileno(self) -> int:
         return int(self.original.fileno())
@@ -413,7 +429,14 @@ def _install_routers() -> None:
 
 
 @contextlib.contextmanager
-def _captured_output(ctx: Any) -> Iterator[None]:
+def echo_output() -> Iterator[None]:
+    """In a running task: its stdout and stderr are its log lines and still printed."""
+    with _captured_output(task_run_context.get(), echo=True):
+        yield
+
+
+@contextlib.contextmanager
+def _captured_output(ctx: Any, echo: bool = False) -> Iterator[None]:
     if ctx is None:
         yield
         return
@@ -421,7 +444,7 @@ def _captured_output(ctx: Any) -> Iterator[None]:
     run = ctx.task_run
     logger = task_logger(run.flow_run_id, run.id, f"Task run {run.name!r}", ctx.reporter)
     streams = {"stdout": _LineLog(logger, 20), "stderr": _LineLog(logger, 30)}
-    token = _capture.set(streams)
+    token = _capture.set(_Capture(streams, echo))
     try:
         yield
     finally:

@@ -1,0 +1,220 @@
+"""The %flow magic, in an in-process IPython shell (and once in a real kernel via nbclient)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from nbclient import NotebookClient
+
+from jupyter_flows.client import FlowsClient
+from jupyter_flows.engine.http_reporter import HttpReporter
+from jupyter_flows.engine.reporter import MemoryReporter, set_default_reporter, use_reporter
+from jupyter_flows.notebooks.engines import execute_registered
+from tests.flows_server import FlowsServer
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "notebooks"
+#: A bound on waiting for another thread (never an expectation of speed).
+PATIENCE = 60.0
+
+
+@pytest.fixture(scope="module")
+def shell() -> InteractiveShell:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jupyter_flows")
+    return ip
+
+
+@pytest.fixture
+def notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A notebook this 'kernel' belongs to, as jupyter_server tells its kernels."""
+    path = tmp_path / f"resume_{uuid.uuid4().hex[:8]}.ipynb"
+    shutil.copyfile(DATA / "engines" / "resume.ipynb", path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    monkeypatch.setenv("JUPYTER_FLOWS_STORAGE_URL", str(tmp_path / "blobs"))
+    monkeypatch.setenv("JUPYTER_FLOWS_RESULT_STORAGE", str(tmp_path / "results"))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+@pytest.fixture
+def server(flows_server: FlowsServer, monkeypatch: pytest.MonkeyPatch) -> FlowsServer:
+    for key, value in flows_server.env().items():
+        monkeypatch.setenv(key, value)
+    return flows_server
+
+
+@pytest.fixture
+def records() -> Iterator[MemoryReporter]:
+    recorded = MemoryReporter()
+    set_default_reporter(recorded)
+    yield recorded
+    set_default_reporter(None)
+
+
+def _saved(path: Path, ago: float) -> None:
+    stamp = time.time() - ago
+    os.utime(path, (stamp, stamp))
+
+
+def test_register_finds_the_notebook_and_refuses_unsaved_changes(
+    shell: InteractiveShell, notebook: Path, server: FlowsServer, capsys
+) -> None:
+    _saved(notebook, 60)
+    shell.run_cell("unsaved = 'this cell is not in the file'")
+    with pytest.raises(UsageError, match="has changes that are not saved"):
+        shell.run_line_magic("flow", "register")
+    _saved(notebook, -1)  # saved after that cell ran
+    capsys.readouterr()
+    shell.run_line_magic("flow", "register --engine tasks --queue magic --schedule 1h")
+    out = capsys.readouterr().out
+    assert f"Registered {notebook.stem!r} (new version 1, engine tasks): 5 tasks" in out
+    assert "divide" in out and "parameters (divisor); load (values)" in out
+    assert f"%flow run {notebook.stem}/default" in out
+    with FlowsClient() as api:
+        (group,) = list(api.iterate(api.list_flows, name=notebook.stem))
+        (deployment,) = list(api.iterate(api.list_deployments, flow_id=group.id))
+    assert deployment.work_queue == "magic" and deployment.schedule["interval_seconds"] == 3600
+
+
+def _agent_once(api: FlowsClient, deployment_id: str, server: FlowsServer) -> threading.Thread:
+    """Runs the deployment's next run in this process, as an agent's executor would."""
+
+    def work() -> None:
+        deadline = time.monotonic() + PATIENCE
+        while time.monotonic() < deadline:
+            runs = api.list_flow_runs(deployment_id=deployment_id).items
+            if runs:
+                run = runs[0]
+                version = api.get_flow_version(run.flow_version_id)
+                reporter = HttpReporter(server.url, api_key=server.api_key)
+                with use_reporter(reporter):
+                    execute_registered(
+                        version.model_dump(),
+                        run.parameters,
+                        flow_run_id=run.id,
+                        flow_name=run.flow_name,
+                    )
+                reporter.close()
+                return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_run_wait_runs_and_logs(
+    shell: InteractiveShell, notebook: Path, server: FlowsServer, capsys
+) -> None:
+    _saved(notebook, -1)
+    shell.run_line_magic("flow", "register --engine tasks")
+    name = notebook.stem
+    with FlowsClient() as api:
+        (group,) = list(api.iterate(api.list_flows, name=name))
+        (deployment,) = list(api.iterate(api.list_deployments, flow_id=group.id))
+        worker = _agent_once(FlowsClient(), deployment.id, server)
+        capsys.readouterr()
+        shell.run_line_magic("flow", f"run {name} -p divisor=2 --wait --timeout {PATIENCE}")
+        worker.join(PATIENCE)
+        out = capsys.readouterr().out
+        assert f"of {name}: Scheduled" in out
+        assert "ended Completed" in out
+        (run,) = api.list_flow_runs(flow_id=group.id).items
+
+    shell.run_line_magic("flow", f"runs {name}")
+    listed = capsys.readouterr().out
+    assert run.name in listed and "Completed" in listed
+    shell.run_line_magic("flow", f"logs {run.id}")
+    logs = capsys.readouterr().out
+    assert "report: 3 ratios, sum 6.0" in logs
+
+
+def test_a_cell_runs_as_a_task_with_its_states_recorded(
+    shell: InteractiveShell, notebook: Path, records: MemoryReporter, capsys
+) -> None:
+    result = shell.run_cell("%%flow task compute\nprint('computing')\nanswer = 41 + 1\nanswer")
+    assert result.success and result.result == 42
+    assert shell.user_ns["answer"] == 42
+    assert "computing" in capsys.readouterr().out  # still printed in the notebook
+    (flow_run,) = records.flow_runs
+    assert flow_run.flow_name == notebook.stem
+    (task_run,) = records.task_runs
+    assert task_run.name.startswith("compute") and task_run.task_key == "cell:compute"
+    assert records.states_of(task_run.id) == ["Pending", "Running", "Completed"]
+    assert records.states_of(flow_run.id) == ["Pending", "Running", "Completed"]
+    assert "computing" in [line.message for line in records.logs]
+
+    with pytest.raises(UsageError, match="task 'broken' ended Failed: ZeroDivisionError"):
+        shell.run_cell_magic("flow", "task broken", "1 / 0")
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("", "needs a command"),
+        ("fly away", "unknown command 'fly'"),
+        ("run", "the following arguments are required: name"),
+        ("register --engine gpu", "invalid choice: 'gpu'"),
+        ("register --schedule sometimes", "cron expression"),
+        ("task t", "runs the cell below it"),
+        ("run 'unclosed", "No closing quotation"),
+    ],
+)
+def test_usage_errors_are_one_line(shell: InteractiveShell, line: str, needle: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        shell.run_line_magic("flow", line)
+    assert needle in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_server_errors_are_one_line(
+    shell: InteractiveShell, server: FlowsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(UsageError, match="no flow 'no-such-flow'|no deployment") as caught:
+        shell.run_line_magic("flow", "run no-such-flow")
+    assert "\n" not in str(caught.value)
+    monkeypatch.setenv("JUPYTER_FLOWS_API_URL", "http://127.0.0.1:9/api/flows/")
+    with pytest.raises(UsageError, match="cannot reach the jupyter-flows server"):
+        shell.run_line_magic("flow", "runs anything")
+
+
+def test_register_without_a_notebook_says_so(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    with pytest.raises(UsageError, match="cannot tell which notebook"):
+        shell.run_line_magic("flow", "register")
+
+
+@pytest.mark.slow
+def test_the_magic_in_a_real_kernel(tmp_path: Path) -> None:
+    cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_flows"),
+        nbformat.v4.new_code_cell("%%flow task hello\nprint('hello from a task')\n6 * 7"),
+        nbformat.v4.new_code_cell("%flow fly"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    outputs = notebook.cells[1].outputs
+    assert any(o.get("text") == "hello from a task\n" for o in outputs), outputs
+    assert any(o.get("data", {}).get("text/plain") == "42" for o in outputs), outputs
+    (error,) = notebook.cells[2].outputs  # IPython prints a UsageError as one line
+    assert error["name"] == "stderr" and error["text"].startswith("UsageError: %flow: unknown")
+    assert error["text"].count("\n") == 1  # a short message, not a traceback dump
+    assert json.dumps(outputs)
