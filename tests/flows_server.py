@@ -30,8 +30,11 @@ def free_port() -> int:
 
 
 class FlowsServer:
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, port: int | None = None, extra_args: list[str] | None = None
+    ) -> None:
         self.folder = folder
+        self.extra_args = list(extra_args or [])
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.db = folder / "flows.db"
@@ -55,6 +58,7 @@ class FlowsServer:
             f"--db={self.db}",
             f"--token={self.token}",
             "--log-level=WARN",
+            *self.extra_args,
         ]
         if not self.api_key:
             cmd.append("--create-key=tests")

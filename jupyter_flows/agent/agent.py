@@ -55,6 +55,8 @@ log = logging.getLogger("jupyter_flows.agent")
 #: What the run process (``jupyter_flows.agent.execute``) reads.
 RUN_SPEC_ENV = "JUPYTER_FLOWS_RUN_SPEC"
 AGENT_PID_ENV = "JUPYTER_FLOWS_AGENT_PID"
+#: The longest long poll the server accepts.
+MAX_CLAIM_WAIT = 30.0
 #: Kinds whose run process is a child of the agent.
 LOCAL_KINDS = frozenset({"local", "dask"})
 #: Above this the run spec is not passed in the environment; the run process fetches it.
@@ -121,7 +123,7 @@ class Agent:
             infrastructure = infrastructure_from_name(infrastructure)
         self.infra = infrastructure
         self.heartbeat_interval = heartbeat_interval
-        self.claim_wait = min(max(claim_wait, 0.0), 30.0)
+        self.claim_wait = min(max(claim_wait, 0.0), MAX_CLAIM_WAIT)
         self.grace = grace
         self.max_backoff = max_backoff
         self.clock = clock
@@ -205,9 +207,9 @@ class Agent:
         """Wait up to ``grace`` for running work, then stop what remains; go offline."""
         self.stop()
         deadline = time.monotonic() + (0 if self._cold.is_set() else self.grace)
+        if self.active and not self._cold.is_set():
+            log.info("waiting up to %g s for %d run(s) to finish", self.grace, len(self.active))
         while self.active and time.monotonic() < deadline and not self._cold.is_set():
-            if self.active:
-                log.info("waiting for %d run(s) to finish before stopping", len(self.active))
             self._slot_freed.wait(min(1.0, max(deadline - time.monotonic(), 0.0)))
             self._slot_freed.clear()
             self.collect()
@@ -264,6 +266,7 @@ class Agent:
         try:
             if self.stopping:
                 return None
+            wait = min(max(wait, 0.0), MAX_CLAIM_WAIT)
             return self.claim_client.claim(self.queue, self.id, wait=wait)
         except _StopClaiming:
             return None

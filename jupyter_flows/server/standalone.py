@@ -67,6 +67,7 @@ def make_config(
     token: str | None = None,
     base_url: str = "/",
     max_body_bytes: int | None = None,
+    reaper_threshold: float | None = None,
 ) -> Config:
     """The traitlets config of a standalone server (also handy for tests)."""
     # A team server's agents run elsewhere (jupyter flows agent start): no local agent.
@@ -77,6 +78,9 @@ def make_config(
     }
     if max_body_bytes is not None:
         flows["max_body_bytes"] = max_body_bytes
+    if reaper_threshold is not None:
+        flows["reaper_threshold_seconds"] = reaper_threshold
+        flows["reaper_interval_seconds"] = min(5.0, reaper_threshold / 4)
     return Config(
         {
             "ServerApp": {
@@ -120,6 +124,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-body-bytes", type=int, default=None, help="largest request body (default 10 MiB)"
     )
     parser.add_argument(
+        "--reaper-threshold",
+        type=float,
+        default=None,
+        help="seconds of silence after which an agent's runs are crashed (default 60)",
+    )
+    parser.add_argument(
         "--create-key",
         metavar="NAME",
         default=None,
@@ -145,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         base_url=args.base_url,
         max_body_bytes=args.max_body_bytes,
+        reaper_threshold=args.reaper_threshold,
     )
     level = args.log_level.upper()
     app = FlowsServerApp.instance(config=config, log_level="WARN" if level == "WARNING" else level)
