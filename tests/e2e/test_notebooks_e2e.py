@@ -1,0 +1,102 @@
+"""Notebook flows end to end: a real server process, a real agent, both notebook engines.
+
+register (CLI) → deployment → a run the agent executes through
+``notebooks.engines.execute_registered`` → Failed with the failing cell's task run Failed
+and the cells after it NotReady → a rerun with changed parameters (papermill's
+parameterised rerun, through the same deployment) → Completed, with one task run per cell,
+their logs, and for the kernel engine the executed notebook as the run's artifact.
+
+Nothing asserts a duration: waits poll with generous hang guards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_flows.client import FlowsClient
+from jupyter_flows.storage import BlobStore
+from tests.e2e.test_agents_e2e import Agents, api_of, cli, final
+from tests.flows_server import FlowsServer
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "notebooks" / "engines"
+
+
+@pytest.fixture
+def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Code and result storage the CLI, the agent and its runs share."""
+    monkeypatch.setenv("JUPYTER_FLOWS_STORAGE_URL", str(tmp_path / "blobs"))
+    monkeypatch.setenv("JUPYTER_FLOWS_RESULT_STORAGE", str(tmp_path / "results"))
+    return tmp_path
+
+
+@pytest.fixture
+def agent_pool(flows_server: FlowsServer, storage: Path) -> Iterator[Agents]:
+    made = Agents(flows_server, storage)
+    yield made
+    made.stop_all()
+
+
+def _task_runs(api: FlowsClient, run_id: str) -> dict[str, object]:
+    return {t.task_key: t for t in api.iterate(api.list_task_runs, run_id)}
+
+
+def _messages(api: FlowsClient, run_id: str, task_run_id: str | None = None) -> list[str]:
+    return [
+        line.message for line in api.iterate(api.get_flow_run_logs, run_id, task_run_id=task_run_id)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["kernel", "tasks"])
+def test_a_notebook_runs_on_an_agent_fails_then_reruns_with_new_parameters(
+    flows_server: FlowsServer, agent_pool: Agents, storage: Path, engine: str
+) -> None:
+    queue = f"nb-{uuid.uuid4().hex[:8]}"
+    path = storage / f"resume_{engine}.ipynb"
+    shutil.copyfile(DATA / "resume.ipynb", path)
+    out = cli(flows_server, "register", str(path), "--engine", engine, "--queue", queue)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "parameters (divisor); load (values)" in out.stdout
+    agent_pool.start(queue, f"agent-{queue}", cli=True)
+
+    api = api_of(flows_server)
+    (group,) = list(api.iterate(api.list_flows, name=path.stem))
+    (deployment,) = list(api.iterate(api.list_deployments, flow_id=group.id))
+    assert deployment.work_queue == queue
+
+    failed = final(api, api.run_deployment(deployment.id, {"divisor": 0}).id)
+    assert failed.state is not None and failed.state.type == "FAILED", failed.state
+    tasks = _task_runs(api, failed.id)
+    assert set(tasks) == {"parameters", "load", "count", "divide", "report"}
+    states = {key: task.state.name for key, task in tasks.items()}
+    assert states["load"] == "Completed" and states["divide"] == "Failed"
+    assert states["report"] == "NotReady"
+    assert "cell 7" in tasks["divide"].state.message
+    assert "ZeroDivisionError" in tasks["divide"].state.message
+    divide_log = _messages(api, failed.id, tasks["divide"].id)
+    assert any("ratios = [v / divisor for v in values]" in line for line in divide_log)
+    assert tasks["divide"].task_inputs == {
+        "divisor": [tasks["parameters"].id],
+        "values": [tasks["load"].id],
+    }
+
+    rerun = final(api, api.run_deployment(deployment.id, {"divisor": 2}).id)
+    assert rerun.state is not None and rerun.state.type == "COMPLETED", rerun.state
+    assert rerun.parameters == {"divisor": 2}
+    tasks = _task_runs(api, rerun.id)
+    assert {task.state.name for task in tasks.values()} == {"Completed"}
+    assert "3 ratios, sum 6.0" in _messages(api, rerun.id, tasks["report"].id)
+
+    artifacts = api.request("GET", f"flow-runs/{rerun.id}/artifacts").json()["items"]
+    if engine == "kernel":
+        (artifact,) = artifacts
+        assert artifact["type"] == "notebook"
+        executed = BlobStore(str(storage / "blobs")).get(artifact["data"]["digest"])
+        assert b"injected-parameters" in executed and b"divisor = 2" in executed
+    else:
+        assert artifacts == []
