@@ -154,9 +154,7 @@ def _watch_agent() -> None:
     def watch() -> None:
         while True:
             time.sleep(0.5)
-            if os.getppid() != agent:
-                print("the agent that started this run is gone: stopping", file=sys.stderr)
-                sys.stderr.flush()
+            if os.getppid() != agent:  # reparented: the agent is gone (and so is our stdout)
                 try:
                     os.killpg(os.getpgid(0), signal.SIGKILL)
                 finally:
