@@ -5,6 +5,7 @@
     %flow register [--cells 3,5-7] [--name N] [--engine kernel|tasks] [--schedule WHEN]
                    [--queue Q] [--deployment D] [--project P]
     %flow run NAME [-p x=1 …] [--wait] [--timeout S]
+    %flow rerun RUN_ID [-p x=1 …] [--from-start] [--wait] [--timeout S]
     %flow runs NAME [--limit N]
     %flow logs RUN_ID [--level L]
     %%flow task NAME        (cell magic: run this cell as a task of an ad-hoc flow)
@@ -72,13 +73,14 @@ class FlowMagics(Magics):
             raise UsageError(f"%flow: {exc}") from None
         if not words:
             raise UsageError(
-                "%flow needs a command: register, run NAME, runs NAME, logs RUN_ID "
-                "(or %%flow task NAME on a cell)"
+                "%flow needs a command: register, run NAME, rerun RUN_ID, runs NAME, "
+                "logs RUN_ID (or %%flow task NAME on a cell)"
             )
         command, args = words[0], words[1:]
         handlers = {
             "register": self._register,
             "run": self._run,
+            "rerun": self._rerun,
             "runs": self._runs,
             "logs": self._logs,
         }
@@ -185,6 +187,29 @@ class FlowMagics(Magics):
             deployment = _deployment(api, options.name)
             run = api.run_deployment(deployment.id, parameters)
             print(f"Flow run {run.name} ({run.id}) of {options.name}: {_state(run)}")
+            if options.wait:
+                run = _wait(api, run.id, options.timeout)
+                _print_outcome(api, run)
+
+    def _rerun(self, args: list[str]) -> None:
+        from jupyter_flows.cli._common import parse_params
+        from jupyter_flows.notebooks.register import request_rerun
+
+        parser = _parser("rerun")
+        parser.add_argument("run_id")
+        parser.add_argument("-p", "--param", action="append", default=[])
+        parser.add_argument("--from-start", action="store_true")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--timeout", type=float)
+        options = parser.parse_args(args)
+        try:
+            parameters = parse_params(options.param)
+        except Exception as exc:
+            raise UsageError(f"%flow rerun: {_short(exc)}") from None
+        with _client() as api:
+            run = request_rerun(api, options.run_id, parameters, from_failed=not options.from_start)
+            how = "from the start" if options.from_start else "from its first failed cell"
+            print(f"Flow run {run.name} ({run.id}) reruns {options.run_id} {how}: {_state(run)}")
             if options.wait:
                 run = _wait(api, run.id, options.timeout)
                 _print_outcome(api, run)

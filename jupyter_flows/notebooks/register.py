@@ -109,6 +109,32 @@ def ensure_deployment(
     return api.create_deployment(flow_id, name, work_queue=queue, schedule=schedule)
 
 
+def request_rerun(
+    api: FlowsClient,
+    flow_run_id: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    from_failed: bool = True,
+) -> Any:
+    """A new run of the deployment of notebook run ``flow_run_id`` that reruns it.
+
+    The agent's run process sees the ``rerun-of:`` tag and starts from the first failed
+    cell (tasks engine), reusing the earlier results, or from the start (``from_failed``
+    False, any engine). ``parameters`` update the earlier run's.
+    """
+    from jupyter_flows.notebooks.engines.registered import FROM_START_TAG, RERUN_TAG
+
+    earlier = api.get_flow_run(flow_run_id)
+    if earlier.deployment_id is None:
+        raise ValueError(
+            f"flow run {earlier.name} ({flow_run_id}) has no deployment: rerun it in the "
+            "process that ran it (notebooks.engines.rerun_notebook_flow)"
+        )
+    tags = [f"{RERUN_TAG}{earlier.id}"] + ([] if from_failed else [FROM_START_TAG])
+    values = {**earlier.parameters, **dict(parameters or {})}
+    return api.run_deployment(earlier.deployment_id, values, tags=tags)
+
+
 def dag_lines(spec: FlowSpec) -> list[tuple[str, str, str]]:
     """``(task, cells, what it needs)`` per task, for printing the DAG."""
     rows = []

@@ -86,3 +86,26 @@ def test_other_versions_are_refused(tmp_path: Path) -> None:
     no_blob = {"id": "v8", "content": {"task_runner": {"engine": "kernel"}}, "entrypoint": None}
     with pytest.raises(NotebookRunError, match="names no stored notebook"):
         _execute(no_blob, tmp_path)
+
+
+def test_a_registered_run_can_rerun_an_earlier_one_from_its_failed_cell(tmp_path: Path) -> None:
+    path = copy_notebook("resume.ipynb", tmp_path)
+    _, body = notebook_registration(path, engine="tasks", blob_storage=str(tmp_path / "blobs"))
+    version = _version(body)
+    first = _execute(version, tmp_path, {"divisor": 0}, cwd=str(tmp_path))
+    assert first.result.state.is_failed()
+    again = _execute(
+        version, tmp_path, {"divisor": 2}, cwd=str(tmp_path), rerun_of=first.result.flow_run_id
+    )
+    assert again.result.is_completed(), again.result.state.message
+    assert again.result.task_states()["load"] == "Cached"
+    assert again.records.flow_runs[0].flow_version == "v1"
+    start = _execute(
+        version,
+        tmp_path,
+        {"divisor": 3},
+        cwd=str(tmp_path),
+        rerun_of=first.result.flow_run_id,
+        from_failed=False,
+    )
+    assert set(start.result.task_states().values()) == {"Completed"}

@@ -165,6 +165,7 @@ def test_a_cell_runs_as_a_task_with_its_states_recorded(
         ("", "needs a command"),
         ("fly away", "unknown command 'fly'"),
         ("run", "the following arguments are required: name"),
+        ("rerun", "the following arguments are required: run_id"),
         ("register --engine gpu", "invalid choice: 'gpu'"),
         ("register --schedule sometimes", "cron expression"),
         ("task t", "runs the cell below it"),

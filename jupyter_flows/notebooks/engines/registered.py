@@ -13,6 +13,12 @@ the same version, whose notebook blob has that same code.
 It fetches the notebook blob (or takes ``notebook``, a path or notebook dict), converts it
 again, checks every task's code hash against the version, and runs it on the engine the
 version names, as the flow run ``flow_run_id``.
+
+A run tagged ``rerun-of:<flow run id>`` (see :func:`~jupyter_flows.notebooks.register.
+request_rerun`) is a rerun of that run from its first failed cell (tasks engine), or from
+the start when it is also tagged ``rerun-from-start``: ``execute_registered`` reads the
+run's tags from the server when ``flow_run_id`` is given and ``JUPYTER_FLOWS_API_URL`` is
+set, or takes ``rerun_of`` / ``from_failed`` from its caller.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ if TYPE_CHECKING:
 
 NOTEBOOK_ENGINES = ("kernel", "tasks")
 _MARK = "#sha256="
+#: Tags of a run that reruns another (``rerun-of:<id>``), and of one that starts afresh.
+RERUN_TAG = "rerun-of:"
+FROM_START_TAG = "rerun-from-start"
 
 
 def notebook_entrypoint(path: str, digest: str) -> str:
@@ -114,6 +123,8 @@ def execute_registered(
     flow_run_id: str | None = None,
     flow_name: str | None = None,
     blob_storage: str | None = None,
+    rerun_of: str | None = None,
+    from_failed: bool | None = None,
     **options: Any,
 ) -> NotebookRunResult:
     """Run a registered notebook flow's version in this process (what an agent calls).
@@ -125,8 +136,10 @@ def execute_registered(
     (default: ``JUPYTER_FLOWS_STORAGE_URL``, else the local blob folder). ``flow_run_id``:
     the claimed run to run as. ``options`` go to :func:`run_notebook_flow`
     (``task_runner``, ``result_storage``, ``cwd``, ``kernel_name``, ``timeout_seconds``…).
-    Raises NotebookRunError when the version is not a notebook flow or its notebook does not
-    match it; a failed cell does not raise (see the result's ``state``).
+    ``rerun_of``: the flow run this one reruns (default: the run's ``rerun-of:`` tag), from
+    its first failed cell unless ``from_failed`` is False (or the run is tagged
+    ``rerun-from-start``). Raises NotebookRunError when the version is not a notebook flow
+    or its notebook does not match it; a failed cell does not raise (see ``state``).
     """
     content, entrypoint, version_id = _version_parts(version)
     engine = engine_of(content)
@@ -140,6 +153,24 @@ def execute_registered(
     spec = document.inspect(cell_ids or None, engine, flow_name)
     _check_same_code(spec, content, version_id)
     options.setdefault("cwd", os.getcwd())
+    if rerun_of is None and flow_run_id is not None:
+        rerun_of, tagged_from_start = _rerun_tags(flow_run_id)
+        if from_failed is None and tagged_from_start:
+            from_failed = False
+    if rerun_of is not None:
+        from jupyter_flows.notebooks.engines.rerun import rerun_notebook_flow
+
+        return rerun_notebook_flow(
+            rerun_of,
+            from_failed=True if from_failed is None else from_failed,
+            parameters=parameters,
+            notebook=document,
+            flow_name=flow_name,
+            flow_version=version_id,
+            flow_run_id=flow_run_id,
+            blob_storage=blob_storage,
+            **options,
+        )
     return run_notebook_flow(
         spec,
         document,
@@ -151,6 +182,21 @@ def execute_registered(
         blob_storage=blob_storage,
         **options,
     )
+
+
+def _rerun_tags(flow_run_id: str) -> tuple[str | None, bool]:
+    """``(rerun_of, from_start)`` from the run's tags on the server, if there is one."""
+    if not os.environ.get("JUPYTER_FLOWS_API_URL"):
+        return None, False
+    from jupyter_flows.client import FlowsAPIError, FlowsClient
+
+    try:
+        with FlowsClient() as api:
+            tags = api.get_flow_run(flow_run_id).tags
+    except (FlowsAPIError, ValueError):
+        return None, False
+    rerun_of = next((t[len(RERUN_TAG) :] for t in tags if t.startswith(RERUN_TAG)), None)
+    return rerun_of, FROM_START_TAG in tags
 
 
 def _version_parts(version: Any) -> tuple[dict[str, Any], str | None, str | None]:

@@ -93,13 +93,15 @@ def rerun_notebook_flow(
         spec = document.inspect(selected, engine, old.name)
     given = {**record.get("parameters", {}), **dict(parameters or {})}
     check_parameters(spec, given)  # refused here, before any run starts
+    for option in ("cells", "engine", "spec"):
+        options.pop(option, None)
     reuse = plan_reuse(record, spec, given) if from_failed else {}
     return run_notebook_flow(
         spec,
         document,
         given,
         engine=engine,
-        flow_name=options.pop("flow_name", record.get("flow_name")),
+        flow_name=options.pop("flow_name", None) or record.get("flow_name"),
         result_storage=result_storage or record.get("result_storage"),
         run_tags=[*options.pop("run_tags", ()), "rerun"],
         reuse=reuse,
