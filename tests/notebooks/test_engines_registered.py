@@ -109,3 +109,20 @@ def test_a_registered_run_can_rerun_an_earlier_one_from_its_failed_cell(tmp_path
         from_failed=False,
     )
     assert set(start.result.task_states().values()) == {"Completed"}
+
+
+def test_the_agents_dask_infrastructure_runs_the_cells_on_dask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_flows.engine.runners import DaskTaskRunner
+    from jupyter_flows.notebooks.engines import registered
+
+    settings = {"cluster_kwargs": {"n_workers": 1, "processes": False}}
+    monkeypatch.setenv("JUPYTER_FLOWS_DASK", json.dumps(settings))
+    made = registered._dask_runner_from_environment()
+    assert isinstance(made, DaskTaskRunner) and made.cluster_kwargs == settings["cluster_kwargs"]
+    path = copy_notebook("report.ipynb", tmp_path)
+    _, body = notebook_registration(path, engine="tasks", blob_storage=str(tmp_path / "blobs"))
+    got = _execute(_version(body), tmp_path, {"n": 2})
+    assert got.result.is_completed(), got.result.state.message
+    assert got.logs("summary") == ["base: 1"]

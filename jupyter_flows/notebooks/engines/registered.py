@@ -153,6 +153,8 @@ def execute_registered(
     spec = document.inspect(cell_ids or None, engine, flow_name)
     _check_same_code(spec, content, version_id)
     options.setdefault("cwd", os.getcwd())
+    if engine == "tasks" and options.get("task_runner") is None:
+        options["task_runner"] = _dask_runner_from_environment()
     if rerun_of is None and flow_run_id is not None:
         rerun_of, tagged_from_start = _rerun_tags(flow_run_id)
         if from_failed is None and tagged_from_start:
@@ -182,6 +184,18 @@ def execute_registered(
         blob_storage=blob_storage,
         **options,
     )
+
+
+def _dask_runner_from_environment() -> Any:
+    """The agent's Dask infrastructure says where the run's tasks go (``JUPYTER_FLOWS_DASK``:
+    JSON ``{"address"?, "cluster_kwargs"?}``); None leaves the version's own runner."""
+    raw = os.environ.get("JUPYTER_FLOWS_DASK")
+    if not raw:
+        return None
+    from jupyter_flows.engine.runners import DaskTaskRunner
+
+    settings = json.loads(raw)
+    return DaskTaskRunner(settings.get("address"), settings.get("cluster_kwargs"))
 
 
 def _rerun_tags(flow_run_id: str) -> tuple[str | None, bool]:
