@@ -337,17 +337,14 @@ def _executable(run: NotebookRun) -> Any:
 
 
 def _end_unstarted(run: NotebookRun, error: BaseException | None) -> None:
-    """Task runs the kernel never reached end NotReady (the cell before them failed)."""
+    """Task runs the kernel never finished: a cell before them failed (NotReady), or the
+    run stopped in the middle of theirs (Failed)."""
     why = f"not run: {error}" if error is not None else "not run"
-    for key, call in run.calls.items():
+    for call in run.calls.values():
         state = call.state
         if state is None or state.is_final():
             continue
-        if state.is_running() and error is None:
-            call.set_state(Completed())
-            continue
         if state.is_running():
-            call.set_state(Failed(why, exception=error))
-            continue
-        call.set_state(Failed(why, name="NotReady"))
-        del key
+            call.set_state(Completed() if error is None else Failed(why, exception=error))
+        else:
+            call.set_state(Failed(why, name="NotReady"))
