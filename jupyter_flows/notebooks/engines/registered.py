@@ -152,7 +152,9 @@ def execute_registered(
     cell_ids = [cell for task in content.get("tasks", []) for cell in task.get("cell_ids", [])]
     spec = document.inspect(cell_ids or None, engine, flow_name)
     _check_same_code(spec, content, version_id)
-    options.setdefault("cwd", os.getcwd())
+    # The notebook's folder when the registered path is there (the same machine, or the
+    # server's root), else this process's working directory (the agent's working_dir).
+    options.setdefault("cwd", document.cwd or os.getcwd())
     if engine == "tasks" and options.get("task_runner") is None:
         options["task_runner"] = _dask_runner_from_environment()
     if rerun_of is None and flow_run_id is not None:
