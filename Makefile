@@ -102,6 +102,7 @@ lab: setup ## start JupyterLab on examples/
 
 bench: setup ## run the benchmarks
 	$(PYTHON) benchmarks/run.py
+	$(PYTHON) benchmarks/agents.py
 	$(PYTHON) benchmarks/notebooks_engines.py
 
 # ---------------------------------------------------------------- checks

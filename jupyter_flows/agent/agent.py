@@ -347,7 +347,9 @@ class Agent:
         text = json.dumps(document)
         if len(text) <= MAX_ENV_SPEC:
             env[RUN_SPEC_ENV] = text
-        python = str(config.get("python") or resources.get("python") or self.python)
+        # A pod has its image's interpreter; a local run, this agent's (or the spec's).
+        default = self.python if self.infra.kind in LOCAL_KINDS else "python"
+        python = str(config.get("python") or resources.get("python") or default)
         return RunSpec(
             flow_run_id=claimed.id,
             flow_id=claimed.flow_id or "",

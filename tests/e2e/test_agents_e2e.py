@@ -212,6 +212,7 @@ def test_register_deploy_run_completes_on_a_local_agent(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_dask_runs_the_tasks_on_a_local_cluster_and_their_logs_arrive(
     flows_server: FlowsServer, agents: Agents, flows_file: Path
 ) -> None:
@@ -233,6 +234,7 @@ def test_dask_runs_the_tasks_on_a_local_cluster_and_their_logs_arrive(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_four_agents_run_four_hundred_runs_exactly_once(
     flows_server: FlowsServer, agents: Agents, flows_file: Path, tmp_path: Path
 ) -> None:
@@ -265,6 +267,7 @@ def test_four_agents_run_four_hundred_runs_exactly_once(
     assert len({r.agent_id for r in ended}) == 4  # every agent took part
 
 
+@pytest.mark.timeout(300)
 def test_kill_9_of_the_agent_mid_run_crashes_the_run_and_it_is_retried(
     fast_reaper: FlowsServer, flows_file: Path, tmp_path: Path
 ) -> None:
