@@ -100,10 +100,14 @@ lab: setup ## start JupyterLab on examples/
 	mkdir -p examples
 	jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir=examples $(LAB_ARGS)
 
-bench: setup ## run the benchmarks
-	$(PYTHON) benchmarks/run.py
-	$(PYTHON) benchmarks/agents.py
-	$(PYTHON) benchmarks/notebooks_engines.py
+# Every benchmark runs even when an earlier one fails; the target fails if any did.
+# `make bench BENCH_ARGS=--full` passes options to benchmarks/run.py.
+bench: sysdeps $(DEVELOP_STAMP) ## run the benchmarks (writes benchmarks/README.md)
+	@status=0; \
+	$(PYTHON) benchmarks/run.py $(BENCH_ARGS) || status=1; \
+	$(PYTHON) benchmarks/agents.py || status=1; \
+	$(PYTHON) benchmarks/notebooks_engines.py || status=1; \
+	exit $$status
 
 # ---------------------------------------------------------------- checks
 
