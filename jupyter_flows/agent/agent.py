@@ -43,6 +43,7 @@ from jupyter_flows.agent.infra.base import (
     Handle,
     Infrastructure,
     InfrastructureError,
+    InvalidRunSpec,
     RunSpec,
     infrastructure_from_name,
 )
@@ -379,6 +380,11 @@ class Agent:
                 on_start=lambda handle: setattr(active, "handle", handle),
                 cancel=active.cancel,
             )
+        except InvalidRunSpec as error:  # it cannot run here as specified: no retry helps
+            log.error("run %s: cannot be started: %s", active.id, error)
+            self._release(active.id, "FAILED", f"cannot be started: {error}")
+            self._slot_freed.set()
+            return
         except InfrastructureError as error:
             log.error("run %s: the infrastructure failed: %s", active.id, error)
             status = ExitStatus(code=None, message=f"infrastructure error: {error}")
@@ -416,6 +422,8 @@ class Agent:
                 self._release(active.id, "CANCELLED", "its agent shut down before it finished")
         elif status.cancelled:
             self._release(active.id, "CANCELLED", f"cancelled: process {status.message}")
+        elif status.code is None:
+            self._release(active.id, "CRASHED", status.message)
         else:
             self._release(active.id, "CRASHED", f"its process {status.message}")
 

@@ -81,11 +81,12 @@ def flows_file(tmp_path: Path) -> Path:
     return path
 
 
-def deploy(api: FlowsClient, flows_file: Path, flow: str) -> tuple[str, str]:
+def deploy(api: FlowsClient, flows_file: Path, flow: str, **run_config: Any) -> tuple[str, str]:
     """(deployment id, queue) of ``flow`` on a queue of its own."""
     queue = f"q-{uuid.uuid4().hex[:8]}"
     # A flow name of its own: same content under one name would keep the first entrypoint.
     body = registration(flows_file, flow=flow, name=f"{flow}-{queue}")
+    body["content"]["run_config"].update(run_config)
     version = api.register_flow(**body).version
     deployment = api.create_deployment(version.flow_id, f"d-{queue}", work_queue=queue)
     return deployment.id, queue
@@ -284,3 +285,46 @@ def test_execute_reports_a_flow_that_cannot_load(
         agent.shutdown()
     assert ended.state is not None and ended.state.type == "FAILED"
     assert "broken module" in (ended.state.message or "")
+
+
+def test_a_run_this_agent_cannot_start_fails_with_the_reason(
+    api: FlowsClient, flows_file: Path
+) -> None:
+    deployment, queue = deploy(api, flows_file, "quick", credentials=["warehouse-password"])
+    run = api.run_deployment(deployment, {"n": 1})
+    agent = Agent(api, queue, name=f"nocred-{queue}")
+    try:
+        assert agent.run_once(wait=PATIENCE) == 1
+        ended = final(api, run.id)
+    finally:
+        agent.shutdown()
+    assert ended.state is not None and ended.state.type == "FAILED"
+    assert "credential 'warehouse-password' has no value" in (ended.state.message or "")
+
+
+def test_run_config_env_and_interpreter_reach_the_process(
+    api: FlowsClient, flows_file: Path, tmp_path: Path
+) -> None:
+    flows_file.write_text(
+        FLOWS
+        + textwrap.dedent(
+            """
+            @flow
+            def env_probe(out: str) -> None:
+                import sys
+                Path(out).write_text(os.environ["MODE"] + " " + sys.executable)
+            """
+        )
+    )
+    deployment, queue = deploy(
+        api, flows_file, "env_probe", env={"MODE": "nightly"}, python=sys.executable
+    )
+    out = tmp_path / "env.txt"
+    run = api.run_deployment(deployment, {"out": str(out)})
+    agent = Agent(api, queue, name=f"env-{queue}")
+    try:
+        assert agent.run_once(wait=PATIENCE) == 1
+        assert final(api, run.id).state.type == "COMPLETED"  # type: ignore[union-attr]
+    finally:
+        agent.shutdown()
+    assert out.read_text() == f"nightly {sys.executable}"
