@@ -137,6 +137,7 @@ class Agent:
         self._slot_freed = threading.Event()
         self._stopping = threading.Event()
         self._cold = threading.Event()
+        self._done = threading.Event()
         self._claiming = False
         self._last_heartbeat: datetime | None = None
         self._ship_logs = ship_logs
@@ -224,6 +225,7 @@ class Agent:
             if active.thread is not None:
                 active.thread.join(self.infra.cancel_grace_seconds + 15)
         self.collect()
+        self._done.set()
         if self.id is not None:
             try:
                 self.client.heartbeat(self.id, list(self.active), status="offline")
@@ -470,7 +472,9 @@ class Agent:
         return last is None or now - last >= timedelta(seconds=self.heartbeat_interval)
 
     def _heartbeat_loop(self) -> None:
-        while not self._stopping.wait(self.heartbeat_interval):
+        # Also while shutting down warm: runs still going must not look dead, and a
+        # cancellation must still reach them.
+        while not self._done.wait(self.heartbeat_interval):
             try:
                 self.heartbeat()
             except FlowsAPIError as error:

@@ -54,6 +54,22 @@ def squares(n: int = 3) -> int:
     return total
 
 
+@task
+def where(x: int) -> int:
+    from distributed import get_worker
+
+    get_worker()  # raises outside a Dask worker
+    get_run_logger().info("task %d ran in Dask worker process %d", x, os.getpid())
+    return x * x
+
+
+@flow(log_prints=True)
+def on_dask(n: int = 3) -> int:
+    total = sum(where.map(range(n)).result())
+    print(f"total = {total}; flow process {os.getpid()}")
+    return total
+
+
 @flow
 def trivial(ledger: str) -> None:
     run_id = flow_run_context.get().flow_run.id
@@ -219,18 +235,21 @@ def test_dask_runs_the_tasks_on_a_local_cluster_and_their_logs_arrive(
     pytest.importorskip("distributed")
     queue = new_queue()
     with api_of(flows_server) as api:
-        deployment = deploy(api, flows_file, "squares", queue, resources={"cpu": 2})
+        deployment = deploy(api, flows_file, "on_dask", queue, resources={"cpu": 2})
         agents.start(queue, f"dask-{queue}", "--infra", "dask")
         run = api.run_deployment(deployment, {"n": 5})
         ended = final(api, run.id)
         assert ended.state is not None and ended.state.type == "COMPLETED", ended.state
         messages = [line.message for line in api.iterate(api.get_flow_run_logs, run.id)]
-        assert "total = 30" in messages
-        assert sum("on a worker" in m for m in messages) == 5  # from the Dask workers
         task_runs = list(api.iterate(api.list_task_runs, run.id))
-        assert len(task_runs) == 5 and all(
-            t.state and t.state.type == "COMPLETED" for t in task_runs
-        )
+    total = next(m for m in messages if m.startswith("total = 30"))
+    flow_pid = int(total.rsplit(" ", 1)[1])
+    worker_lines = [m for m in messages if "ran in Dask worker process" in m]
+    assert len(worker_lines) == 5  # logged on the workers, replayed into the run's log
+    worker_pids = {int(m.rsplit(" ", 1)[1]) for m in worker_lines}
+    assert flow_pid not in worker_pids  # worker processes of a LocalCluster, not the flow's
+    assert len(task_runs) == 5
+    assert all(t.state and t.state.type == "COMPLETED" for t in task_runs)
 
 
 @pytest.mark.slow
