@@ -328,3 +328,31 @@ def test_run_config_env_and_interpreter_reach_the_process(
     finally:
         agent.shutdown()
     assert out.read_text() == f"nightly {sys.executable}"
+
+
+def test_a_run_on_kubernetes_jobs_completes(
+    api: FlowsClient, flows_file: Path, fake_k8s_exec: Any
+) -> None:
+    """The same agent on the Kubernetes Job infrastructure, against the fake API server
+    whose kubelet runs each pod's command as a local process."""
+    from jupyter_flows.agent.infra.kubernetes import KubernetesJob
+
+    resources = {"image": "python:3.11-slim", "cpu": "250m", "memory": "256Mi"}
+    deployment, queue = deploy(api, flows_file, "quick", python=sys.executable, resources=resources)
+    run = api.run_deployment(deployment, {"n": 3})
+    agent = Agent(
+        api, queue, name=f"k8s-{queue}", infrastructure=KubernetesJob(host=fake_k8s_exec.url)
+    )
+    try:
+        assert agent.run_once(wait=PATIENCE) == 1
+        ended = final(api, run.id)
+    finally:
+        agent.shutdown()
+    assert ended.state is not None and ended.state.type == "COMPLETED", ended.state
+    wait_for(
+        "the pod's output as the job log",
+        lambda: (
+            "printed to stdout"
+            in [line.message for line in api.iterate(api.get_flow_run_logs, run.id)]
+        ),
+    )
