@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = DaskTaskRunner(settings.get("address"), settings.get("cluster_kwargs"))
         flow = flow.with_options(task_runner=runner)
     try:
-        state = run_flow(flow, (), parameters, True, flow_run_id=run_id)
+        name = spec.get("name")
+        state = run_flow(flow, (), parameters, True, flow_run_id=run_id, flow_run_name=name)
     except Exception as error:  # before the run started: the parameters do not bind
         _fail(run_id, f"cannot start the flow: {type(error).__name__}: {error}")
         return 1

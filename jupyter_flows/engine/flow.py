@@ -257,11 +257,12 @@ def run_flow(
     return_state: bool,
     *,
     flow_run_id: str | None = None,
+    flow_run_name: str | None = None,
 ) -> Any:
     """One flow run of ``flow`` called with ``args`` and ``kwargs``.
 
     ``flow_run_id``: the id of a run that exists already (a deployment's run that an agent
-    claimed); by default a new one.
+    claimed); by default a new one. ``flow_run_name``: that run's name, for its log lines.
     """
     configure_logging()
     parameters = flow.bind(args, kwargs)  # a bad call raises here, before any run exists
@@ -271,7 +272,7 @@ def run_flow(
     context_tags = current_tags()
     record = FlowRunRecord(
         id=flow_run_id or str(uuid.uuid4()),
-        name=_run_name(),
+        name=flow_run_name or _run_name(),
         flow_name=flow.name,
         parameters=parameters,
         tags=sorted(flow.tags | context_tags) if flow.tags or context_tags else [],
