@@ -25,6 +25,7 @@ from jupyter_flows.client_models import (
     Agent,
     AgentLogLine,
     ApiKey,
+    Artifact,
     ClaimedRun,
     Deployment,
     FlowGroup,
@@ -387,6 +388,25 @@ class FlowsClient:
             "GET", f"flow-runs/{flow_run_id}/logs/download", params={"format": format}
         )
         return response.text
+
+    # ------------------------------------------------------------------ artifacts
+    def list_artifacts(
+        self, flow_run_id: str, *, type: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[Artifact]:
+        return self._page(
+            Artifact, f"flow-runs/{flow_run_id}/artifacts", type=type, limit=limit, offset=offset
+        )
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        return Artifact.model_validate(self._get(f"artifacts/{artifact_id}"))
+
+    def artifact_content(self, artifact_id: str) -> dict[str, Any]:
+        """The executed notebook of a ``notebook`` artifact, as notebook JSON."""
+        return dict(self._get(f"artifacts/{artifact_id}/content"))
+
+    def open_artifact(self, artifact_id: str) -> str:
+        """Write a ``notebook`` artifact below the server's root; return its path there."""
+        return str(self._post(f"artifacts/{artifact_id}/open")["path"])
 
     # ------------------------------------------------------------------ task runs
     def create_task_run(self, body: dict[str, Any]) -> TaskRun:

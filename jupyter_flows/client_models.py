@@ -133,6 +133,19 @@ class LogLine(Model):
     name: str = ""
 
 
+class Artifact(Model):
+    """What a run made: an executed notebook (``data.digest`` names its blob), a table, a link."""
+
+    id: str
+    flow_run_id: str
+    task_run_id: str | None = None
+    type: str
+    key: str | None = None
+    description: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    created: datetime | None = None
+
+
 class WorkQueue(Model):
     name: str
     id: str | None = None

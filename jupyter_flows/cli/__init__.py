@@ -48,6 +48,7 @@ for command in (
     runs.runs,
     runs.logs,
     runs.cancel,
+    runs.artifacts,
     runs.watch,
     admin.work_queue,
     agents.agent,

@@ -1,9 +1,12 @@
-"""Flow runs: ``runs ls``, ``logs``, ``cancel`` and ``watch`` (the event stream)."""
+"""Flow runs: ``runs ls``, ``logs``, ``cancel``, ``artifacts`` and ``watch`` (the event
+stream)."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +15,7 @@ from rich.text import Text
 from jupyter_flows.cli._common import (
     LEVEL_NAMES,
     STATE_STYLES,
+    CLIError,
     api_errors,
     client,
     console,
@@ -154,6 +158,47 @@ def cancel(run_id: str) -> None:
     api.cancel_flow_run(run_id)
     run = api.get_flow_run(run_id)
     console().print(Text.assemble(f"Flow run {run.name} ({run.id}) is ", state_text(run.state)))
+
+
+@click.command()
+@click.argument("run_id")
+@click.option(
+    "--save",
+    "save_to",
+    metavar="PATH",
+    type=click.Path(dir_okay=True, path_type=Path),
+    help="Write the run's executed notebook to PATH (a folder: under the artifact's name).",
+)
+@json_option
+@api_errors
+def artifacts(run_id: str, save_to: Path | None, as_json: bool) -> None:
+    """List what flow run RUN_ID made, or save its executed notebook (--save)."""
+    api = client()
+    items = list(FlowsClient.iterate(api.list_artifacts, run_id))
+    if save_to is not None:
+        notebooks = [a for a in items if a.type == "notebook"]
+        if not notebooks:
+            raise CLIError(f"flow run {run_id} has no executed notebook")
+        chosen = notebooks[-1]  # the newest
+        target = save_to
+        if target.is_dir():
+            target = target / (chosen.data.get("name") or f"{run_id}.ipynb")
+        content = api.artifact_content(chosen.id)
+        target.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+        console().print(f"Saved the executed notebook of flow run {run_id} to {target}")
+        return
+    if as_json:
+        print_json(items)
+        return
+    out = console()
+    if not items:
+        out.print("No artifacts.")
+        return
+    grid = table("ID", "TYPE", "KEY", "WHAT", "CREATED")
+    for a in items:
+        what = a.data.get("name") or a.data.get("path") or a.data.get("url") or a.description
+        grid.add_row(a.id, a.type, a.key or "-", str(what or "-"), when(a.created))
+    out.print(grid)
 
 
 @click.command()

@@ -70,6 +70,8 @@ class FlowsContext:
     runner: Runner
     max_body_bytes: int
     dispatcher: Dispatcher
+    #: Folder below the server root where ``POST artifacts/{id}/open`` writes notebooks.
+    open_folder: str = "jupyter-flows-runs"
 
 
 class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
@@ -95,6 +97,12 @@ class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
         "that another server sharing the database made due (this server's own changes wake "
         "waiting claims at once).",
     ).tag(config=True)
+    open_folder = Unicode(
+        "jupyter-flows-runs",
+        help="Folder (relative to the server root) where opening a run's executed notebook "
+        "writes it: <folder>/<flow>/<run name>-<run id prefix>.ipynb. Not a hidden folder: "
+        "Jupyter does not serve hidden files by default.",
+    ).tag(config=True)
     set_kernel_env = Bool(
         True,
         help=f"Set {API_URL_ENV} (and {API_TOKEN_ENV}) in this process's environment at "
@@ -119,6 +127,7 @@ class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
             runner=runner,
             max_body_bytes=self.max_body_bytes,
             dispatcher=Dispatcher(runner, bus, recheck=self.claim_recheck_seconds),
+            open_folder=self.open_folder,
         )
         self.settings[base.SETTINGS_KEY] = self.context
         self._env_set = {}

@@ -67,3 +67,24 @@ class TooLarge(FlowsError):
 
     status = 413
     code = "too_large"
+
+
+class BlobMissing(FlowsError):
+    """An artifact names a blob that is not in the server's storage."""
+
+    status = 404
+    code = "blob_not_found"
+
+
+class BlobCorrupt(FlowsError):
+    """A blob whose bytes do not match its digest (or are not what the artifact says)."""
+
+    status = 500
+    code = "blob_corrupt"
+
+
+class StorageUnavailable(FlowsError):
+    """The blob storage could not be reached or did not answer in time."""
+
+    status = 503
+    code = "storage_unavailable"
