@@ -132,3 +132,24 @@ export function fetchVersion(
 ): Promise<IVersionInfo> {
   return requestAPI<IVersionInfo>('version', {}, settings);
 }
+
+/** POST api/flows/artifacts/{id}/open */
+export interface IOpenedArtifact {
+  /** Where the server wrote the executed notebook, relative to its root. */
+  path: string;
+}
+
+/**
+ * Have the server write a `notebook` artifact (a run's executed notebook) below its root,
+ * where JupyterLab can open it; the same artifact always gives the same path.
+ */
+export function openArtifact(
+  artifactId: string,
+  settings?: ServerConnection.ISettings
+): Promise<IOpenedArtifact> {
+  return requestAPI<IOpenedArtifact>(
+    `artifacts/${encodeURIComponent(artifactId)}/open`,
+    { method: 'POST' },
+    settings
+  );
+}

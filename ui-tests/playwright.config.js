@@ -2,7 +2,16 @@
  * Galata's Playwright configuration, adapted to a machine without Playwright's own
  * browsers or ffmpeg: the system Chromium, no video, a plain list reporter (also in CI).
  */
+const os = require('os');
+const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+
+// The server and the flow runs the tests start share one store, blob storage and result
+// storage of their own (under TMPDIR: `make ui-test` makes it fresh), never the user's.
+const state = path.join(os.tmpdir(), 'jupyter-flows-ui-tests');
+process.env.JUPYTER_FLOWS_DB_URL = `sqlite:///${path.join(state, 'flows.db')}`;
+process.env.JUPYTER_FLOWS_STORAGE_URL = path.join(state, 'blobs');
+process.env.JUPYTER_FLOWS_RESULT_STORAGE = path.join(state, 'results');
 
 const port = process.env.UI_TESTS_PORT || '8890';
 const baseURL = `http://127.0.0.1:${port}`;

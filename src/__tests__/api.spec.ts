@@ -9,6 +9,7 @@ import {
   ClientErrorCode,
   FlowsAPIError,
   fetchVersion,
+  openArtifact,
   requestAPI
 } from '../api';
 
@@ -171,5 +172,32 @@ describe('fetchVersion', () => {
       version: '0.1.0'
     });
     expect(requestedPath(fetch)).toBe(`${BASE_URL}api/flows/version`);
+  });
+});
+
+describe('openArtifact', () => {
+  it('POSTs artifacts/<id>/open and resolves with the path', async () => {
+    const path = 'jupyter-flows-runs/report/brave-otter-0123abcd.ipynb';
+    const fetch = json({ path });
+
+    await expect(openArtifact('a/1', settingsWith(fetch))).resolves.toEqual({
+      path
+    });
+    expect(requestedPath(fetch)).toBe(
+      `${BASE_URL}api/flows/artifacts/a%2F1/open`
+    );
+    expect((fetch.mock.calls[0][0] as Request).method).toBe('POST');
+  });
+
+  it('rejects with the server error of a missing blob', async () => {
+    const fetch = json(
+      { error: 'blob_not_found', message: 'blob 12ab is not in the storage' },
+      404
+    );
+
+    const error = await apiError(openArtifact('a1', settingsWith(fetch)));
+    expect(error.status).toBe(404);
+    expect(error.error).toBe('blob_not_found');
+    expect(error.message).toContain('12ab');
   });
 });
