@@ -51,7 +51,12 @@ from jupyter_flows.engine.states import (
     TimedOut,
     check_transition,
 )
-from jupyter_flows.engine.task import RetryDelay, resolve, retry_delays
+from jupyter_flows.engine.task import (
+    RetryDelay,
+    check_decorator_options,
+    resolve,
+    retry_delays,
+)
 from jupyter_flows.engine.timeouts import call_with_timeout
 
 P = ParamSpec("P")
@@ -83,14 +88,7 @@ class Flow(Generic[P, R]):
         persist_result: bool | None = None,
         result_storage: str | None = None,
     ) -> None:
-        if not callable(fn):
-            raise TypeError(f"@flow needs a function, got {type(fn).__name__}")
-        if inspect.iscoroutinefunction(fn):
-            raise TypeError(f"@flow {fn.__name__!r}: async flows are not supported yet")
-        if not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
-        if timeout_seconds is not None and timeout_seconds <= 0:
-            raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds!r}")
+        check_decorator_options("flow", fn, retries, timeout_seconds)
         if task_runner is not None and not isinstance(task_runner, TaskRunner):
             raise TypeError(
                 f"task_runner must be a TaskRunner instance, got {type(task_runner).__name__}"

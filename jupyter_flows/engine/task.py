@@ -94,6 +94,20 @@ def retry_delays(spec: RetryDelay, retries: int) -> list[float]:
     return (delays + [delays[-1]] * retries)[:retries]
 
 
+def check_decorator_options(
+    kind: str, fn: Any, retries: object, timeout_seconds: float | None
+) -> None:
+    """The checks @flow and @task share: a sync function, whole retries, a positive timeout."""
+    if not callable(fn):
+        raise TypeError(f"@{kind} needs a function, got {type(fn).__name__}")
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(f"@{kind} {fn.__name__!r}: async {kind}s are not supported yet")
+    if not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
+    if timeout_seconds is not None and timeout_seconds <= 0:
+        raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds!r}")
+
+
 class Task(Generic[P, R]):
     """A function whose calls inside a flow become task runs (see ``task``)."""
 
@@ -117,14 +131,7 @@ class Task(Generic[P, R]):
         result_storage: str | None = None,
         refresh_cache: bool | None = None,
     ) -> None:
-        if not callable(fn):
-            raise TypeError(f"@task needs a function, got {type(fn).__name__}")
-        if inspect.iscoroutinefunction(fn):
-            raise TypeError(f"@task {fn.__name__!r}: async tasks are not supported yet")
-        if not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
-        if timeout_seconds is not None and timeout_seconds <= 0:
-            raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds!r}")
+        check_decorator_options("task", fn, retries, timeout_seconds)
         if retry_jitter_factor is not None and retry_jitter_factor < 0:
             raise ValueError(f"retry_jitter_factor must be >= 0, got {retry_jitter_factor!r}")
         self.fn = fn
