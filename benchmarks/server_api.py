@@ -224,7 +224,7 @@ class PrefectApi(FlowsApi):
     def set_state(self, c: httpx.Client, run_id: str, state: str) -> bool:
         body = {"state": {"type": state}, "force": False}
         answer = c.post(f"flow_runs/{run_id}/set_state", json=body)
-        return answer.is_success and answer.json().get("status") == "ACCEPTED"
+        return answer.is_success and answer.json().get("status") == "ACCEPT"
 
     def ingest_body(self, lines: list[dict]) -> bytes:
         return json.dumps([{k: v for k, v in x.items() if k != "id"} for x in lines]).encode()
@@ -250,6 +250,18 @@ class PrefectApi(FlowsApi):
 
 
 # ---------------------------------------------------------------- workloads
+
+
+def patient(fn: Callable, *args):
+    """An untimed call (set-up, counting), tried again while the server answers 503 (Prefect
+    on SQLite does when its database is busy)."""
+    for attempt in range(30):
+        try:
+            return fn(*args)
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code != 503 or attempt == 29:
+                raise
+            time.sleep(1.0)
 
 
 def hammer(api: FlowsApi, clients: int, jobs: Iterator, work: Callable, seconds: float):
@@ -299,7 +311,7 @@ def measure(api: FlowsApi, backend: str, sizes: dict) -> list[dict]:
     prefect = isinstance(api, PrefectApi)
     seconds = sizes["prefect_seconds" if prefect else "seconds"]
     with api.client() as c:
-        api.setup(c)
+        patient(api.setup, c)
         created: list[str] = []
 
         def record(workload: str, clients: int, claimed: int, verified: int, errors, elapsed):
@@ -318,19 +330,19 @@ def measure(api: FlowsApi, backend: str, sizes: dict) -> list[dict]:
             records.append(rec)
 
         for clients in (1, 8):
-            before = api.count_runs(c)
+            before = patient(api.count_runs, c)
 
             def create(conn, _job):
                 created.append(api.create_run(conn))
                 return 1
 
             done, errors, elapsed = hammer(api, clients, itertools.count(), create, seconds)
-            record("create", clients, done, api.count_runs(c) - before, errors, elapsed)
+            record("create", clients, done, patient(api.count_runs, c) - before, errors, elapsed)
 
         # States on the runs just made: each run Pending, Running, Completed.
         half = len(created) // 2
         for clients, runs in ((1, created[:half]), (8, created[half:])):
-            before = api.count_runs(c, "COMPLETED")
+            before = patient(api.count_runs, c, "COMPLETED")
 
             def advance(conn, run_id):
                 ok = sum(
@@ -339,7 +351,7 @@ def measure(api: FlowsApi, backend: str, sizes: dict) -> list[dict]:
                 return ok
 
             done, errors, elapsed = hammer(api, clients, iter(runs), advance, seconds)
-            verified = 3 * (api.count_runs(c, "COMPLETED") - before)
+            verified = 3 * (patient(api.count_runs, c, "COMPLETED") - before)
             record("state", clients, done, verified, errors, elapsed)
 
         batch = sizes["batch"]
@@ -348,13 +360,13 @@ def measure(api: FlowsApi, backend: str, sizes: dict) -> list[dict]:
         if not prefect:
             endpoints.append(("logs", api.send_logs))
         for (name, send), clients in itertools.product(endpoints, (1, 8)):
-            run_id = api.create_run(c)
+            run_id = patient(api.create_run, c)
             body_of = api.ingest_body if name == "ingest" else lambda x: json.dumps(x).encode()
             bodies = [
                 body_of(api.log_lines(run_id, start, batch)) for start in range(0, lines, batch)
             ]
             done, errors, elapsed = hammer(api, clients, iter(bodies), send, seconds * 4)
-            record(name, clients, done, api.count_logs(c, run_id), errors, elapsed)
+            record(name, clients, done, patient(api.count_logs, c, run_id), errors, elapsed)
     return records
 
 
