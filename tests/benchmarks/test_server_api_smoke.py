@@ -23,7 +23,9 @@ def test_the_server_api_benchmark_measures_and_verifies(tmp_path: Path) -> None:
     records = json.loads(out.read_text())["records"]
     throughput = [r for r in records if "per_s" in r]
     assert {(r["workload"], r["clients"]) for r in throughput} == {
-        (w, c) for w in ("create", "state", "ingest", "logs") for c in (1, 8)
+        (w, c)
+        for w in ("create", "state", "create_batch", "state_batch", "ingest", "logs")
+        for c in (1, 8)
     }
     for r in throughput:
         assert r["engine"] == "jupyter-flows" and r["backend"] == "SQLite"
@@ -39,5 +41,5 @@ def test_the_server_api_benchmark_measures_and_verifies(tmp_path: Path) -> None:
 
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| workload | backend | clients | jupyter-flows | Prefect 3 |")
-    assert len(table) == 2 + 8 + 2  # header, rule, 8 throughput rows, start, memory
+    assert len(table) == 2 + 12 + 2  # header, rule, 12 throughput rows, start, memory
     assert "not measured" in done.stdout  # Prefect was skipped
