@@ -15,18 +15,22 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from jupyter_flows.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The newest migration's revision. Opening a database already there needs no Alembic at
+#: all, which keeps alembic (and the pygments it loads) out of a server's start-up and
+#: memory; a test checks this matches the migrations folder.
+HEAD_REVISION = "0004"
 
 #: Overrides the default database location for every process that opens the store.
 DB_URL_ENV = "JUPYTER_FLOWS_DB_URL"
@@ -56,6 +60,8 @@ def normalize_url(url: str | URL) -> URL:
 
 def alembic_config() -> Config:
     """The Alembic configuration, built in code: the package ships no alembic.ini."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
@@ -63,6 +69,8 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -126,6 +134,12 @@ class Database:
         Raises :class:`StoreError` if the database was migrated by a newer jupyter-flows
         (its revision is unknown here): the data is left alone.
         """
+        if revision in ("head", HEAD_REVISION) and self._revision_now() == HEAD_REVISION:
+            return
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         cfg = alembic_config()
         with self._write_engine.begin() as conn:
             if not self.is_sqlite:
@@ -144,8 +158,14 @@ class Database:
             command.upgrade(cfg, revision)
 
     def current_revision(self) -> str | None:
+        return self._revision_now()
+
+    def _revision_now(self) -> str | None:
+        """The schema revision recorded in the database (None for an empty database)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -142,3 +142,32 @@ def test_a_database_from_a_newer_version_is_refused_untouched(db_url: str) -> No
         Database(db_url)
     with Database(db_url, upgrade=False) as db:
         assert db.current_revision() == "9999"
+
+
+def test_head_revision_constant_matches_the_migrations_folder() -> None:
+    """A new migration must move HEAD_REVISION too, or databases would not be upgraded."""
+    from jupyter_flows.store.db import HEAD_REVISION
+
+    assert head_revision() == HEAD_REVISION
+
+
+def test_opening_an_up_to_date_database_loads_no_alembic(tmp_path) -> None:
+    """A server start pays for Alembic only when there is something to migrate."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'flows.db'}"
+    code = (
+        "import sys\n"
+        "from jupyter_flows.store.db import Database\n"
+        f"Database({url!r}).dispose()\n"
+        "first = 'alembic' in sys.modules\n"
+        "for name in [m for m in sys.modules if m.startswith('alembic')]:\n"
+        "    del sys.modules[name]\n"
+        f"Database({url!r}).dispose()\n"
+        "print(first, 'alembic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["True", "False"]
