@@ -188,12 +188,17 @@ def render_section(res: Results, ns: list[int], facts: dict, how: str, prefect_n
     return "\n".join(lines) + "\n"
 
 
-def write_readme(path: Path, section: str) -> None:
-    """Replace the generated section between the markers; keep everything else."""
+def write_readme(
+    path: Path, section: str, begin: str = BEGIN, end: str = END, heading: str = "\n\n"
+) -> None:
+    """Replace the generated section between ``begin`` and ``end``; keep everything else.
+
+    Each benchmark script owns one such section; a missing one is appended after ``heading``.
+    """
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text, count=1)
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + heading + section
     path.write_text(text, encoding="utf-8")

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import report
 from run import HERE, WORKLOADS, load_average, log, prefect_python
 
 sys.path.insert(0, str(HERE.parent))
@@ -576,18 +577,6 @@ def render(records: list[dict], how: str, load: str, sizes: dict) -> str:
     return "\n".join(lines)
 
 
-def write_readme(path: Path, section: str) -> None:
-    import re
-
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + HEADING + section
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, no Prefect, no README")
@@ -645,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"sizes": sizes, "records": records}, indent=1))
     if not args.quick:
-        write_readme(HERE / "README.md", section)
+        report.write_readme(HERE / "README.md", section, BEGIN, END, HEADING)
         log("table written to benchmarks/README.md")
     mismatched = [r for r in records if "claimed" in r and r["claimed"] != r["verified"]]
     for r in mismatched:
