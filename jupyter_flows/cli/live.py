@@ -61,15 +61,45 @@ def _pending_reason(api: FlowsClient, run: FlowRun) -> str | None:
 
 
 def watch_run(api: FlowsClient, run_id: str) -> FlowRun:
-    """Show the run live until it reaches a final state; return it as it ended."""
+    """Show the run until it reaches a final state; return it as it ended.
+
+    On a terminal the view redraws in place. Piped (a CI log, ``| tee``), a redrawn view
+    would only show at the end, so each state change is printed as a line instead, and the
+    final view once at the end.
+    """
     out = console()
+    if not out.is_terminal:
+        return _print_changes(api, run_id)
     run = api.get_flow_run(run_id)
     task_runs: list[TaskRun] = []
     with Live(render(run, task_runs), console=out, refresh_per_second=4) as live:
         while True:
-            run = api.get_flow_run(run_id)
-            task_runs = list(api.iterate(api.list_task_runs, run_id))
+            run, task_runs = _poll(api, run_id)
             live.update(render(run, task_runs, _pending_reason(api, run)))
             if run.state is not None and run.state.is_final:
                 return run
             time.sleep(POLL_SECONDS)
+
+
+def _poll(api: FlowsClient, run_id: str) -> tuple[FlowRun, list[TaskRun]]:
+    return api.get_flow_run(run_id), list(api.iterate(api.list_task_runs, run_id))
+
+
+def _print_changes(api: FlowsClient, run_id: str) -> FlowRun:
+    out = console()
+    last: dict[str, str | None] = {}
+    while True:
+        run, task_runs = _poll(api, run_id)
+        for key, label, state in [
+            (run.id, f"flow run {run.name}", run.state),
+            *((t.id, f"task run {t.name}", t.state) for t in task_runs),
+        ]:
+            name = state.name if state is not None else None
+            if last.get(key, "") != name:
+                last[key] = name
+                stamp = datetime.now().strftime("%H:%M:%S")
+                out.print(Text.assemble(f"{stamp} {label} ", state_text(state)))
+        if run.state is not None and run.state.is_final:
+            out.print(render(run, task_runs))
+            return run
+        time.sleep(POLL_SECONDS)
