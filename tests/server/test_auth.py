@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from jupyter_flows.server.auth import FlowsAuthorizer, FlowsIdentityProvider
+from jupyter_flows.store import Database
+from jupyter_flows.store.keys import revoke_api_key
 
 
 @pytest.fixture
@@ -84,6 +86,24 @@ async def test_user_key_does_everything_and_revoking_stops_it_at_once(api) -> No
     await api("GET", "flows", headers=other, expect=200)
     await api("DELETE", f"api-keys/{made.body['id']}", headers=user, expect=204)
     await api("GET", "flows", headers=other, expect=401)
+
+
+async def test_a_key_revoked_by_another_server_stops_within_the_cache_time(
+    api, jp_serverapp, flows_db_url: str
+) -> None:
+    user = await _key(api, "user")
+    key_id = (await api("GET", "api-keys")).body["items"][0]["id"]
+    provider = jp_serverapp.identity_provider
+    provider.key_cache_seconds = 3600.0
+    await api("GET", "flows", headers=user, expect=200)  # verified once, now trusted
+    other_server = Database(flows_db_url)
+    with other_server.transaction() as session:
+        revoke_api_key(session, key_id)
+    other_server.dispose()
+    await api("GET", "flows", headers=user, expect=200)  # still trusted here
+    provider.key_cache_seconds = 0.0
+    provider.forget_keys()  # what the cache time running out amounts to
+    await api("GET", "flows", headers=user, expect=401)
 
 
 async def test_keys_cannot_reach_the_rest_of_the_jupyter_server(jp_fetch, api) -> None:

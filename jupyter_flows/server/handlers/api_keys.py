@@ -33,6 +33,9 @@ class ApiKeyHandler(FlowsHandler):
     @authorized
     async def delete(self, key_id: str) -> None:
         await self.run(keys.revoke_key, key_id)
+        forget_keys = getattr(self.identity_provider, "forget_keys", None)
+        if forget_keys is not None:  # a revoked key must not stay trusted for a moment
+            forget_keys()
         self.no_content()
 
 
