@@ -7,17 +7,19 @@ root and its rules (hidden files, permissions) apply; an unknown path answers 40
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
-from jupyter_flows.notebooks.engines.base import NotebookDocument
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.models import InspectNotebook, RegisterNotebook
 from jupyter_flows.server.service import notebooks
+
+if TYPE_CHECKING:
+    from jupyter_flows.notebooks.engines.base import NotebookDocument
 
 
 class _NotebookHandler(FlowsHandler):

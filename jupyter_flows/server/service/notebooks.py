@@ -6,16 +6,17 @@ The handler reads the file through Jupyter's contents manager (paths relative to
 root) and hands its text here; a notebook held by the client (unsaved) can be inspected as
 JSON. The notebook is stored as a blob in the code storage (``JUPYTER_FLOWS_STORAGE_URL``,
 else the local blob folder) before the flow version is registered, as the CLI does.
+
+``jupyter_flows.notebooks`` (the cell analysis, its own pydantic models) is imported by the
+functions that use it, so a server that is not asked about notebooks never loads it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from jupyter_flows.notebooks.engines.base import NotebookDocument, NotebookRunError
-from jupyter_flows.notebooks.reader import NotebookError
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.models import (
     CreateDeployment,
@@ -27,9 +28,15 @@ from jupyter_flows.server.models import (
 from jupyter_flows.server.service import deployments, flows
 from jupyter_flows.store import deployments as store_deployments
 
+if TYPE_CHECKING:
+    from jupyter_flows.notebooks.engines.base import NotebookDocument
+
 
 def document_of(path: str | None, text: str | None, notebook: Any = None) -> NotebookDocument:
     """The document of a file's text (``path`` says which kind) or of notebook JSON."""
+    from jupyter_flows.notebooks.engines.base import NotebookDocument
+    from jupyter_flows.notebooks.reader import NotebookError
+
     try:
         if notebook is not None:
             document = NotebookDocument.load(notebook)
@@ -54,6 +61,8 @@ def document_of(path: str | None, text: str | None, notebook: Any = None) -> Not
 
 def inspect(document: NotebookDocument, body: InspectNotebook) -> dict[str, Any]:
     """The FlowSpec document (docs/notebooks.md) of the notebook or of its selected cells."""
+    from jupyter_flows.notebooks.reader import NotebookError
+
     try:
         spec = document.inspect(body.cells, body.engine, body.name)
     except NotebookError as exc:
@@ -65,7 +74,9 @@ def register_notebook(
     session: Session, document: NotebookDocument, body: RegisterNotebook
 ) -> tuple[dict[str, Any], bool]:
     """Register the notebook's flow version and make or update its deployment."""
+    from jupyter_flows.notebooks.engines.base import NotebookRunError
     from jupyter_flows.notebooks.engines.registered import notebook_registration
+    from jupyter_flows.notebooks.reader import NotebookError
 
     try:
         spec, registration = notebook_registration(
