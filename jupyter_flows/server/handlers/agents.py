@@ -7,17 +7,31 @@ Every route here is the ``flows.agents`` resource, the one an agent API key may 
 from __future__ import annotations
 
 import asyncio
+import functools
+from typing import TYPE_CHECKING
 
 from jupyter_server.auth.decorator import authorized
-from pydantic import TypeAdapter
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import ClaimRun, CreateAgentLog, Heartbeat, RegisterAgent
 from jupyter_flows.server.service import agents
 
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from jupyter_flows.server.models import CreateAgentLog
+
 ID = r"(?P<agent_id>[^/]+)"
-LINES = TypeAdapter(list[CreateAgentLog])
+
+
+@functools.cache
+def lines_body() -> TypeAdapter[list[CreateAgentLog]]:
+    """The body of ``POST agents/{id}/logs``: a list of lines (built on first use)."""
+    from pydantic import TypeAdapter
+
+    from jupyter_flows.server.models import CreateAgentLog
+
+    return TypeAdapter(list[CreateAgentLog])
 
 
 class AgentsHandler(FlowsHandler):
@@ -32,6 +46,8 @@ class AgentsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import RegisterAgent
+
         agent, created = await self.run(agents.register_agent, self.body(RegisterAgent))
         self.reply(agent, 201 if created else 200, location=f"agents/{agent['id']}")
 
@@ -51,6 +67,8 @@ class HeartbeatHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, agent_id: str) -> None:
+        from jupyter_flows.server.models import Heartbeat
+
         body = self.body(Heartbeat, optional=True)
         self.reply(await self.run(agents.heartbeat, agent_id, body))
 
@@ -75,7 +93,7 @@ class AgentLogsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, agent_id: str) -> None:
-        count = await self.run(agents.add_logs, agent_id, self.body(LINES))
+        count = await self.run(agents.add_logs, agent_id, self.body(lines_body()))
         self.reply({"count": count}, 201)
 
 
@@ -88,6 +106,8 @@ class ClaimHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, name: str) -> None:
+        from jupyter_flows.server.models import ClaimRun
+
         body = self.body(ClaimRun)
         self._gone = asyncio.get_running_loop().create_future()
         run = await self.context.dispatcher.claim(name, body.agent_id, body.wait, gone=self._gone)

@@ -6,7 +6,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import CreateApiKey
 from jupyter_flows.server.service import keys
 
 
@@ -22,6 +21,8 @@ class ApiKeysHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import CreateApiKey
+
         key = await self.run(keys.create_key, self.body(CreateApiKey))
         self.reply(key, 201, location=f"api-keys/{key['id']}")
 

@@ -13,13 +13,13 @@ the service through :attr:`FlowsHandler.run` and write the answer.
 from __future__ import annotations
 
 import json
+import sys
 from http.client import responses
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
-from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from tornado.web import HTTPError
 
@@ -29,10 +29,12 @@ from jupyter_flows.store import errors as store_errors
 from jupyter_flows.store.hashing import InvalidContent
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, TypeAdapter, ValidationError
+
     from jupyter_flows.server.app import FlowsContext
     from jupyter_flows.server.service import Runner
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 #: Every route of the REST API lives below this path (after the server's base_url).
 API_PREFIX = "/api/flows"
@@ -89,7 +91,9 @@ def domain_error(exc: BaseException) -> FlowsError | tuple[int, str, str] | None
         return 409, "conflict", str(exc)
     if isinstance(exc, (store_errors.InvalidInput, InvalidContent)):
         return 400, "invalid_input", str(exc)
-    if isinstance(exc, ValidationError):
+    # pydantic is imported by the first request with a body, not to answer a 404.
+    pydantic_core = sys.modules.get("pydantic_core")
+    if pydantic_core is not None and isinstance(exc, pydantic_core.ValidationError):
         return 400, "invalid_input", validation_message(exc)
     if isinstance(exc, IntegrityError):
         return 409, "conflict", "the change clashes with data already stored"
@@ -175,6 +179,8 @@ class FlowsHandler(APIHandler):
             if not optional:
                 raise InvalidInput("the request needs a JSON body")
             raw = b"{}"
+        from pydantic import TypeAdapter
+
         if isinstance(model, TypeAdapter):
             return model.validate_json(raw)
         return model.model_validate_json(raw)

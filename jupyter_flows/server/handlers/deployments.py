@@ -6,7 +6,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import CreateDeployment, RunDeployment, UpdateDeployment
 from jupyter_flows.server.service import deployments
 
 ID = r"(?P<deployment_id>[^/]+)"
@@ -31,6 +30,8 @@ class DeploymentsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import CreateDeployment
+
         result = await self.run(deployments.create_deployment, self.body(CreateDeployment))
         self.reply(result, 201, location=f"deployments/{result['id']}")
 
@@ -46,6 +47,8 @@ class DeploymentHandler(FlowsHandler):
     @authenticated
     @authorized
     async def patch(self, deployment_id: str) -> None:
+        from jupyter_flows.server.models import UpdateDeployment
+
         body = self.body(UpdateDeployment)
         self.reply(await self.run(deployments.update_deployment, deployment_id, body))
 
@@ -72,6 +75,8 @@ class DeploymentRunsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, deployment_id: str) -> None:
+        from jupyter_flows.server.models import RunDeployment
+
         body = self.body(RunDeployment, optional=True)
         run = await self.run(deployments.run_deployment, deployment_id, body)
         self.reply(run, 201, location=f"flow-runs/{run['id']}")

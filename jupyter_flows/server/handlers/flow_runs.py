@@ -10,7 +10,6 @@ from tornado.web import authenticated
 from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import CreateFlowRun, ProposeState
 from jupyter_flows.server.service import agents, logs, runs
 from jupyter_flows.store.run_queries import FlowRunFilter
 
@@ -64,6 +63,8 @@ class FlowRunsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import CreateFlowRun
+
         run, created = await self.run(runs.create_flow_run, self.body(CreateFlowRun))
         self.reply(run, 201 if created else 200, location=f"flow-runs/{run['id']}")
 
@@ -89,6 +90,8 @@ class FlowRunStateHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, flow_run_id: str) -> None:
+        from jupyter_flows.server.models import ProposeState
+
         body = self.body(ProposeState)
         self.reply(await self.run(runs.set_state, "flow_run", flow_run_id, body))
 

@@ -6,7 +6,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import RegisterFlow
 from jupyter_flows.server.service import flows
 
 ID = r"(?P<flow_id>[^/]+)"
@@ -28,6 +27,8 @@ class FlowsCollectionHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import RegisterFlow
+
         body = self.body(RegisterFlow)
         version, created = await self.run(flows.register_flow, body)
         self.reply(version, 201 if created else 200, location=f"flow-versions/{version['id']}")

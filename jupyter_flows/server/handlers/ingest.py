@@ -6,7 +6,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import Ingest
 from jupyter_flows.server.service import ingest
 
 
@@ -16,6 +15,8 @@ class IngestHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import Ingest
+
         self.reply(await self.run(ingest.ingest, self.body(Ingest)))
 
 

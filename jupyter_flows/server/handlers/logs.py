@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 from jupyter_server.auth.decorator import authorized
-from pydantic import TypeAdapter
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import CreateLog
 from jupyter_flows.server.service import logs
 
-LINES = TypeAdapter(list[CreateLog])
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from jupyter_flows.server.models import CreateLog
+
+
+@functools.cache
+def lines_body() -> TypeAdapter[list[CreateLog]]:
+    """The body of ``POST logs``: a list of lines (built on first use)."""
+    from pydantic import TypeAdapter
+
+    from jupyter_flows.server.models import CreateLog
+
+    return TypeAdapter(list[CreateLog])
 
 
 class LogsHandler(FlowsHandler):
@@ -35,7 +49,7 @@ class LogsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        count = await self.run(logs.insert_logs, self.body(LINES))
+        count = await self.run(logs.insert_logs, self.body(lines_body()))
         self.reply({"count": count}, 201)
 
 

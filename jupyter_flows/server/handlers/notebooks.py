@@ -15,7 +15,6 @@ from tornado.web import authenticated
 
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import InspectNotebook, RegisterNotebook
 from jupyter_flows.server.service import notebooks
 
 if TYPE_CHECKING:
@@ -42,6 +41,8 @@ class NotebookInspectHandler(_NotebookHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import InspectNotebook
+
         body = self.body(InspectNotebook)
         document = await self.document(body.path, body.notebook)
         loop = asyncio.get_running_loop()  # the conversion is CPU work: off the IOLoop
@@ -54,6 +55,8 @@ class NotebookRegisterHandler(_NotebookHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import RegisterNotebook
+
         body = self.body(RegisterNotebook)
         document = await self.document(body.path)
         answer, created = await self.run(notebooks.register_notebook, document, body)

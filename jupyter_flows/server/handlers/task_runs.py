@@ -6,7 +6,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import CreateTaskRun, ProposeState
 from jupyter_flows.server.service import runs
 
 ID = r"(?P<task_run_id>[^/]+)"
@@ -18,6 +17,8 @@ class TaskRunsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import CreateTaskRun
+
         run, created = await self.run(runs.create_task_run, self.body(CreateTaskRun))
         self.reply(run, 201 if created else 200, location=f"task-runs/{run['id']}")
 
@@ -37,6 +38,8 @@ class TaskRunStateHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, task_run_id: str) -> None:
+        from jupyter_flows.server.models import ProposeState
+
         body = self.body(ProposeState)
         self.reply(await self.run(runs.set_state, "task_run", task_run_id, body))
 

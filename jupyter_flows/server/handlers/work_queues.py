@@ -6,7 +6,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.models import CreateWorkQueue, UpdateWorkQueue
 from jupyter_flows.server.service import queues
 
 NAME = r"(?P<name>[^/]+)"
@@ -24,6 +23,8 @@ class WorkQueuesHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.models import CreateWorkQueue
+
         queue = await self.run(queues.create_queue, self.body(CreateWorkQueue))
         self.reply(queue, 201, location=f"work-queues/{queue['name']}")
 
@@ -39,6 +40,8 @@ class WorkQueueHandler(FlowsHandler):
     @authenticated
     @authorized
     async def patch(self, name: str) -> None:
+        from jupyter_flows.server.models import UpdateWorkQueue
+
         body = self.body(UpdateWorkQueue)
         self.reply(await self.run(queues.update_queue, name, body))
 

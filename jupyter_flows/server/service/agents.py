@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.server.errors import NotFound
-from jupyter_flows.server.models import CreateAgentLog, Heartbeat, RegisterAgent
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.events import emit, state_message
 from jupyter_flows.server.service.logs import level_number
@@ -29,6 +28,9 @@ from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store import run_queries
 from jupyter_flows.store.models import Agent, FlowRun, FlowVersion, WorkQueue
 from jupyter_flows.store.types import utcnow
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.models import CreateAgentLog, Heartbeat, RegisterAgent
 
 #: A run an agent is working on must stop when its state is one of these (the user
 #: cancelled it, or the server gave up on this attempt and rescheduled or crashed it).

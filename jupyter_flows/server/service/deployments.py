@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from datetime import timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.server.errors import InvalidInput
-from jupyter_flows.server.models import (
-    CreateDeployment,
-    CronSchedule,
-    IntervalSchedule,
-    RunDeployment,
-    UpdateDeployment,
-)
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.events import emit, flow_run_message
 from jupyter_flows.server.service.flows import check_parameters
@@ -27,6 +20,15 @@ from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store import runs as store_runs
 from jupyter_flows.store.models import Deployment, FlowVersion, Schedule, WorkQueue
 from jupyter_flows.store.types import utcnow
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.models import (
+        CreateDeployment,
+        CronSchedule,
+        IntervalSchedule,
+        RunDeployment,
+        UpdateDeployment,
+    )
 
 
 def schedule_out(schedule: Schedule | None) -> dict[str, Any] | None:
@@ -60,6 +62,8 @@ def deployment_out(session: Session, deployment: Deployment) -> dict[str, Any]:
 def _set_schedule(
     session: Session, deployment_id: str, schedule: IntervalSchedule | CronSchedule | None
 ) -> None:
+    from jupyter_flows.server.models import CronSchedule, IntervalSchedule
+
     for old in store_deployments.read_schedules(session, deployment_id):
         store_deployments.delete_schedule(session, old.id)
     if isinstance(schedule, IntervalSchedule):

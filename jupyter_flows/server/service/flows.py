@@ -8,7 +8,7 @@ come back as they were sent.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
@@ -16,11 +16,13 @@ from jsonschema.exceptions import SchemaError
 from sqlalchemy.orm import Session
 
 from jupyter_flows.server.errors import InvalidInput
-from jupyter_flows.server.models import FlowContent, RegisterFlow
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.store import flows as store_flows
 from jupyter_flows.store.hashing import InvalidContent
 from jupyter_flows.store.models import FlowGroup, FlowVersion
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.models import FlowContent, RegisterFlow
 
 EDGE_NAMES = "_edge_names"
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from jupyter_flows.server.errors import NotFound
-from jupyter_flows.server.models import CreateApiKey
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.store import keys as store_keys
 from jupyter_flows.store.models import ApiKey
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.models import CreateApiKey
 
 
 def key_out(key: ApiKey) -> dict[str, Any]:

@@ -18,18 +18,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from jupyter_flows.server.errors import InvalidInput
-from jupyter_flows.server.models import (
-    CreateDeployment,
-    InspectNotebook,
-    RegisterFlow,
-    RegisterNotebook,
-    UpdateDeployment,
-)
 from jupyter_flows.server.service import deployments, flows
 from jupyter_flows.store import deployments as store_deployments
 
 if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.base import NotebookDocument
+    from jupyter_flows.server.models import InspectNotebook, RegisterNotebook
 
 
 def document_of(path: str | None, text: str | None, notebook: Any = None) -> NotebookDocument:
@@ -77,6 +71,7 @@ def register_notebook(
     from jupyter_flows.notebooks.engines.base import NotebookRunError
     from jupyter_flows.notebooks.engines.registered import notebook_registration
     from jupyter_flows.notebooks.reader import NotebookError
+    from jupyter_flows.server.models import CreateDeployment, RegisterFlow, UpdateDeployment
 
     try:
         spec, registration = notebook_registration(
