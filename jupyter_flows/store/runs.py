@@ -1,15 +1,17 @@
 """Flow runs and task runs: creation, and the one function that changes their state.
 
-Every state change of every run goes through :func:`propose_state`. It checks the
-transition against ``jupyter_flows.engine.states``, then writes the new state with a guarded
-``UPDATE … WHERE id = :id AND state_type = :from AND state_seq = :seq`` and appends the
-history row, in the caller's transaction. If another writer changed the run first the
-UPDATE matches no row and :class:`StateConflict` is raised, with nothing written.
+Every state change of every run goes through :func:`propose_states` (:func:`propose_state`
+is one proposal of it). It checks each transition against ``jupyter_flows.engine.states``,
+then writes each run's new state with a guarded ``UPDATE … WHERE id = :id AND state_type =
+:from AND state_seq = :seq`` and appends the history rows, in the caller's transaction. If
+another writer changed a run first its UPDATE matches no row and :class:`StateConflict` is
+raised (or answered, per proposal), with nothing of that run written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from jupyter_flows.engine.states import FINAL_TYPES, State, StateType, check_transition
+from jupyter_flows.engine.states import (
+    FINAL_TYPES,
+    IllegalTransition,
+    State,
+    StateType,
+    check_transition,
+)
 from jupyter_flows.store.errors import InvalidInput, NotFound, StateConflict
 from jupyter_flows.store.models import (
     Deployment,
@@ -55,6 +63,23 @@ _STATE_COLUMNS = frozenset(
 # ------------------------------------------------------------------ the state machine
 
 
+@dataclass(slots=True)
+class Proposal:
+    """One state proposed for one run (as loaded), with what goes with it (see
+    :func:`propose_state` for ``scheduled_time``, ``details`` and ``updates``)."""
+
+    run: Run
+    state: State
+    scheduled_time: datetime | None = None
+    details: Mapping[str, Any] | None = None
+    updates: Mapping[str, Any] | None = None
+
+
+#: What :func:`propose_states` answers for each proposal: the history row it wrote (the
+#: columns of a ``FlowRunState`` / ``TaskRunState`` as a dict), or the error that refused it.
+Outcome = dict[str, Any] | IllegalTransition | InvalidInput | StateConflict
+
+
 def propose_state(
     session: Session,
     run: Run,
@@ -64,7 +89,8 @@ def propose_state(
     details: Mapping[str, Any] | None = None,
     updates: Mapping[str, Any] | None = None,
 ) -> RunState:
-    """Move ``run`` (as loaded) to ``state``; return the new history row.
+    """Move ``run`` (as loaded) to ``state``; return the new history row (not attached to
+    the session).
 
     - ``scheduled_time``: for a Scheduled state, when the run is due (default: the state's
       timestamp).
@@ -80,67 +106,185 @@ def propose_state(
     """
     if isinstance(state, StateType):
         state = State(state)
-    from_type, to_type, ts = run.state_type, state.type, state.timestamp
-    check_transition(from_type, to_type)
-    if ts.tzinfo is None:
-        raise InvalidInput("a state's timestamp must be timezone-aware")
-    extra = dict(updates or {})
-    forbidden = _STATE_COLUMNS.intersection(extra)
-    if forbidden:
-        raise InvalidInput(f"only propose_state sets {', '.join(sorted(forbidden))}")
+    proposal = Proposal(run, state, scheduled_time, details, updates)
+    (outcome,) = propose_states(session, [proposal])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return _HISTORY[type(run)](**outcome)
 
-    seq = run.state_seq + 1
-    values: dict[str, Any] = {
-        "state_type": to_type,
-        "state_name": state.name,
-        "state_message": state.message,
-        "state_timestamp": ts,
-        "state_seq": seq,
-        "end_time": ts if to_type in FINAL_TYPES else None,
-        "updated": utcnow(),
-    }
-    record_details = dict(details or {})
-    if to_type is StateType.SCHEDULED:
-        when = scheduled_time or ts
-        values["next_scheduled_start_time"] = when
-        record_details["scheduled_time"] = when.astimezone(UTC).isoformat()
-    elif scheduled_time is not None:
-        raise InvalidInput("scheduled_time is only for a Scheduled state")
-    if run.expected_start_time is None:
-        values["expected_start_time"] = values.get("next_scheduled_start_time", ts)
-    if to_type is StateType.RUNNING:
-        values["run_count"] = run.run_count + 1
-        if run.start_time is None:
-            values["start_time"] = ts
-    if from_type is StateType.RUNNING and run.state_timestamp is not None:
-        ran = max(0.0, (ts - run.state_timestamp).total_seconds())
-        values["total_run_time"] = run.total_run_time + ran
-    values.update(extra)
 
-    model = type(run)
-    guard = model.state_type.is_(None) if from_type is None else model.state_type == from_type
-    result = session.execute(
-        sa.update(model)
-        .where(model.id == run.id, model.state_seq == run.state_seq, guard)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+def propose_states(session: Session, proposals: Sequence[Proposal]) -> list[Outcome]:
+    """:func:`propose_state` for many proposals at once; one outcome per proposal, in order.
+
+    The proposals of one run apply in order, each checked against the state the accepted
+    ones before it left; a refused one (illegal, bad input) changes nothing and the next is
+    checked as if it had not been made. Each run is then written once, with its final state,
+    by one guarded UPDATE (``WHERE state_seq = :seq AND state_type = :from``, the state the
+    run was loaded in), the UPDATEs of all runs in one ``executemany``, and every history
+    row in one more. A run whose guard fails lost a race: all of its proposals get
+    :class:`StateConflict` and nothing of it is written; the other runs go in.
+    """
+    now = utcnow()
+    chains: dict[tuple[type, str], _Chain] = {}
+    outcomes: list[Outcome] = []
+    for index, proposal in enumerate(proposals):
+        key = (type(proposal.run), proposal.run.id)
+        chain = chains.get(key)
+        if chain is None:
+            chain = chains[key] = _Chain(proposal.run)
+        try:
+            outcomes.append(chain.step(proposal, now))
+        except (IllegalTransition, InvalidInput) as exc:
+            outcomes.append(exc)
+            continue
+        chain.indices.append(index)
+    moved = [chain for chain in chains.values() if chain.indices]
+    if not moved:
+        return outcomes
+    session.flush()  # what the caller added before this (a new run) goes first
+    conn = session.connection()
+    lost = _write_runs(conn, moved)
+    for chain in lost:
+        conflict = StateConflict(chain.run.id, chain.from_type, chain.from_seq)
+        for index in chain.indices:
+            outcomes[index] = conflict
+    written = [chain for chain in moved if chain not in lost]
+    for model in _HISTORY:
+        rows = [row for chain in written if chain.model is model for row in chain.rows]
+        if rows:
+            conn.execute(_HISTORY_INSERT[model], rows)
+    for chain in written:
+        for column, value in chain.values.items():
+            set_committed_value(chain.run, column, value)
+    return outcomes
+
+
+class _Chain:
+    """The accepted proposals of one run in one call, applied to a copy of its state."""
+
+    __slots__ = ("run", "model", "from_type", "from_seq", "values", "extra", "rows", "indices")
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.model = type(run)
+        self.from_type = run.state_type
+        self.from_seq = run.state_seq
+        #: The run's state columns as the accepted proposals so far leave them.
+        self.values: dict[str, Any] = {name: getattr(run, name) for name in _STATE_COLUMNS}
+        #: Other columns the proposals' ``updates`` set (these are in ``values`` too).
+        self.extra: set[str] = set()
+        self.rows: list[dict[str, Any]] = []
+        self.indices: list[int] = []
+
+    def step(self, proposal: Proposal, now: datetime) -> dict[str, Any]:
+        """Check one proposal against the state so far and apply it; its history row."""
+        run, state, current = self.run, proposal.state, self.values
+        from_type, to_type, ts = current["state_type"], state.type, state.timestamp
+        check_transition(from_type, to_type)
+        if ts.tzinfo is None:
+            raise InvalidInput("a state's timestamp must be timezone-aware")
+        extra = dict(proposal.updates or {})
+        forbidden = _STATE_COLUMNS.intersection(extra)
+        if forbidden:
+            raise InvalidInput(f"only propose_state sets {', '.join(sorted(forbidden))}")
+
+        seq = current["state_seq"] + 1
+        values: dict[str, Any] = {
+            "state_type": to_type,
+            "state_name": state.name,
+            "state_message": state.message,
+            "state_timestamp": ts,
+            "state_seq": seq,
+            "end_time": ts if to_type in FINAL_TYPES else None,
+            "updated": now,
+        }
+        details = dict(proposal.details or {})
+        if to_type is StateType.SCHEDULED:
+            when = proposal.scheduled_time or ts
+            values["next_scheduled_start_time"] = when
+            details["scheduled_time"] = when.astimezone(UTC).isoformat()
+        elif proposal.scheduled_time is not None:
+            raise InvalidInput("scheduled_time is only for a Scheduled state")
+        if current["expected_start_time"] is None:
+            values["expected_start_time"] = values.get("next_scheduled_start_time", ts)
+        if to_type is StateType.RUNNING:
+            values["run_count"] = current["run_count"] + 1
+            if current["start_time"] is None:
+                values["start_time"] = ts
+        if from_type is StateType.RUNNING and current["state_timestamp"] is not None:
+            ran = max(0.0, (ts - current["state_timestamp"]).total_seconds())
+            values["total_run_time"] = current["total_run_time"] + ran
+        values.update(extra)
+
+        current.update(values)
+        self.extra.update(extra)
+        row = {
+            "run_id": run.id,
+            "seq": seq,
+            "type": to_type,
+            "name": state.name,
+            "message": state.message,
+            "timestamp": ts,
+            "details": details,
+        }
+        self.rows.append(row)
+        return row
+
+    def params(self) -> dict[str, Any]:
+        return {"_id": self.run.id, "_seq": self.from_seq, "_from": self.from_type, **self.values}
+
+
+def _write_runs(conn: sa.Connection, chains: list[_Chain]) -> list[_Chain]:
+    """One guarded UPDATE per run (an executemany per statement shape); the runs that lost."""
+    groups: dict[tuple[type, tuple[str, ...]], list[_Chain]] = {}
+    for chain in chains:
+        groups.setdefault((chain.model, tuple(sorted(chain.extra))), []).append(chain)
+    lost: list[_Chain] = []
+    for (model, _), members in groups.items():
+        stmt = _GUARDED_UPDATE[model]
+        params = [chain.params() for chain in members]
+        if len(params) == 1:
+            if _rowcount(conn.execute(stmt, params[0])) != 1:
+                lost.append(members[0])
+            continue
+        # The sum of the rowcounts says whether every guard held, not which did not: in
+        # that (rare) case undo the batch and write the runs one by one.
+        savepoint = conn.begin_nested()
+        if _rowcount(conn.execute(stmt, params)) == len(params):
+            savepoint.commit()
+            continue
+        savepoint.rollback()
+        for chain, one in zip(members, params, strict=True):
+            if _rowcount(conn.execute(stmt, one)) != 1:
+                lost.append(chain)
+    return lost
+
+
+def _rowcount(result: sa.CursorResult[Any]) -> int:
+    return int(result.rowcount)
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+def _guarded_update(model: type[Run]) -> sa.Update:
+    """``UPDATE … SET <the parameters' columns> WHERE id = :_id AND state_seq = :_seq AND
+    state_type IS NOT DISTINCT FROM :_from``; the SET list comes from the parameters."""
+    table = _table(model)
+    state_type = table.c.state_type
+    return sa.update(table).where(
+        table.c.id == sa.bindparam("_id"),
+        table.c.state_seq == sa.bindparam("_seq"),
+        state_type.is_not_distinct_from(sa.bindparam("_from", type_=state_type.type)),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StateConflict(run.id, from_type, run.state_seq)
-    record = _HISTORY[model](
-        run_id=run.id,
-        seq=seq,
-        type=to_type,
-        name=state.name,
-        message=state.message,
-        timestamp=ts,
-        details=record_details,
-    )
-    session.add(record)
-    for key, value in values.items():
-        set_committed_value(run, key, value)
-    session.flush()
-    return record
+
+
+_GUARDED_UPDATE: dict[type, sa.Update] = {model: _guarded_update(model) for model in _HISTORY}
+_HISTORY_INSERT: dict[type, sa.Insert] = {
+    model: _table(history).insert() for model, history in _HISTORY.items()
+}
 
 
 def set_flow_run_state(
@@ -274,9 +418,14 @@ def insert_scheduled_runs(
     runs = session.scalars(
         sa.select(FlowRun).where(FlowRun.id.in_(created)).order_by(FlowRun.expected_start_time)
     ).all()
-    for run in runs:
-        # Due at its slot (the row was inserted with expected_start_time = slot).
-        propose_state(session, run, StateType.SCHEDULED, scheduled_time=run.expected_start_time)
+    # Each due at its slot (the row was inserted with expected_start_time = slot).
+    _propose_all(
+        session,
+        [
+            Proposal(run, State(StateType.SCHEDULED), scheduled_time=run.expected_start_time)
+            for run in runs
+        ],
+    )
     return list(runs)
 
 
@@ -374,6 +523,14 @@ def create_task_run(
     run = session.get_one(TaskRun, run_id)
     propose_state(session, run, state)
     return run
+
+
+def _propose_all(session: Session, proposals: Sequence[Proposal]) -> None:
+    """:func:`propose_states`, raising the first refusal (for proposals that cannot fail
+    unless something is wrong: the first state of runs just made)."""
+    for outcome in propose_states(session, proposals):
+        if isinstance(outcome, Exception):
+            raise outcome
 
 
 def _state_type(state: State | StateType) -> StateType:

@@ -251,3 +251,133 @@ def test_concurrent_set_state_one_wins_the_other_sees_the_new_state(db: Database
         history = [h.type for h in runs.read_state_history(s, run)]
         assert history[-1] is run.state_type and run.state_type.value == sorted(outcomes)[0]
         assert len(history) == 4
+
+
+# ------------------------------------------------------------------ many proposals at once
+
+
+def _row(session: Session, run_id: str) -> dict[str, object]:
+    row = session.execute(sa.select(FlowRun.__table__).where(FlowRun.id == run_id)).one()
+    return {k: v for k, v in row._asdict().items() if k not in ("id", "name", "created", "updated")}
+
+
+def _history(session: Session, run_id: str) -> list[tuple[object, ...]]:
+    run = session.get_one(FlowRun, run_id)
+    return [
+        (h.seq, h.type, h.name, h.message, h.timestamp, h.details)
+        for h in runs.read_state_history(session, run)
+    ]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    proposals=st.lists(
+        st.tuples(st.integers(0, 1), st.sampled_from(ALL_TYPES), st.booleans()), max_size=16
+    )
+)
+def test_proposals_at_once_write_what_one_at_a_time_writes(
+    session: Session, proposals: list[tuple[int, StateType, bool]]
+) -> None:
+    """propose_states over two runs, states interleaved, leaves the same rows, history and
+    refusals as propose_state called once per proposal on two twin runs."""
+    group = make_group(session)
+    first = State(StateType.SCHEDULED, timestamp=T0)
+    batch = [make_run(session, group, state=first) for _ in range(2)]
+    single = [make_run(session, group, state=first) for _ in range(2)]
+    session.commit()
+
+    def proposal(runs_: list[FlowRun], i: int) -> runs.Proposal:
+        which, type_, extra = proposals[i]
+        state = State(type_, message=f"#{i}", timestamp=T0 + timedelta(seconds=i + 1))
+        when = T0 + timedelta(hours=i) if extra and type_ is StateType.SCHEDULED else None
+        return runs.Proposal(runs_[which], state, when, {"n": i} if extra else None)
+
+    outcomes = runs.propose_states(session, [proposal(batch, i) for i in range(len(proposals))])
+    one_by_one: list[object] = []
+    for i in range(len(proposals)):
+        p = proposal(single, i)
+        try:
+            record = runs.propose_state(
+                session, p.run, p.state, scheduled_time=p.scheduled_time, details=p.details
+            )
+            one_by_one.append(record.type)
+        except IllegalTransition as exc:
+            one_by_one.append(type(exc))
+    session.commit()
+
+    got = [o["type"] if isinstance(o, dict) else type(o) for o in outcomes]
+    assert got == one_by_one
+    shown = [{k: getattr(run, k) for k in _row(session, run.id)} for run in batch]
+    session.expire_all()
+    for mine, twin, instance in zip(batch, single, shown, strict=True):
+        assert _row(session, mine.id) == _row(session, twin.id)
+        assert _history(session, mine.id) == _history(session, twin.id)
+        assert instance == _row(session, mine.id)  # the instance shows what was written
+
+
+def test_a_run_that_lost_a_race_is_refused_whole_and_the_others_go_in(db: Database) -> None:
+    """Three runs proposed together, one of them changed by another writer since it was
+    read: its proposals all get StateConflict and nothing of it is written."""
+    with db.session() as s:
+        group = make_group(s)
+        ids = [make_run(s, group).id for _ in range(3)]
+        s.commit()
+
+    with db.session() as loser:
+        stale = [loser.get_one(FlowRun, run_id) for run_id in ids]
+        loser.commit()
+        with db.session() as winner:
+            runs.set_flow_run_state(winner, ids[1], StateType.CANCELLED)
+            winner.commit()
+        outcomes = runs.propose_states(
+            loser,
+            [
+                runs.Proposal(run, State(type_, timestamp=T0 + timedelta(seconds=i)))
+                for i, type_ in enumerate([StateType.PENDING, StateType.RUNNING])
+                for run in stale
+            ],
+        )
+        loser.commit()
+
+    assert [type(o).__name__ if isinstance(o, Exception) else "ok" for o in outcomes] == [
+        "ok",
+        "StateConflict",
+        "ok",
+        "ok",
+        "StateConflict",
+        "ok",
+    ]
+    assert outcomes[1] is outcomes[4] and outcomes[1].expected_type is StateType.SCHEDULED
+    with db.session() as s:
+        states = [s.get_one(FlowRun, run_id).state_type for run_id in ids]
+        assert states == [StateType.RUNNING, StateType.CANCELLED, StateType.RUNNING]
+        assert [len(_history(s, run_id)) for run_id in ids] == [3, 2, 3]
+
+
+def test_updates_of_some_runs_only(session: Session) -> None:
+    """Runs whose proposals set other columns are written beside runs whose do not."""
+    group = make_group(session)
+    made = [make_run(session, group) for _ in range(3)]
+    outcomes = runs.propose_states(
+        session,
+        [
+            runs.Proposal(made[0], State(StateType.PENDING), updates={"name": "first"}),
+            runs.Proposal(made[1], State(StateType.PENDING)),
+            runs.Proposal(made[2], State(StateType.PENDING), updates={"name": "third"}),
+            runs.Proposal(made[2], State(StateType.RUNNING), updates={"run_count": 3}),
+        ],
+    )
+    session.commit()
+    assert isinstance(outcomes[3], InvalidInput)
+    session.expire_all()
+    fresh = [session.get_one(FlowRun, run.id) for run in made]
+    assert [r.name for r in fresh] == ["first", made[1].name, "third"]
+    assert {r.state_type for r in fresh} == {StateType.PENDING}
+
+
+def test_nothing_to_propose(session: Session) -> None:
+    assert runs.propose_states(session, []) == []
