@@ -9,15 +9,15 @@ is refused alone and listed in ``rejected``; the rest of the batch goes in.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from jupyter_flows.engine.states import IllegalTransition, State
-from jupyter_flows.server.errors import FlowsError
+from jupyter_flows.engine.states import State
+from jupyter_flows.server.errors import NotFound
 from jupyter_flows.server.models import Ingest
 from jupyter_flows.server.service import artifacts, logs, runs
-from jupyter_flows.store.errors import StateConflict
 from jupyter_flows.store.types import utcnow
 
 
@@ -43,32 +43,53 @@ def ingest(session: Session, batch: Ingest) -> dict[str, Any]:
 
 
 def _apply_states(session: Session, batch: Ingest, rejections: runs.Rejections) -> int:
+    """Apply the batch's states: its runs loaded (and locked) in one query per kind, then
+    one ``runs.apply_states``, which writes each run once whatever its number of states."""
     if not batch.states:
         return 0
     now = utcnow()
     since = min((s.timestamp for s in batch.states if s.timestamp), default=None)
-    seen = {
-        kind: runs.seen_states(
-            session, kind, {s.run_id for s in batch.states if s.kind == kind}, since
-        )
-        for kind in ("flow_run", "task_run")
-    }
-    loaded: dict[tuple[str, str], Any] = {}
-    applied = 0
-    for index, item in enumerate(batch.states):
-        timestamp = item.timestamp or now
-        if (item.run_id, item.type, timestamp) in seen[item.kind]:
+    ids: dict[str, set[str]] = {"flow_run": set(), "task_run": set()}
+    for item in batch.states:
+        ids[item.kind].add(item.run_id)
+    seen = {kind: runs.seen_states(session, kind, ids[kind], since) for kind in ids}
+    loaded = {kind: runs.load_runs_for_update(session, kind, ids[kind]) for kind in ids}
+    keys = [(item.kind, (item.run_id, item.type, item.timestamp or now)) for item in batch.states]
+    # A state twice in one batch goes in once: the runs of such states take their states one
+    # at a time, since whether the second is skipped depends on whether the first went in.
+    one_by_one = {(kind, key[0]) for (kind, key), n in Counter(keys).items() if n > 1}
+
+    refused: list[tuple[int, Exception]] = []
+    together: list[tuple[int, runs.Change]] = []
+    alone: list[tuple[int, runs.Change]] = []
+    for index, (item, (kind, key)) in enumerate(zip(batch.states, keys, strict=True)):
+        if key in seen[kind]:
             continue  # already applied: a resent batch
-        try:
-            key = (item.kind, item.run_id)
-            if key not in loaded:
-                loaded[key] = runs.load_for_update(session, item.kind, item.run_id)
-            state = State(item.type, item.name, item.message, timestamp=timestamp)
-            details = {"client_id": item.id} if item.id else None
-            runs.apply_state(session, item.kind, loaded[key], state, details=details)
-        except (IllegalTransition, StateConflict, LookupError, FlowsError) as exc:
-            rejections.add(index, runs.error_code(exc), str(exc))
+        run = loaded[kind].get(item.run_id)
+        if run is None:
+            refused.append((index, NotFound(f"No {kind.replace('_', ' ')} {item.run_id!r}")))
             continue
-        seen[item.kind].add((item.run_id, item.type, timestamp))
-        applied += 1
+        state = State(item.type, item.name, item.message, timestamp=key[2])
+        change = runs.Change(kind, run, state, {"client_id": item.id} if item.id else None)
+        (alone if (kind, item.run_id) in one_by_one else together).append((index, change))
+
+    applied = 0
+    outcomes = runs.apply_states(session, [change for _, change in together])
+    for (index, _), outcome in zip(together, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            refused.append((index, outcome))
+        else:
+            applied += 1
+    for index, change in alone:
+        kind, key = keys[index]
+        if key in seen[kind]:
+            continue
+        (outcome,) = runs.apply_states(session, [change])
+        if isinstance(outcome, Exception):
+            refused.append((index, outcome))
+        else:
+            seen[kind].add(key)
+            applied += 1
+    for index, exc in sorted(refused, key=lambda r: r[0]):
+        rejections.add(index, runs.error_code(exc), str(exc))
     return applied

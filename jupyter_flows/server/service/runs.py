@@ -1,8 +1,9 @@
 """Flow runs and task runs: creating them, reading them, and changing their state.
 
-The server is the single writer of run state and every change goes through the store's
-``propose_state``: an illegal move raises ``IllegalTransition`` before anything is written
-(409 illegal_transition), a lost race ``StateConflict`` (409 conflict).
+The server is the single writer of run state and every change goes through
+:func:`apply_states` (``POST …/state`` is one change, ``POST ingest`` a batch of them) and
+so the store's ``propose_states``: an illegal move raises ``IllegalTransition`` before
+anything is written (409 illegal_transition), a lost race ``StateConflict`` (409 conflict).
 
 Creation is shared by ``POST flow-runs`` / ``POST task-runs`` (one body, errors raised)
 and ``POST ingest`` (many bodies in one statement, errors collected per item). Runs are
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from jupyter_flows.server.service.events import (
 from jupyter_flows.store import flows as store_flows
 from jupyter_flows.store import run_queries
 from jupyter_flows.store import runs as store_runs
+from jupyter_flows.store.errors import StoreError
 from jupyter_flows.store.models import (
     Deployment,
     FlowGroup,
@@ -355,9 +357,7 @@ def create_flow_runs(
             states[row["id"]] = state
     _insert(session, FlowRun, rows)
     created = _load(session, FlowRun, [r["id"] for r in rows])
-    for run in created:
-        if run.id in states:
-            store_runs.propose_state(session, run, states[run.id])
+    _first_states(session, created, states)
     if created:
         outs = flow_runs_out(session, created)
         emit(session, [flow_run_message(o) for o in outs])
@@ -415,9 +415,7 @@ def create_task_runs(
             states[run_id] = state
     _insert(session, TaskRun, rows)
     created = _load(session, TaskRun, [r["id"] for r in rows])
-    for run in created:
-        if run.id in states:
-            store_runs.propose_state(session, run, states[run.id])
+    _first_states(session, created, states)
     if created:
         messages = [
             task_run_message(task_run_out(r), flow_runs[r.flow_run_id].flow_group_id)
@@ -435,6 +433,14 @@ def create_task_run(session: Session, body: CreateTaskRun) -> tuple[dict[str, An
                 raise Conflict(f"task run {body.id!r} exists, in another flow run")
             return task_run_out(run), False
     return task_run_out(create_task_runs(session, [body])[0]), True
+
+
+def _first_states(session: Session, created: Sequence[Run], states: dict[str, State]) -> None:
+    """The first state of each run just made that has one (checked legal already)."""
+    proposals = [store_runs.Proposal(run, states[run.id]) for run in created if run.id in states]
+    for outcome in store_runs.propose_states(session, proposals):
+        if isinstance(outcome, Exception):
+            raise outcome
 
 
 def _load(session: Session, model: type[Run], ids: Iterable[str]) -> list[Any]:
@@ -456,29 +462,100 @@ def _load(session: Session, model: type[Run], ids: Iterable[str]) -> list[Any]:
 
 
 def load_for_update(session: Session, kind: str, run_id: str) -> Run:
-    model = KIND_MODELS[kind]
-    query = sa.select(model).where(model.id == run_id).execution_options(populate_existing=True)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    run = session.scalars(query).one_or_none()
+    run = load_runs_for_update(session, kind, [run_id]).get(run_id)
     if run is None:
         raise NotFound(f"No {kind.replace('_', ' ')} {run_id!r}")
     return run
 
 
-def flow_id_of(session: Session, run: Run) -> tuple[str, str]:
-    """(flow run id, flow id) of a run, for events."""
-    if isinstance(run, FlowRun):
-        return run.id, run.flow_group_id
-    group_id = session.scalar(sa.select(FlowRun.flow_group_id).where(FlowRun.id == run.flow_run_id))
-    return run.flow_run_id, group_id or ""
+def load_runs_for_update(session: Session, kind: str, run_ids: Iterable[str]) -> dict[str, Run]:
+    """The runs of ``run_ids`` that exist, by id, re-read (and on PostgreSQL locked, in id
+    order, so two batches that share runs cannot deadlock) for a state change."""
+    model = KIND_MODELS[kind]
+    wanted = sorted(set(run_ids))
+    lock = session.get_bind().dialect.name == "postgresql"
+    found: dict[str, Run] = {}
+    for start in range(0, len(wanted), 5000):
+        query = (
+            sa.select(model)
+            .where(model.id.in_(wanted[start : start + 5000]))
+            .order_by(model.id)
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            query = query.with_for_update()
+        found.update((run.id, run) for run in cast(Iterable[Run], session.scalars(query)))
+    return found
 
 
-def queue_name_of(session: Session, run: Run) -> str | None:
-    if not isinstance(run, FlowRun) or run.work_queue_id is None:
-        return None
-    queue = session.get(WorkQueue, run.work_queue_id)
-    return queue.name if queue is not None else None
+@dataclass(slots=True)
+class Change:
+    """A state proposed for a run loaded for update (``kind`` "flow_run" or "task_run")."""
+
+    kind: str
+    run: Run
+    state: State
+    details: dict[str, Any] | None = None
+
+
+#: Per change: the run's state after it (its answer), or the error that refused it.
+ChangeOutcome = dict[str, Any] | IllegalTransition | StoreError
+
+
+def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutcome]:
+    """Propose every change; emit the applied ones (one event); answer per change.
+
+    The store's ``propose_states`` does the work: a run's changes apply in order, each
+    checked against the state the accepted ones before it left, and each run is written
+    once. A refused change (``IllegalTransition``, ``StateConflict``, ``InvalidInput``)
+    leaves the others alone.
+
+    A flow run of a work queue that crashes with retries left is scheduled again at once
+    (``service.retries``): that change's answer is then the Scheduled state. Such a run's
+    changes are proposed one at a time, since what follows a crash depends on the retry.
+    """
+    retried = {
+        id(c.run)
+        for c in changes
+        if c.kind == "flow_run"
+        and c.state.type is StateType.CRASHED
+        and c.run.work_queue_id is not None  # type: ignore[union-attr]
+    }
+    entered: list[list[dict[str, Any]]] = [[] for _ in changes]
+    outcomes: list[ChangeOutcome] = [{} for _ in changes]
+    batch = [i for i, c in enumerate(changes) if id(c.run) not in retried]
+    proposals = [_proposal(changes[i]) for i in batch]
+    for i, outcome in zip(batch, store_runs.propose_states(session, proposals), strict=True):
+        if isinstance(outcome, Exception):
+            outcomes[i] = outcome
+        else:
+            entered[i].append(_row_state(outcome))
+    for i, change in enumerate(changes):
+        if id(change.run) not in retried:
+            continue
+        (outcome,) = store_runs.propose_states(session, [_proposal(change)])
+        if isinstance(outcome, Exception):
+            outcomes[i] = outcome
+            continue
+        entered[i].append(_row_state(outcome))
+        run = change.run
+        if retries.retry_crashed(session, run, change.state.timestamp):  # type: ignore[arg-type]
+            out = state_out(run)
+            assert out is not None
+            entered[i].append(out)
+    applied = [i for i, states in enumerate(entered) if states]
+    for i in applied:
+        outcomes[i] = entered[i][-1]
+    if applied:
+        places = _event_places(session, [changes[i] for i in applied])
+        messages = []
+        for i in applied:
+            kind, run = changes[i].kind, changes[i].run
+            flow_run_id, flow_id, queue = places[id(run)]
+            for out in entered[i]:
+                messages.append(state_message(kind, run.id, flow_run_id, flow_id, out, queue))
+        emit(session, messages)
+    return outcomes
 
 
 def apply_state(
@@ -489,23 +566,51 @@ def apply_state(
     *,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Propose ``state`` for a loaded run; emit the change; return the run's state after it.
+    """:func:`apply_states` for one change: the run's state after it, or the error raised."""
+    (outcome,) = apply_states(session, [Change(kind, run, state, details)])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
-    A flow run of a work queue that crashes with retries left is scheduled again at once
-    (``service.retries``): the answer is then that Scheduled state.
-    """
-    store_runs.propose_state(session, run, state, details=details)
-    out = state_out(run)
-    assert out is not None
-    flow_run_id, flow_id = flow_id_of(session, run)
-    queue = queue_name_of(session, run)
-    messages = [state_message(kind, run.id, flow_run_id, flow_id, out, queue)]
-    if isinstance(run, FlowRun) and retries.retry_crashed(session, run, state.timestamp):
-        out = state_out(run)
-        assert out is not None
-        messages.append(state_message(kind, run.id, flow_run_id, flow_id, out, queue))
-    emit(session, messages)
-    return out
+
+def _proposal(change: Change) -> store_runs.Proposal:
+    return store_runs.Proposal(change.run, change.state, details=change.details)
+
+
+def _row_state(row: dict[str, Any]) -> dict[str, Any]:
+    """A history row as the API shows a state (``state_out``)."""
+    return {
+        "type": row["type"].value,
+        "name": row["name"],
+        "message": row["message"],
+        "timestamp": iso(row["timestamp"]),
+    }
+
+
+def _event_places(
+    session: Session, changes: Sequence[Change]
+) -> dict[int, tuple[str, str | None, str | None]]:
+    """(flow run id, flow id, work queue name) of each change's run, by ``id(run)``, looked
+    up in at most two queries."""
+    parents = {c.run.flow_run_id for c in changes if isinstance(c.run, TaskRun)}
+    queue_ids = {c.run.work_queue_id for c in changes if isinstance(c.run, FlowRun)}
+    queue_ids.discard(None)
+    groups: dict[str, str] = {}
+    if parents:
+        query = sa.select(FlowRun.id, FlowRun.flow_group_id).where(FlowRun.id.in_(parents))
+        groups = {run_id: group_id for run_id, group_id in session.execute(query)}
+    queues: dict[str | None, str] = {}
+    if queue_ids:
+        query = sa.select(WorkQueue.id, WorkQueue.name).where(WorkQueue.id.in_(queue_ids))
+        queues = {queue_id: name for queue_id, name in session.execute(query)}
+    places: dict[int, tuple[str, str | None, str | None]] = {}
+    for change in changes:
+        run = change.run
+        if isinstance(run, FlowRun):
+            places[id(run)] = (run.id, run.flow_group_id, queues.get(run.work_queue_id))
+        else:
+            places[id(run)] = (run.flow_run_id, groups.get(run.flow_run_id, ""), None)
+    return places
 
 
 def set_state(session: Session, kind: str, run_id: str, body: ProposeState) -> dict[str, Any]:
