@@ -10,15 +10,17 @@ is refused alone and listed in ``rejected``; the rest of the batch goes in.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State
 from jupyter_flows.server.errors import NotFound
-from jupyter_flows.server.models import Ingest
 from jupyter_flows.server.service import artifacts, logs, runs
 from jupyter_flows.store.types import utcnow
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.models import Ingest
 
 
 def ingest(session: Session, batch: Ingest) -> dict[str, Any]:
