@@ -309,7 +309,7 @@ class Agent:
         """Start running a claimed run on a thread of its own."""
         spec = self.run_spec(claimed)
         active = ActiveRun(claimed, spec)
-        thread = threading.Thread(target=self._run, args=(active,), name=f"run-{claimed.id[:8]}")
+        thread = threading.Thread(target=self._run, args=(active,), name=f"run-{claimed.id[-8:]}")
         active.thread = thread
         with self._lock:
             self.active[claimed.id] = active

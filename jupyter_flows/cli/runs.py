@@ -235,7 +235,7 @@ def _event_text(event: dict[str, Any], names: dict[str, str]) -> Text | None:
         return Text.assemble(
             stamp,
             f" {label} ",
-            (names.get(run_id, run_id[:8]), "bold"),
+            (names.get(run_id, run_id[-8:]), "bold"),
             " → ",
             (state.get("name") or state.get("type", "?"), style),
         )
@@ -246,7 +246,7 @@ def _event_text(event: dict[str, Any], names: dict[str, str]) -> Text | None:
         return Text.assemble(
             stamp,
             f" {level:<7} ",
-            (names.get(run_id, run_id[:8]), "bold"),
+            (names.get(run_id, run_id[-8:]), "bold"),
             " - ",
             str(line.get("message", "")),
         )

@@ -24,7 +24,6 @@ import random
 import sys
 import time
 import typing
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -37,6 +36,7 @@ from jupyter_flows.engine.errors import (
     ResultPersistenceError,
     RunTimedOut,
 )
+from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import capture_prints, configure_logging, flow_logger
 from jupyter_flows.engine.reporter import FlowRunRecord, Reporter, StateRecord, current_reporter
 from jupyter_flows.engine.runners import TaskRunner, ThreadPoolTaskRunner
@@ -269,7 +269,7 @@ def run_flow(
     reporter = parent.reporter if parent is not None else current_reporter()
     context_tags = current_tags()
     record = FlowRunRecord(
-        id=flow_run_id or str(uuid.uuid4()),
+        id=flow_run_id or new_id(),
         name=flow_run_name or _run_name(),
         flow_name=flow.name,
         parameters=parameters,

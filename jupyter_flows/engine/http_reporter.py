@@ -41,11 +41,11 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections import deque
 from datetime import datetime
 from typing import Any
 
+from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.reporter import (
     ArtifactRecord,
     FlowRunRecord,
@@ -145,7 +145,7 @@ class HttpReporter:
             return
         state = record.state
         body = {
-            "id": str(uuid.uuid4()),
+            "id": new_id(),
             "kind": record.kind,
             "run_id": record.run_id,
             "type": state.type.value,
@@ -159,7 +159,7 @@ class HttpReporter:
         if record.flow_run_id is None or record.task_run_id in self._orphans:
             return
         body = record.to_dict()
-        body["id"] = str(uuid.uuid4())
+        body["id"] = new_id()
         self._put("logs", body)
 
     def artifact_created(self, record: ArtifactRecord) -> None:

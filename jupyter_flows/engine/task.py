@@ -11,7 +11,6 @@ import functools
 import inspect
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
@@ -31,6 +30,7 @@ from jupyter_flows.engine.errors import (
     UpstreamTaskError,
 )
 from jupyter_flows.engine.futures import FutureList, TaskFuture, allow_failure, unmapped
+from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import capture_prints, configure_logging, task_logger
 from jupyter_flows.engine.reporter import (
     MemoryReporter,
@@ -282,11 +282,11 @@ class Task(Generic[P, R]):
         else:
             reporter, flow_run_id = current_reporter(), None
             log_prints, persist_default, storage = bool(self.log_prints), None, self.result_storage
-        run_id = str(uuid.uuid4())
+        run_id = new_id()
         name = (
             flow_ctx.next_task_run_name(self.name)
             if flow_ctx is not None
-            else f"{self.name}-{run_id[:8]}"
+            else f"{self.name}-{run_id[-8:]}"
         )
         wait_for = list(wait_for) if wait_for else []
         record = TaskRunRecord(

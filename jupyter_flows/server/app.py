@@ -100,7 +100,7 @@ class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
     open_folder = Unicode(
         "jupyter-flows-runs",
         help="Folder (relative to the server root) where opening a run's executed notebook "
-        "writes it: <folder>/<flow>/<run name>-<run id prefix>.ipynb. Not a hidden folder: "
+        "writes it: <folder>/<flow>/<run name>-<last 8 of the run id>.ipynb. Not a hidden folder: "
         "Jupyter does not serve hidden files by default.",
     ).tag(config=True)
     set_kernel_env = Bool(

@@ -349,7 +349,7 @@ def create_flow_run(
     run_id = id or new_id()
     row = {
         "id": run_id,
-        "name": name or f"run-{run_id[:8]}",
+        "name": name or f"run-{run_id[-8:]}",
         "flow_group_id": flow_group_id,
         "flow_version_id": flow_version_id,
         "deployment_id": deployment_id,
@@ -397,7 +397,7 @@ def insert_scheduled_runs(
         rows.append(
             {
                 "id": run_id,
-                "name": f"run-{run_id[:8]}",
+                "name": f"run-{run_id[-8:]}",
                 "flow_group_id": deployment.flow_group_id,
                 "flow_version_id": flow_version_id or deployment.pinned_version_id,
                 "deployment_id": deployment.id,

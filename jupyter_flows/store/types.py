@@ -8,7 +8,6 @@ JSON text on SQLite, and "the tags contain all of these" compiles to each dialec
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -19,6 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+
+from jupyter_flows.engine.ids import new_id as _new_id
 
 UTC = timezone.utc
 
@@ -31,8 +32,9 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    """A random UUID as a string: run ids are made client-side so batches need no round trip."""
-    return str(uuid.uuid4())
+    """A new id as a string: the engine's time-ordered UUIDv7 (``engine/ids.py``), so the
+    server's ids sort as the clients' do and index inserts stay at the index's end."""
+    return _new_id()
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):

@@ -428,4 +428,4 @@ def test_watch_prints_events_of_one_run(
     seen = read_until(lines, "Failed")
     text = "".join(seen)
     assert "Running" in text and "ERROR" in text and "boom" in text
-    assert other.id[:8] not in text and other.name not in text
+    assert other.id[-8:] not in text and other.name not in text

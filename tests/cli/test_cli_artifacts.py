@@ -115,7 +115,7 @@ def test_client_opens_and_reads_notebook_artifacts(server: FlowsServer, api: Flo
     run_id, notebook_id = notebook_run(api, server)
     assert api.artifact_content(notebook_id) == NOTEBOOK
     path = api.open_artifact(notebook_id)
-    assert path.startswith("jupyter-flows-runs/report/") and run_id[:8] in path
+    assert path.startswith("jupyter-flows-runs/report/") and run_id[-8:] in path
     assert json.loads((server.folder / path).read_text()) == NOTEBOOK
     assert api.open_artifact(notebook_id) == path
     link = next(a for a in api.list_artifacts(run_id).items if a.type == "link")

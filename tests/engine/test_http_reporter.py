@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,6 +157,10 @@ def test_a_flow_run_arrives_in_order_with_every_state_and_log(
     assert {"doubling 0", "doubling 1", "doubling 2"} <= set(messages)
     assert len({entry["id"] for entry in server.records("logs")}) == len(messages)
     assert all(h["Authorization"] == "Bearer jf_secret" for h in server.headers)
+    # Every id the engine makes is a time-ordered UUIDv7 (the store indexes them).
+    made = [run["id"], *(t["id"] for t in task_runs)]
+    made += [r["id"] for kind in ("states", "logs") for r in server.records(kind)]
+    assert all(uuid.UUID(x).version == 7 for x in made)
 
 
 def test_records_of_one_batch_are_ordered_so_the_server_can_apply_them(

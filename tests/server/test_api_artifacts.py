@@ -125,7 +125,7 @@ async def test_open_writes_the_executed_notebook_once_below_the_root(
     made = await _notebook_artifact(api, blobs)
     run, artifact_id = made["run"], made["artifact"]["id"]
     path = (await api("POST", f"artifacts/{artifact_id}/open", expect=200)).body["path"]
-    assert path == f"jupyter-flows-runs/sales-report/brave-otter-{run['id'][:8]}.ipynb"
+    assert path == f"jupyter-flows-runs/sales-report/brave-otter-{run['id'][-8:]}.ipynb"
     written = jp_root_dir / path
     assert json.loads(written.read_text()) == NOTEBOOK
     # Jupyter serves it as a notebook, with the run's outputs.

@@ -11,7 +11,7 @@ from tests.server.conftest import T0, ts
 
 def _log(run_id: str, i: int, **fields):
     return {
-        "id": f"log-{run_id[:8]}-{i}",
+        "id": f"log-{run_id[-8:]}-{i}",
         "flow_run_id": run_id,
         "level": 20,
         "timestamp": ts(i),

@@ -16,13 +16,13 @@ from __future__ import annotations
 import copy
 import json
 import os
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_flows.engine.context import FlowRunContext, current_tags
+from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import flow_logger, task_logger
 from jupyter_flows.engine.reporter import ArtifactRecord, TaskRunRecord, report_artifact
 from jupyter_flows.engine.states import Pending, State
@@ -293,7 +293,7 @@ class NotebookRun:
                     ids.append(upstream)
         tags = sorted(current_tags())
         record = TaskRunRecord(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             name=task.key,
             task_key=task.key,
             flow_run_id=self.flow_run_id,
@@ -319,7 +319,7 @@ class NotebookRun:
 
     def add_artifact(self, type: str, data: dict[str, Any], **fields: Any) -> ArtifactRecord:
         record = ArtifactRecord(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             flow_run_id=self.flow_run_id,
             type=type,  # type: ignore[arg-type]
             data=data,

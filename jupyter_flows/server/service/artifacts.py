@@ -189,12 +189,12 @@ def read_notebook(blob: NotebookBlob, store: BlobStore) -> bytes:
 def open_path(blob: NotebookBlob, folder: str) -> str:
     """Where the executed notebook is written below the Jupyter root: one file per run.
 
-    ``<folder>/<flow>/<run name>-<first 8 of the run id>.ipynb``: stable, so opening the same
+    ``<folder>/<flow>/<run name>-<last 8 of the run id>.ipynb``: stable, so opening the same
     artifact again finds the same file.
     """
 
     def safe(name: str) -> str:
         return _UNSAFE.sub("-", name).strip(".-") or "_"
 
-    run = f"{safe(blob.run_name)}-{safe(blob.flow_run_id)[:8]}"
+    run = f"{safe(blob.run_name)}-{safe(blob.flow_run_id)[-8:]}"
     return f"{folder.strip('/')}/{safe(blob.flow_name)}/{run}.ipynb"

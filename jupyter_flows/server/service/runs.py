@@ -317,7 +317,7 @@ class _FlowRunResolver:
         run_id = body.id or new_id()
         return {
             "id": run_id,
-            "name": body.name or f"run-{run_id[:8]}",
+            "name": body.name or f"run-{run_id[-8:]}",
             "flow_group_id": group.id,
             "flow_version_id": body.flow_version_id,
             "deployment_id": body.deployment_id,
