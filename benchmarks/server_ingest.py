@@ -16,11 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+
+from jupyter_flows.engine.ids import new_id
 
 TOKEN = "bench-token"
 
@@ -33,7 +34,7 @@ def _batches(run_id: str, lines: int, batch: int) -> list[bytes]:
     for start in range(0, lines, batch):
         logs = [
             {
-                "id": str(uuid.uuid4()),
+                "id": new_id(),  # as the engine's HTTP reporter makes them
                 "flow_run_id": run_id,
                 "level": 20,
                 "timestamp": (t0 + timedelta(microseconds=i)).isoformat(),
