@@ -2,47 +2,117 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping
+import functools
+import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.store.errors import InvalidInput
 from jupyter_flows.store.models import LogLine
-from jupyter_flows.store.types import UTC, dialect_insert
+from jupyter_flows.store.types import UTC
 
 #: Keyset cursor: the (timestamp, id) of the last line of the previous page.
 LogCursor = tuple[datetime, int]
 MAX_LIMIT = 10_000
-_TABLE = cast(sa.Table, LogLine.__table__)
 _LEVEL_NAMES = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 
+#: One line to insert: ``(client_id, flow_run_id, task_run_id, level, name, message,
+#: timestamp)``, the level a number, the timestamp timezone-aware. A plain tuple, since a
+#: batch holds thousands of them.
+LogRow = tuple[str | None, str, str | None, int, str, str, datetime]
 
-def insert_logs(session: Session, lines: Iterable[Mapping[str, Any]]) -> int:
-    """Insert log lines in one executemany; return how many.
+_COLUMNS = "client_id, flow_run_id, task_run_id, level, name, message, timestamp"
+_SKIP_KNOWN = " ON CONFLICT (client_id) DO NOTHING"
+#: Rows per SQLite statement at most (a power of two; fewer where the build allows fewer
+#: than 7 × 512 bound values).
+_SQLITE_ROWS = 512
+#: PostgreSQL, the usual case: COPY (binary) straight into the table.
+_COPY_POSTGRESQL = f"COPY log_lines ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = ["varchar", "varchar", "varchar", "int2", "varchar", "text", "timestamptz"]
+#: PostgreSQL when COPY met a line already stored: one INSERT of the columns as arrays.
+_INSERT_POSTGRESQL = (
+    f"INSERT INTO log_lines ({_COLUMNS}) SELECT * FROM unnest(%b::varchar[], %b::varchar[],"
+    " %b::varchar[], %b::int2[], %b::varchar[], %b::text[], %b::timestamptz[])" + _SKIP_KNOWN
+)
 
-    Each line: ``flow_run_id``, ``message``, ``timestamp`` (aware datetime or ISO text),
-    optional ``task_run_id``, ``level`` (number or name, default INFO), ``name`` (the
-    logger) and ``client_id``. Runs and task runs must exist (foreign keys).
 
-    A line whose ``client_id`` is already stored is skipped (a resent batch inserts
-    nothing twice); the count returned is of the lines actually inserted.
+def insert_logs(session: Session, rows: Sequence[LogRow]) -> int:
+    """Insert log lines; return how many were stored.
+
+    A line whose ``client_id`` is already stored (or comes earlier in ``rows``) is skipped,
+    so a resent batch inserts nothing twice; lines without a ``client_id`` are always
+    stored. Runs and task runs must exist (foreign keys).
+
+    This is the hot path of every run's reporter, so each dialect gets what is fastest for
+    it, with no per-value type hooks. SQLite: multi-row ``INSERT … ON CONFLICT DO NOTHING``
+    statements of up to 512 rows (one call into SQLite each, where ``executemany`` would
+    make one per row and hand the GIL over at each). PostgreSQL: a binary ``COPY`` in a
+    savepoint, since a batch is new but when a reporter resends it, and COPY costs both
+    sides least (``ON CONFLICT`` alone adds a quarter to PostgreSQL's work per row); if a
+    line was stored already, the savepoint is rolled back and one ``INSERT … SELECT FROM
+    unnest(…) ON CONFLICT DO NOTHING`` stores the rest.
     """
-    rows = [_row(line) for line in lines]
     if not rows:
         return 0
-    if all(row["client_id"] is None for row in rows):
-        session.execute(sa.insert(_TABLE), rows)
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return _insert_sqlite(conn, rows)
+    return _insert_postgresql(conn, rows)
+
+
+def _insert_sqlite(conn: sa.Connection, rows: Sequence[LogRow]) -> int:
+    # Timestamps as the store's UTCDateTime writes them on SQLite: naive UTC text with
+    # microseconds (so they sort, and equal what a query binds for the same time).
+    values: list[Any] = []
+    extend = values.extend
+    for client_id, flow_run_id, task_run_id, level, name, message, timestamp in rows:
+        stamp = timestamp.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+        extend((client_id, flow_run_id, task_run_id, level, name, message, stamp))
+    dbapi = conn.connection.dbapi_connection
+    most = _sqlite_rows_per_statement(dbapi)
+    before = dbapi.total_changes  # type: ignore[union-attr]
+    start, left = 0, len(rows)
+    while left:
+        # Statements of power-of-two sizes: few distinct ones for SQLite to prepare and the
+        # driver to cache, whatever the batch sizes.
+        size = most if left >= most else 1 << (left.bit_length() - 1)
+        conn.exec_driver_sql(_sqlite_insert(size), tuple(values[start * 7 : (start + size) * 7]))
+        start, left = start + size, left - size
+    return int(dbapi.total_changes - before)  # type: ignore[union-attr]
+
+
+@functools.cache
+def _sqlite_insert(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO log_lines ({_COLUMNS}) VALUES {values}{_SKIP_KNOWN}"
+
+
+def _sqlite_rows_per_statement(dbapi: Any) -> int:
+    try:
+        bound = int(dbapi.getlimit(9))  # SQLITE_LIMIT_VARIABLE_NUMBER (Python 3.11+)
+    except AttributeError:
+        bound = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    return min(_SQLITE_ROWS, 1 << ((bound // 7).bit_length() - 1))
+
+
+def _insert_postgresql(conn: sa.Connection, rows: Sequence[LogRow]) -> int:
+    import psycopg
+
+    dbapi: Any = conn.connection.dbapi_connection
+    try:
+        with conn.begin_nested(), dbapi.cursor() as cursor, cursor.copy(_COPY_POSTGRESQL) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
         return len(rows)
-    stmt = (
-        dialect_insert(session, _TABLE)
-        .on_conflict_do_nothing(index_elements=["client_id"])
-        .returning(_TABLE.c.id)
-    )
-    return len(session.execute(stmt, rows).all())
+    except psycopg.Error:
+        pass  # a line stored already (or another refusal, which the INSERT reports)
+    columns = tuple(list(column) for column in zip(*rows, strict=True))
+    return int(conn.exec_driver_sql(_INSERT_POSTGRESQL, columns).rowcount)
 
 
 def read_logs(
@@ -101,36 +171,9 @@ def delete_logs_before(session: Session, cutoff: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _row(line: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        flow_run_id, message, timestamp = line["flow_run_id"], line["message"], line["timestamp"]
-    except KeyError as exc:
-        raise InvalidInput(f"a log line needs {exc.args[0]!r}") from None
-    return {
-        "flow_run_id": flow_run_id,
-        "task_run_id": line.get("task_run_id"),
-        "level": _level(line.get("level", logging.INFO)),
-        "name": line.get("name") or "",
-        "message": str(message),
-        "timestamp": _timestamp(timestamp),
-        "client_id": line.get("client_id"),
-    }
-
-
 def _level(level: int | str) -> int:
     if isinstance(level, int) and not isinstance(level, bool):
         return level
     if isinstance(level, str) and level.upper() in _LEVEL_NAMES:
         return _LEVEL_NAMES[level.upper()]
     raise InvalidInput(f"unknown log level {level!r}")
-
-
-def _timestamp(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"not an ISO timestamp: {value!r}") from None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidInput("a log line's timestamp must be timezone-aware")
-    return value.astimezone(UTC)

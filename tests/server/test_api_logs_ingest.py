@@ -133,6 +133,48 @@ async def test_ingest_applies_a_batch_and_a_resend_duplicates_nothing(api) -> No
     assert task["state"]["type"] == "COMPLETED" and task["run_count"] == 1
 
 
+async def test_a_partly_resent_batch_stores_only_its_new_lines(api) -> None:
+    run = await api.adhoc_run()
+    lines = [_log(run["id"], i) for i in range(1_500)]  # more than one statement's worth
+    assert (await api("POST", "ingest", {"logs": lines[:700]}, expect=200)).body["logs"] == 700
+    assert (await api("POST", "ingest", {"logs": lines}, expect=200)).body["logs"] == 800
+    assert (await api("POST", "ingest", {"logs": lines}, expect=200)).body["logs"] == 0
+    page = (await api("GET", f"flow-runs/{run['id']}/logs", params={"limit": 500})).body
+    assert page["total"] == 1_500
+    assert [x["id"] for x in page["items"]] == [x["id"] for x in lines[:500]]
+
+
+async def test_a_line_id_twice_in_one_batch_is_stored_once(api) -> None:
+    run = await api.adhoc_run()
+    first, second = _log(run["id"], 0), _log(run["id"], 1, id=_log(run["id"], 0)["id"])
+    assert (await api("POST", "ingest", {"logs": [first, second]}, expect=200)).body["logs"] == 1
+    items = (await api("GET", f"flow-runs/{run['id']}/logs")).body["items"]
+    assert [x["message"] for x in items] == ["line 0"]
+
+
+async def test_lines_without_ids_get_one_and_are_stored_each_time(api) -> None:
+    run = await api.adhoc_run()
+    lines = [{k: v for k, v in _log(run["id"], i).items() if k != "id"} for i in range(3)]
+    assert (await api("POST", "ingest", {"logs": lines}, expect=200)).body["logs"] == 3
+    assert (await api("POST", "logs", lines, expect=201)).body == {"count": 3}
+    items = (await api("GET", f"flow-runs/{run['id']}/logs")).body["items"]
+    assert len({x["id"] for x in items}) == 6
+
+
+async def test_log_times_in_any_zone_are_stored_and_read_in_utc(api) -> None:
+    run = await api.adhoc_run()
+    lines = [
+        _log(run["id"], 0, timestamp="2026-01-01T17:30:00.000001+05:30"),
+        _log(run["id"], 1, timestamp="2026-01-01T12:00:00.5Z", level="WARNING"),
+    ]
+    await api("POST", "ingest", {"logs": lines}, expect=200)
+    items = (await api("GET", f"flow-runs/{run['id']}/logs")).body["items"]
+    assert [(x["timestamp"], x["level"]) for x in items] == [
+        ("2026-01-01T12:00:00.000001+00:00", 20),
+        ("2026-01-01T12:00:00.500000+00:00", 30),
+    ]
+
+
 async def test_ingest_refuses_bad_items_alone(api) -> None:
     run = await api.adhoc_run(state={"type": "PENDING", "timestamp": T0})
     batch = {

@@ -58,6 +58,25 @@ async def test_runs_states_and_logs_arrive_as_they_happen(api, jp_ws_fetch) -> N
     ws.close()
 
 
+async def test_a_resent_log_batch_is_not_announced_again(api, jp_ws_fetch) -> None:
+    run = await api.adhoc_run()
+    ws = await jp_ws_fetch("api", "flows", "events", params={"flow_run_id": run["id"]})
+    await _next(ws)
+    lines = [
+        {"id": f"r{i}", "flow_run_id": run["id"], "timestamp": ts(i), "message": f"m{i}"}
+        for i in range(3)
+    ]
+    await api("POST", "ingest", {"logs": lines}, expect=200)
+    heard = [(await _next(ws))["log"] for _ in range(3)]
+    assert [x["message"] for x in heard] == ["m0", "m1", "m2"]
+    assert heard[0]["timestamp"] == ts(0) and heard[0]["id"] == "r0"
+
+    await api("POST", "ingest", {"logs": lines}, expect=200)
+    await api("POST", f"flow-runs/{run['id']}/state", {"type": "PENDING"}, expect=200)
+    assert (await _next(ws))["type"] == "state"  # no log line in between
+    ws.close()
+
+
 async def test_a_subscriber_hears_only_its_run(api, jp_ws_fetch) -> None:
     mine, other = await api.adhoc_run(), await api.adhoc_run()
     ws = await jp_ws_fetch("api", "flows", "events", params={"flow_run_id": mine["id"]})

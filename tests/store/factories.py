@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import TRANSITIONS, State, StateType
 from jupyter_flows.store import flows, runs
+from jupyter_flows.store.logs import LogRow
 from jupyter_flows.store.models import FlowGroup, FlowRun, TaskRun
 from jupyter_flows.store.types import utcnow
 
@@ -59,3 +60,17 @@ def drive(session: Session, run: FlowRun | TaskRun, target: StateType) -> None:
     for step in path_to(target)[1:]:
         ts = ts + timedelta(seconds=1)
         runs.propose_state(session, run, State(step, timestamp=ts))
+
+
+def log_row(
+    flow_run_id: str,
+    message: str,
+    timestamp: datetime = T0,
+    *,
+    task_run_id: str | None = None,
+    level: int = 20,
+    name: str = "",
+    client_id: str | None = None,
+) -> LogRow:
+    """One line for ``store.logs.insert_logs``, its fields by name."""
+    return (client_id, flow_run_id, task_run_id, level, name, message, timestamp)

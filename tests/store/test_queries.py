@@ -11,7 +11,7 @@ from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.store import InvalidInput, NotFound, artifacts, logs, queues, run_queries, runs
 from jupyter_flows.store.models import FlowRun
 from jupyter_flows.store.run_queries import FlowRunFilter
-from tests.store.factories import T0, drive, make_group, make_run
+from tests.store.factories import T0, drive, log_row, make_group, make_run
 
 
 @pytest.fixture
@@ -199,10 +199,7 @@ def test_artifacts(session: Session) -> None:
 def test_deleting_a_run_deletes_everything_under_it(session: Session) -> None:
     flow_run = make_run(session)
     task_run = runs.create_task_run(session, flow_run_id=flow_run.id, task_key="a")
-    logs.insert_logs(
-        session,
-        [{"flow_run_id": flow_run.id, "task_run_id": task_run.id, "message": "x", "timestamp": T0}],
-    )
+    logs.insert_logs(session, [log_row(flow_run.id, "x", task_run_id=task_run.id)])
     artifacts.create_artifact(session, flow_run_id=flow_run.id, type="link", data={"url": "u"})
     session.commit()
 

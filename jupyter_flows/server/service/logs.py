@@ -1,7 +1,8 @@
 """Log lines: bulk writes (idempotent on the client's line ids) and filtered reads.
 
-Writes go straight to one ``INSERT … ON CONFLICT (client_id) DO NOTHING`` executed once for
-the whole batch: this is the hot path of every flow run's reporter.
+Writes go to the store's bulk insert (``store.logs.insert_logs``: one statement or COPY for
+the whole batch, lines whose client id is stored already skipped): this is the hot path of
+every flow run's reporter.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from jupyter_flows.server.service.events import emit, log_message
 from jupyter_flows.server.service.runs import Rejections
 from jupyter_flows.store import logs as store_logs
 from jupyter_flows.store import run_queries
+from jupyter_flows.store.logs import LogRow
 from jupyter_flows.store.models import FlowRun, LogLine, TaskRun
-from jupyter_flows.store.types import dialect_insert, new_id
+from jupyter_flows.store.types import new_id
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 MAX_LEVEL = 1000
@@ -58,15 +60,16 @@ def log_out(line: LogLine) -> dict[str, Any]:
     }
 
 
-def _row_out(row: dict[str, Any]) -> dict[str, Any]:
+def _row_out(row: LogRow) -> dict[str, Any]:
+    client_id, flow_run_id, task_run_id, level, name, message, timestamp = row
     return {
-        "id": row["client_id"],
-        "flow_run_id": row["flow_run_id"],
-        "task_run_id": row["task_run_id"],
-        "level": row["level"],
-        "timestamp": row["timestamp"].isoformat(),
-        "message": row["message"],
-        "name": row["name"],
+        "id": client_id,
+        "flow_run_id": flow_run_id,
+        "task_run_id": task_run_id,
+        "level": level,
+        "timestamp": timestamp.astimezone(UTC).isoformat(),
+        "message": message,
+        "name": name,
     }
 
 
@@ -83,7 +86,9 @@ def insert_logs(
     """Insert ``lines``; return how many were new.
 
     A line whose id was seen before is skipped. A line naming an unknown run is listed in
-    ``rejections`` (or, without it, refused with the whole batch: 404).
+    ``rejections`` (or, without it, refused with the whole batch: 404). The new lines are
+    announced on the event stream, unless the batch was in part a resend: then none is
+    (they were announced the first time, and the insert does not tell which are new).
     """
     if not lines:
         return 0
@@ -101,92 +106,43 @@ def insert_logs(
         if task_ids
         else {}
     )
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    # On SQLite the insert itself skips known ids and counts what it stored (the hot path);
-    # elsewhere the ids already stored are looked up first.
-    client_ids = [] if sqlite else sorted({line.id for line in lines if line.id})
-    seen = (
-        {
-            row[0]
-            for row in _in_chunks(
-                session, sa.select(LogLine.client_id), LogLine.client_id, client_ids
-            )
-        }
-        if client_ids
-        else set()
-    )
-    rows = []
+    rows: list[LogRow] = []
     for index, line in enumerate(lines):
-        if line.id is not None:
-            if line.id in seen:
-                continue
-            seen.add(line.id)
-        error = None
-        if line.flow_run_id not in group_of:
-            error = f"No flow run {line.flow_run_id!r}"
-        elif line.task_run_id and task_run_of.get(line.task_run_id) != line.flow_run_id:
-            error = f"No task run {line.task_run_id!r} in flow run {line.flow_run_id!r}"
-        if error is not None:
-            if rejections is None:
-                raise NotFound(error)
-            rejections.add(index, "not_found", error)
+        flow_run_id, task_run_id, level = line.flow_run_id, line.task_run_id, line.level
+        if flow_run_id not in group_of or (
+            task_run_id and task_run_of.get(task_run_id) != flow_run_id
+        ):
+            _refuse(index, line, flow_run_id in group_of, rejections)
             continue
         rows.append(
-            {
-                "client_id": line.id or new_id(),
-                "flow_run_id": line.flow_run_id,
-                "task_run_id": line.task_run_id,
-                "level": level_number(line.level),
-                "name": line.name,
-                "message": line.message,
-                "timestamp": line.timestamp.astimezone(UTC),
-            }
+            (
+                line.id or new_id(),
+                flow_run_id,
+                task_run_id,
+                level if type(level) is int else level_number(level),
+                line.name,
+                line.message,
+                line.timestamp,
+            )
         )
-    if not rows:
-        return 0
-    if sqlite:
-        stored = _insert_sqlite(session, rows)
-        if stored != len(rows):
-            return stored  # part of a resent batch: its lines were announced the first time
+    stored = store_logs.insert_logs(session, rows)
+    if stored and stored == len(rows):
+
+        def messages() -> list[Any]:
+            return [log_message(_row_out(row), group_of.get(row[1])) for row in rows]
+
+        emit(session, messages)
+    return stored
+
+
+def _refuse(index: int, line: CreateLog, run_known: bool, rejections: Rejections | None) -> None:
+    if run_known:
+        error = f"No task run {line.task_run_id!r} in flow run {line.flow_run_id!r}"
     else:
-        stmt = dialect_insert(session, LogLine).on_conflict_do_nothing(index_elements=["client_id"])
-        session.execute(stmt, rows)
-
-    def messages() -> list[Any]:
-        return [log_message(_row_out(row), group_of.get(row["flow_run_id"])) for row in rows]
-
-    emit(session, messages)
-    return len(rows)
-
-
-_SQLITE_INSERT = (
-    "INSERT INTO log_lines (client_id, flow_run_id, task_run_id, level, name, message, timestamp)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
-)
-
-
-def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> int:
-    """The hot path on SQLite: one executemany of plain tuples, no per-value type hooks.
-
-    Timestamps are written exactly as the store's ``UTCDateTime`` writes them on SQLite
-    (naive UTC text with microseconds), so they sort and read back the same.
-    """
-    params = [
-        (
-            r["client_id"],
-            r["flow_run_id"],
-            r["task_run_id"],
-            r["level"],
-            r["name"],
-            r["message"],
-            r["timestamp"].strftime("%Y-%m-%d %H:%M:%S.%f"),
-        )
-        for r in rows
-    ]
-    dbapi = session.connection().connection.dbapi_connection
-    before = dbapi.total_changes  # type: ignore[union-attr]
-    session.connection().exec_driver_sql(_SQLITE_INSERT, params)
-    return int(dbapi.total_changes - before)  # type: ignore[union-attr]
+        error = f"No flow run {line.flow_run_id!r}"
+    if rejections is None:
+        raise NotFound(error)
+    rejections.add(index, "not_found", error)
 
 
 def read_logs(
