@@ -163,6 +163,11 @@ class FlowsApi:
     def setup(self, c: httpx.Client) -> None:
         pass
 
+    def ping(self, c: httpx.Client) -> int:
+        """One request that touches no database: the HTTP stack's own cost."""
+        c.get("version").raise_for_status()
+        return 1
+
     def create_run(self, c: httpx.Client) -> str:
         answer = c.post("flow-runs", json={"flow_name": "bench"})
         answer.raise_for_status()
@@ -213,6 +218,10 @@ class PrefectApi(FlowsApi):
 
     def setup(self, c: httpx.Client) -> None:
         self.flow_id = c.post("flows/", json={"name": "bench"}).raise_for_status().json()["id"]
+
+    def ping(self, c: httpx.Client) -> int:
+        c.get("admin/version").raise_for_status()
+        return 1
 
     def create_run(self, c: httpx.Client) -> str:
         answer = c.post("flow_runs/", json={"flow_id": self.flow_id})
@@ -330,6 +339,12 @@ def measure(api: FlowsApi, backend: str, sizes: dict) -> list[dict]:
             }
             log(f"  {api.engine} {backend} {workload} x{clients}: {rec['per_s']:,.1f}/s")
             records.append(rec)
+
+        for clients in (1, 8):
+            done, errors, elapsed = hammer(
+                api, clients, itertools.count(), lambda conn, _job: api.ping(conn), seconds
+            )
+            record("ping", clients, done, done, errors, elapsed)
 
         for clients in (1, 8):
             before = patient(api.count_runs, c)
@@ -485,6 +500,10 @@ WORKLOADS_SHOWN = [
     ("state_batch", "state updates per second, batched (`POST ingest`, {run_batch} a request)"),
     ("ingest", "log lines stored per second (`POST ingest`; Prefect `POST /logs/`)"),
     ("logs", "log lines stored per second (`POST logs`)"),
+    (
+        "ping",
+        "requests per second that touch no database (`GET version`; Prefect `GET /admin/version`)",
+    ),
 ]
 
 

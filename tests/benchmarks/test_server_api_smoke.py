@@ -24,7 +24,7 @@ def test_the_server_api_benchmark_measures_and_verifies(tmp_path: Path) -> None:
     throughput = [r for r in records if "per_s" in r]
     assert {(r["workload"], r["clients"]) for r in throughput} == {
         (w, c)
-        for w in ("create", "state", "create_batch", "state_batch", "ingest", "logs")
+        for w in ("ping", "create", "state", "create_batch", "state_batch", "ingest", "logs")
         for c in (1, 8)
     }
     for r in throughput:
@@ -41,5 +41,5 @@ def test_the_server_api_benchmark_measures_and_verifies(tmp_path: Path) -> None:
 
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| workload | backend | clients | jupyter-flows | Prefect 3 |")
-    assert len(table) == 2 + 12 + 2  # header, rule, 12 throughput rows, start, memory
+    assert len(table) == 2 + 14 + 2  # header, rule, 14 throughput rows, start, memory
     assert "not measured" in done.stdout  # Prefect was skipped
