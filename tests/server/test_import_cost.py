@@ -11,6 +11,7 @@ import pytest
 
 #: Imported by the requests that use them, never by loading the extension.
 LAZY = [
+    "pydantic",  # the wire models: the first request with a body imports them
     "jupyter_flows.notebooks",  # the cell analysis: only notebooks/inspect and /register
 ]
 

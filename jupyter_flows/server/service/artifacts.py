@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.server import errors
-from jupyter_flows.server.models import CreateArtifact
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.runs import Rejections
 from jupyter_flows.store import artifacts as store_artifacts
@@ -30,6 +29,7 @@ from jupyter_flows.store.errors import InvalidInput, NotFound
 from jupyter_flows.store.models import Artifact, FlowGroup, FlowRun, TaskRun
 
 if TYPE_CHECKING:
+    from jupyter_flows.server.models import CreateArtifact
     from jupyter_flows.storage import BlobStore
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")

@@ -11,13 +11,12 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.server.errors import InvalidInput, NotFound
-from jupyter_flows.server.models import CreateLog
 from jupyter_flows.server.service import page
 from jupyter_flows.server.service.events import emit, log_message
 from jupyter_flows.server.service.runs import Rejections
@@ -26,6 +25,9 @@ from jupyter_flows.store import run_queries
 from jupyter_flows.store.logs import LogRow
 from jupyter_flows.store.models import FlowRun, LogLine, TaskRun
 from jupyter_flows.store.types import new_id
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.models import CreateLog
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 MAX_LEVEL = 1000

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,7 +28,6 @@ from jupyter_flows.engine.states import (
     StateType,
 )
 from jupyter_flows.server.errors import Conflict, FlowsError, InvalidInput, NotFound
-from jupyter_flows.server.models import CreateFlowRun, CreateTaskRun, ProposeState
 from jupyter_flows.server.service import iso, page, retries
 from jupyter_flows.server.service.events import (
     emit,
@@ -50,6 +49,9 @@ from jupyter_flows.store.models import (
     WorkQueue,
 )
 from jupyter_flows.store.types import dialect_insert, new_id, utcnow
+
+if TYPE_CHECKING:
+    from jupyter_flows.server.models import CreateFlowRun, CreateTaskRun, ProposeState
 
 Run = FlowRun | TaskRun
 KIND_MODELS: dict[str, type[FlowRun] | type[TaskRun]] = {
