@@ -36,12 +36,14 @@ _COPY_TYPES = ["varchar", "varchar", "varchar", "int2", "varchar", "text", "time
 #: PostgreSQL when COPY met a line already stored: one INSERT of the columns as arrays.
 _INSERT_POSTGRESQL = (
     f"INSERT INTO log_lines ({_COLUMNS}) SELECT * FROM unnest(%b::varchar[], %b::varchar[],"
-    " %b::varchar[], %b::int2[], %b::varchar[], %b::text[], %b::timestamptz[])" + _SKIP_KNOWN
+    " %b::varchar[], %b::int2[], %b::varchar[], %b::text[], %b::timestamptz[])"
+    + _SKIP_KNOWN
+    + " RETURNING client_id"
 )
 
 
-def insert_logs(session: Session, rows: Sequence[LogRow]) -> int:
-    """Insert log lines; return how many were stored.
+def insert_logs(session: Session, rows: Sequence[LogRow]) -> Sequence[LogRow]:
+    """Insert log lines; return those stored (``rows`` itself when all were new).
 
     A line whose ``client_id`` is already stored (or comes earlier in ``rows``) is skipped,
     so a resent batch inserts nothing twice; lines without a ``client_id`` are always
@@ -50,21 +52,40 @@ def insert_logs(session: Session, rows: Sequence[LogRow]) -> int:
     This is the hot path of every run's reporter, so each dialect gets what is fastest for
     it, with no per-value type hooks. SQLite: multi-row ``INSERT … ON CONFLICT DO NOTHING``
     statements of up to 512 rows (one call into SQLite each, where ``executemany`` would
-    make one per row and hand the GIL over at each). PostgreSQL: a binary ``COPY`` in a
-    savepoint, since a batch is new but when a reporter resends it, and COPY costs both
-    sides least (``ON CONFLICT`` alone adds a quarter to PostgreSQL's work per row); if a
-    line was stored already, the savepoint is rolled back and one ``INSERT … SELECT FROM
-    unnest(…) ON CONFLICT DO NOTHING`` stores the rest.
+    make one per row and hand the GIL over at each). PostgreSQL: a binary ``COPY``, since
+    COPY costs both sides least (``ON CONFLICT`` alone adds a quarter to PostgreSQL's work
+    per row). Both run in a savepoint, since a batch is new but when a reporter resends it:
+    if a line was stored already, the savepoint is rolled back and the batch inserted again
+    with ``RETURNING``, which tells the lines stored now from those stored before.
     """
     if not rows:
-        return 0
+        return rows
     conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        return _insert_sqlite(conn, rows)
-    return _insert_postgresql(conn, rows)
+    sqlite = conn.dialect.name == "sqlite"
+    try:
+        with conn.begin_nested():
+            if not (_insert_sqlite(conn, rows) if sqlite else _copy_postgresql(conn, rows)):
+                raise _Resent
+        return rows
+    except _Resent:
+        pass
+    new = set(_insert_returning_sqlite(conn, rows) if sqlite else _insert_postgresql(conn, rows))
+    stored = []
+    for row in rows:
+        client_id = row[0]
+        if client_id is None:
+            stored.append(row)
+        elif client_id in new:
+            new.discard(client_id)  # once: an id twice in the batch was stored once
+            stored.append(row)
+    return stored
 
 
-def _insert_sqlite(conn: sa.Connection, rows: Sequence[LogRow]) -> int:
+class _Resent(Exception):
+    """A batch met lines stored before: roll back its savepoint."""
+
+
+def _sqlite_values(rows: Sequence[LogRow]) -> list[Any]:
     # Timestamps as the store's UTCDateTime writes them on SQLite: naive UTC text with
     # microseconds (so they sort, and equal what a query binds for the same time).
     values: list[Any] = []
@@ -72,17 +93,39 @@ def _insert_sqlite(conn: sa.Connection, rows: Sequence[LogRow]) -> int:
     for client_id, flow_run_id, task_run_id, level, name, message, timestamp in rows:
         stamp = timestamp.astimezone(UTC).isoformat(" ", "microseconds")[:26]
         extend((client_id, flow_run_id, task_run_id, level, name, message, stamp))
-    dbapi = conn.connection.dbapi_connection
-    most = _sqlite_rows_per_statement(dbapi)
-    before = dbapi.total_changes  # type: ignore[union-attr]
+    return values
+
+
+def _sqlite_inserts(conn: sa.Connection, rows: Sequence[LogRow], returning: bool) -> list[Any]:
+    """Insert ``rows`` in multi-row statements; with ``returning``, the client ids stored."""
+    values = _sqlite_values(rows)
+    most = _sqlite_rows_per_statement(conn.connection.dbapi_connection)
+    suffix = " RETURNING client_id" if returning else ""
+    stored: list[Any] = []
     start, left = 0, len(rows)
     while left:
         # Statements of power-of-two sizes: few distinct ones for SQLite to prepare and the
         # driver to cache, whatever the batch sizes.
         size = most if left >= most else 1 << (left.bit_length() - 1)
-        conn.exec_driver_sql(_sqlite_insert(size), tuple(values[start * 7 : (start + size) * 7]))
+        result = conn.exec_driver_sql(
+            _sqlite_insert(size) + suffix, tuple(values[start * 7 : (start + size) * 7])
+        )
+        if returning:
+            stored.extend(result.scalars())
         start, left = start + size, left - size
-    return int(dbapi.total_changes - before)  # type: ignore[union-attr]
+    return stored
+
+
+def _insert_sqlite(conn: sa.Connection, rows: Sequence[LogRow]) -> bool:
+    """Insert ``rows``; True if every one was new."""
+    dbapi: Any = conn.connection.dbapi_connection
+    before = dbapi.total_changes
+    _sqlite_inserts(conn, rows, returning=False)
+    return int(dbapi.total_changes - before) == len(rows)
+
+
+def _insert_returning_sqlite(conn: sa.Connection, rows: Sequence[LogRow]) -> list[str | None]:
+    return _sqlite_inserts(conn, rows, returning=True)
 
 
 @functools.cache
@@ -99,20 +142,25 @@ def _sqlite_rows_per_statement(dbapi: Any) -> int:
     return min(_SQLITE_ROWS, 1 << ((bound // 7).bit_length() - 1))
 
 
-def _insert_postgresql(conn: sa.Connection, rows: Sequence[LogRow]) -> int:
+def _copy_postgresql(conn: sa.Connection, rows: Sequence[LogRow]) -> bool:
+    """COPY ``rows`` in; False if a line was stored already (or another refusal, which the
+    INSERT that follows reports)."""
     import psycopg
 
     dbapi: Any = conn.connection.dbapi_connection
     try:
-        with conn.begin_nested(), dbapi.cursor() as cursor, cursor.copy(_COPY_POSTGRESQL) as copy:
+        with dbapi.cursor() as cursor, cursor.copy(_COPY_POSTGRESQL) as copy:
             copy.set_types(_COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
-        return len(rows)
     except psycopg.Error:
-        pass  # a line stored already (or another refusal, which the INSERT reports)
+        return False
+    return True
+
+
+def _insert_postgresql(conn: sa.Connection, rows: Sequence[LogRow]) -> list[str | None]:
     columns = tuple(list(column) for column in zip(*rows, strict=True))
-    return int(conn.exec_driver_sql(_INSERT_POSTGRESQL, columns).rowcount)
+    return list(conn.exec_driver_sql(_INSERT_POSTGRESQL, columns).scalars())
 
 
 def read_logs(

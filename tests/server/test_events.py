@@ -58,7 +58,7 @@ async def test_runs_states_and_logs_arrive_as_they_happen(api, jp_ws_fetch) -> N
     ws.close()
 
 
-async def test_a_resent_log_batch_is_not_announced_again(api, jp_ws_fetch) -> None:
+async def test_a_resent_log_batch_announces_only_its_new_lines(api, jp_ws_fetch) -> None:
     run = await api.adhoc_run()
     ws = await jp_ws_fetch("api", "flows", "events", params={"flow_run_id": run["id"]})
     await _next(ws)
@@ -74,6 +74,14 @@ async def test_a_resent_log_batch_is_not_announced_again(api, jp_ws_fetch) -> No
     await api("POST", "ingest", {"logs": lines}, expect=200)
     await api("POST", f"flow-runs/{run['id']}/state", {"type": "PENDING"}, expect=200)
     assert (await _next(ws))["type"] == "state"  # no log line in between
+
+    # A reporter resends a batch it got no answer for, with what was logged meanwhile.
+    more = [*lines, {"id": "r3", "flow_run_id": run["id"], "timestamp": ts(3), "message": "m3"}]
+    assert (await api("POST", "ingest", {"logs": more}, expect=200)).body["logs"] == 1
+    await api("POST", f"flow-runs/{run['id']}/state", {"type": "RUNNING"}, expect=200)
+    heard = [await _next(ws), await _next(ws)]
+    assert [m["type"] for m in heard] == ["log", "state"]
+    assert heard[0]["log"]["message"] == "m3"
     ws.close()
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.store import logs, runs
+from jupyter_flows.store.logs import LogRow
 from jupyter_flows.store.models import LogLine
 from tests.store.factories import T0, log_row, make_run
 
@@ -34,7 +35,7 @@ def logged(session: Session) -> dict[str, str]:
         )
         for i in range(10_000)
     ]
-    assert logs.insert_logs(session, lines) == 10_000
+    assert len(logs.insert_logs(session, lines)) == 10_000
     session.commit()
     return {"flow_run": flow_run.id, "load": load.id, "train": train.id}
 
@@ -47,7 +48,7 @@ def test_bulk_insert_of_ten_thousand_lines(session: Session, logged: dict[str, s
         "step 1 loss=0.0001",
     ]
     assert page[-1].timestamp == T0 + timedelta(milliseconds=9_999)
-    assert logs.insert_logs(session, []) == 0
+    assert len(logs.insert_logs(session, [])) == 0
 
 
 def test_filters(session: Session, logged: dict[str, str]) -> None:
@@ -145,12 +146,16 @@ def test_retention(session: Session, logged: dict[str, str]) -> None:
 def test_client_ids_make_a_resent_batch_insert_nothing_twice(session: Session) -> None:
     run = make_run(session)
     batch = [log_row(run.id, f"line {i}", client_id=f"c{i}") for i in range(5)]
-    assert logs.insert_logs(session, batch[:3]) == 3
+
+    def stored(rows: list[LogRow]) -> list[str]:
+        return [row[5] for row in logs.insert_logs(session, rows)]
+
+    assert stored(batch[:3]) == ["line 0", "line 1", "line 2"]
     session.commit()
-    assert logs.insert_logs(session, batch) == 2  # c0..c2 were stored already
-    assert logs.insert_logs(session, batch) == 0
+    assert stored(batch) == ["line 3", "line 4"]  # c0..c2 were stored already
+    assert stored(batch) == []
     unnamed = log_row(run.id, "line 0")
-    assert logs.insert_logs(session, [*batch, unnamed, unnamed]) == 2  # no client id: stored
+    assert stored([*batch, unnamed, unnamed]) == ["line 0", "line 0"]  # no client id: stored
     session.commit()
     messages = [line.message for line in logs.read_logs(session, flow_run_id=run.id)]
     assert sorted(messages) == ["line 0"] * 3 + ["line 1", "line 2", "line 3", "line 4"]
@@ -159,7 +164,8 @@ def test_client_ids_make_a_resent_batch_insert_nothing_twice(session: Session) -
 def test_a_client_id_twice_in_one_batch_is_stored_once(session: Session) -> None:
     run = make_run(session)
     twice = [log_row(run.id, "first", client_id="c"), log_row(run.id, "again", client_id="c")]
-    assert logs.insert_logs(session, twice) == 1
+    assert [row[5] for row in logs.insert_logs(session, twice)] == ["first"]
+    assert logs.insert_logs(session, twice) == []
     session.commit()
     assert [line.message for line in logs.read_logs(session, flow_run_id=run.id)] == ["first"]
 

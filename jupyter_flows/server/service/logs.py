@@ -88,9 +88,8 @@ def insert_logs(
     """Insert ``lines``; return how many were new.
 
     A line whose id was seen before is skipped. A line naming an unknown run is listed in
-    ``rejections`` (or, without it, refused with the whole batch: 404). The new lines are
-    announced on the event stream, unless the batch was in part a resend: then none is
-    (they were announced the first time, and the insert does not tell which are new).
+    ``rejections`` (or, without it, refused with the whole batch: 404). The lines stored
+    now, and only those, are announced on the event stream.
     """
     if not lines:
         return 0
@@ -128,13 +127,13 @@ def insert_logs(
             )
         )
     stored = store_logs.insert_logs(session, rows)
-    if stored and stored == len(rows):
+    if stored:
 
         def messages() -> list[Any]:
-            return [log_message(_row_out(row), group_of.get(row[1])) for row in rows]
+            return [log_message(_row_out(row), group_of.get(row[1])) for row in stored]
 
         emit(session, messages)
-    return stored
+    return len(stored)
 
 
 def _refuse(index: int, line: CreateLog, run_known: bool, rejections: Rejections | None) -> None:
