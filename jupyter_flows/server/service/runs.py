@@ -228,9 +228,12 @@ def error_code(exc: Exception) -> str:
 def _existing_ids(session: Session, model: type[Run], ids: Iterable[str]) -> set[str]:
     wanted = sorted(set(ids))
     found: set[str] = set()
-    for start in range(0, len(wanted), 5000):
-        chunk = wanted[start : start + 5000]
-        found.update(session.scalars(sa.select(model.id).where(model.id.in_(chunk))))
+    if not wanted:
+        return found
+    with run_queries.planned_with_values(session):
+        for start in range(0, len(wanted), 5000):
+            chunk = wanted[start : start + 5000]
+            found.update(session.scalars(sa.select(model.id).where(model.id.in_(chunk))))
     return found
 
 
@@ -450,13 +453,14 @@ def _load(session: Session, model: type[Run], ids: Iterable[str]) -> list[Any]:
     if not wanted:
         return []
     found: dict[str, Any] = {}
-    for start in range(0, len(wanted), 5000):
-        query = (
-            sa.select(model)
-            .where(model.id.in_(wanted[start : start + 5000]))
-            .execution_options(populate_existing=True)
-        )
-        found.update((r.id, r) for r in session.scalars(query))
+    with run_queries.planned_with_values(session):
+        for start in range(0, len(wanted), 5000):
+            query = (
+                sa.select(model)
+                .where(model.id.in_(wanted[start : start + 5000]))
+                .execution_options(populate_existing=True)
+            )
+            found.update((r.id, r) for r in session.scalars(query))
     return [found[i] for i in wanted if i in found]
 
 
@@ -477,16 +481,19 @@ def load_runs_for_update(session: Session, kind: str, run_ids: Iterable[str]) ->
     wanted = sorted(set(run_ids))
     lock = session.get_bind().dialect.name == "postgresql"
     found: dict[str, Run] = {}
-    for start in range(0, len(wanted), 5000):
-        query = (
-            sa.select(model)
-            .where(model.id.in_(wanted[start : start + 5000]))
-            .order_by(model.id)
-            .execution_options(populate_existing=True)
-        )
-        if lock:
-            query = query.with_for_update()
-        found.update((run.id, run) for run in cast(Iterable[Run], session.scalars(query)))
+    if not wanted:
+        return found
+    with run_queries.planned_with_values(session):
+        for start in range(0, len(wanted), 5000):
+            query = (
+                sa.select(model)
+                .where(model.id.in_(wanted[start : start + 5000]))
+                .order_by(model.id)
+                .execution_options(populate_existing=True)
+            )
+            if lock:
+                query = query.with_for_update()
+            found.update((run.id, run) for run in cast(Iterable[Run], session.scalars(query)))
     return found
 
 
@@ -600,7 +607,8 @@ def _event_places(
     groups: dict[str, str] = {}
     if parents:
         query = sa.select(FlowRun.id, FlowRun.flow_group_id).where(FlowRun.id.in_(parents))
-        groups = {run_id: group_id for run_id, group_id in session.execute(query)}
+        with run_queries.planned_with_values(session):
+            groups = {run_id: group_id for run_id, group_id in session.execute(query)}
     queues: dict[str | None, str] = {}
     if queue_ids:
         query = sa.select(WorkQueue.id, WorkQueue.name).where(WorkQueue.id.in_(queue_ids))
@@ -642,11 +650,14 @@ def seen_states(
     model = HISTORY_MODELS[kind]
     wanted = sorted(set(run_ids))
     seen: set[tuple[str, StateType, datetime]] = set()
-    for start in range(0, len(wanted), 5000):
-        query = sa.select(model.run_id, model.type, model.timestamp).where(
-            model.run_id.in_(wanted[start : start + 5000])
-        )
-        if since is not None:
-            query = query.where(model.timestamp >= since)
-        seen.update((r[0], r[1], r[2]) for r in session.execute(query))
+    if not wanted:
+        return seen
+    with run_queries.planned_with_values(session):
+        for start in range(0, len(wanted), 5000):
+            query = sa.select(model.run_id, model.type, model.timestamp).where(
+                model.run_id.in_(wanted[start : start + 5000])
+            )
+            if since is not None:
+                query = query.where(model.timestamp >= since)
+            seen.update((r[0], r[1], r[2]) for r in session.execute(query))
     return seen
