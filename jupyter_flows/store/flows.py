@@ -21,12 +21,6 @@ def get_or_create_flow_group(
 
     ``lock=True`` locks its row (PostgreSQL) for the rest of the transaction.
     """
-    now = utcnow()
-    session.execute(
-        dialect_insert(session, FlowGroup)
-        .values(id=new_id(), project=project, name=name, created=now, updated=now)
-        .on_conflict_do_nothing(index_elements=["project", "name"])
-    )
     query = (
         sa.select(FlowGroup)
         .where(FlowGroup.project == project, FlowGroup.name == name)
@@ -34,6 +28,15 @@ def get_or_create_flow_group(
     )
     if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
+    group = session.scalars(query).one_or_none()
+    if group is not None:  # the usual case: a write only when it is missing
+        return group
+    now = utcnow()
+    session.execute(
+        dialect_insert(session, FlowGroup)
+        .values(id=new_id(), project=project, name=name, created=now, updated=now)
+        .on_conflict_do_nothing(index_elements=["project", "name"])
+    )
     return session.scalars(query).one()
 
 

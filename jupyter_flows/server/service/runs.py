@@ -342,6 +342,13 @@ def create_flow_runs(
     With ``rejections`` a body that cannot be created is listed there and the others go on;
     without, its error is raised. Bodies whose id exists already are skipped.
     """
+    return _create_flow_runs(session, bodies, rejections)[0]
+
+
+def _create_flow_runs(
+    session: Session, bodies: Sequence[CreateFlowRun], rejections: Rejections | None = None
+) -> tuple[list[FlowRun], list[dict[str, Any]]]:
+    """:func:`create_flow_runs`, with the answers for the runs it created."""
     existing = _existing_ids(session, FlowRun, (b.id for b in bodies if b.id))
     resolver = _FlowRunResolver(session, set())
     rows, states = [], {}
@@ -363,10 +370,10 @@ def create_flow_runs(
     _insert(session, FlowRun, rows)
     created = _load(session, FlowRun, [r["id"] for r in rows])
     _first_states(session, created, states)
-    if created:
-        outs = flow_runs_out(session, created)
+    outs = flow_runs_out(session, created) if created else []
+    if outs:
         emit(session, [flow_run_message(o) for o in outs])
-    return created
+    return created, outs
 
 
 def create_flow_run(session: Session, body: CreateFlowRun) -> tuple[dict[str, Any], bool]:
@@ -377,8 +384,8 @@ def create_flow_run(session: Session, body: CreateFlowRun) -> tuple[dict[str, An
             if body.flow_id not in (None, run.flow_group_id):
                 raise Conflict(f"flow run {body.id!r} exists, of another flow")
             return one_flow_run_out(session, run), False
-    created = create_flow_runs(session, [body])
-    return one_flow_run_out(session, created[0]), True
+    _, outs = _create_flow_runs(session, [body])
+    return outs[0], True
 
 
 def create_task_runs(
