@@ -5,7 +5,8 @@ holds plain functions taking a ``Session``, one module per group of entities:
 
 - ``flows``: flow groups and content-addressed flow versions (``hashing`` makes the ids)
 - ``deployments``: deployments and their schedules
-- ``runs``: creating flow and task runs, and ``propose_states`` (``propose_state`` for one), the one way a state changes
+- ``runs``: creating flow and task runs, and ``propose_states`` (``propose_state`` for one),
+  the one way a state changes
 - ``run_queries``: reading and filtering runs
 - ``queues``: work queues, agents, and the agents' exactly-once claim
 - ``logs``, ``artifacts``, ``keys``: log lines, run artifacts, API keys
