@@ -22,7 +22,7 @@ test.describe('Executed notebooks', () => {
     await flows.openArtifact(run.artifact_id);
 
     // jupyter-flows-runs/ui-report/<run name>-<run id prefix>.ipynb
-    const fileName = `-${run.flow_run_id.slice(0, 8)}.ipynb`;
+    const fileName = `-${run.flow_run_id.slice(-8)}.ipynb`;
     const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', {
       hasText: fileName
     });
