@@ -68,6 +68,23 @@ def planned_with_values(session: Session) -> Iterator[None]:
         dbapi.prepare_threshold = threshold
 
 
+#: Values per ``IN (…)`` of a batch lookup: well under SQLite's bound-parameter limit.
+IN_CHUNK = 5000
+
+
+def rows_in(session: Session, query: Any, column: Any, values: Sequence[Any]) -> list[Any]:
+    """The rows of ``query`` where ``column`` is one of ``values``: a batch's lookup by id,
+    in chunks of :data:`IN_CHUNK` values, each :func:`planned_with_values`."""
+    rows: list[Any] = []
+    if not values:
+        return rows
+    with planned_with_values(session):
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = values[start : start + IN_CHUNK]
+            rows.extend(session.execute(query.where(column.in_(chunk))))
+    return rows
+
+
 def read_flow_run(session: Session, flow_run_id: str) -> FlowRun:
     run = session.get(FlowRun, flow_run_id)
     if run is None:

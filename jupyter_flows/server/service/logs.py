@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 MAX_LEVEL = 1000
-_CHUNK = 5000  # ids per IN (...) query: well under SQLite's bound parameter limit
 UTC = timezone.utc
 
 
@@ -75,13 +74,6 @@ def _row_out(row: LogRow) -> dict[str, Any]:
     }
 
 
-def _in_chunks(session: Session, query: Any, column: Any, values: Sequence[Any]) -> list[Any]:
-    out: list[Any] = []
-    for start in range(0, len(values), _CHUNK):
-        out.extend(session.execute(query.where(column.in_(values[start : start + _CHUNK]))))
-    return out
-
-
 def insert_logs(
     session: Session, lines: Sequence[CreateLog], rejections: Rejections | None = None
 ) -> int:
@@ -95,18 +87,11 @@ def insert_logs(
         return 0
 
     run_ids = sorted({line.flow_run_id for line in lines})
-    group_of = {
-        run_id: group_id
-        for run_id, group_id in _in_chunks(
-            session, sa.select(FlowRun.id, FlowRun.flow_group_id), FlowRun.id, run_ids
-        )
-    }
+    groups = sa.select(FlowRun.id, FlowRun.flow_group_id)
+    group_of = dict(run_queries.rows_in(session, groups, FlowRun.id, run_ids))
     task_ids = sorted({line.task_run_id for line in lines if line.task_run_id})
-    task_run_of = (
-        dict(_in_chunks(session, sa.select(TaskRun.id, TaskRun.flow_run_id), TaskRun.id, task_ids))
-        if task_ids
-        else {}
-    )
+    parents = sa.select(TaskRun.id, TaskRun.flow_run_id)
+    task_run_of = dict(run_queries.rows_in(session, parents, TaskRun.id, task_ids))
     rows: list[LogRow] = []
     for index, line in enumerate(lines):
         flow_run_id, task_run_id, level = line.flow_run_id, line.task_run_id, line.level

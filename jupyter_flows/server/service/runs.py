@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -226,15 +226,8 @@ def error_code(exc: Exception) -> str:
 
 
 def _existing_ids(session: Session, model: type[Run], ids: Iterable[str]) -> set[str]:
-    wanted = sorted(set(ids))
-    found: set[str] = set()
-    if not wanted:
-        return found
-    with run_queries.planned_with_values(session):
-        for start in range(0, len(wanted), 5000):
-            chunk = wanted[start : start + 5000]
-            found.update(session.scalars(sa.select(model.id).where(model.id.in_(chunk))))
-    return found
+    query = sa.select(model.id)
+    return {row[0] for row in run_queries.rows_in(session, query, model.id, sorted(set(ids)))}
 
 
 def _insert(session: Session, model: type[Run], rows: list[dict[str, Any]]) -> None:
@@ -455,19 +448,19 @@ def _first_states(session: Session, created: Sequence[Run], states: dict[str, St
             raise outcome
 
 
-def _load(session: Session, model: type[Run], ids: Iterable[str]) -> list[Any]:
+def _load(
+    session: Session, model: type[Run], ids: Iterable[str], *, for_update: bool = False
+) -> list[Any]:
+    """The runs of ``ids`` that exist, in that order, re-read from the database.
+
+    ``for_update``: locked (on PostgreSQL) in the order given, so callers that lock the
+    same runs in the same (sorted) order cannot deadlock.
+    """
     wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return []
-    found: dict[str, Any] = {}
-    with run_queries.planned_with_values(session):
-        for start in range(0, len(wanted), 5000):
-            query = (
-                sa.select(model)
-                .where(model.id.in_(wanted[start : start + 5000]))
-                .execution_options(populate_existing=True)
-            )
-            found.update((r.id, r) for r in session.scalars(query))
+    query = sa.select(model).execution_options(populate_existing=True)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.order_by(model.id).with_for_update()
+    found = {row[0].id: row[0] for row in run_queries.rows_in(session, query, model.id, wanted)}
     return [found[i] for i in wanted if i in found]
 
 
@@ -484,24 +477,8 @@ def load_for_update(session: Session, kind: str, run_id: str) -> Run:
 def load_runs_for_update(session: Session, kind: str, run_ids: Iterable[str]) -> dict[str, Run]:
     """The runs of ``run_ids`` that exist, by id, re-read (and on PostgreSQL locked, in id
     order, so two batches that share runs cannot deadlock) for a state change."""
-    model = KIND_MODELS[kind]
-    wanted = sorted(set(run_ids))
-    lock = session.get_bind().dialect.name == "postgresql"
-    found: dict[str, Run] = {}
-    if not wanted:
-        return found
-    with run_queries.planned_with_values(session):
-        for start in range(0, len(wanted), 5000):
-            query = (
-                sa.select(model)
-                .where(model.id.in_(wanted[start : start + 5000]))
-                .order_by(model.id)
-                .execution_options(populate_existing=True)
-            )
-            if lock:
-                query = query.with_for_update()
-            found.update((run.id, run) for run in cast(Iterable[Run], session.scalars(query)))
-    return found
+    runs = _load(session, KIND_MODELS[kind], sorted(set(run_ids)), for_update=True)
+    return {run.id: run for run in runs}
 
 
 @dataclass(slots=True)
@@ -533,9 +510,9 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
     retried = {
         id(c.run)
         for c in changes
-        if c.kind == "flow_run"
+        if isinstance(c.run, FlowRun)
         and c.state.type is StateType.CRASHED
-        and c.run.work_queue_id is not None  # type: ignore[union-attr]
+        and c.run.work_queue_id is not None
     }
     entered: list[list[dict[str, Any]]] = [[] for _ in changes]
     outcomes: list[ChangeOutcome] = [{} for _ in changes]
@@ -555,7 +532,8 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
             continue
         entered[i].append(_row_state(outcome))
         run = change.run
-        if retries.retry_crashed(session, run, change.state.timestamp):  # type: ignore[arg-type]
+        assert isinstance(run, FlowRun)  # only flow runs of a queue are retried
+        if retries.retry_crashed(session, run, change.state.timestamp):
             out = state_out(run)
             assert out is not None
             entered[i].append(out)
@@ -655,16 +633,8 @@ def seen_states(
 ) -> set[tuple[str, StateType, datetime]]:
     """(run id, type, timestamp) of the history rows of ``run_ids`` (from ``since`` on)."""
     model = HISTORY_MODELS[kind]
-    wanted = sorted(set(run_ids))
-    seen: set[tuple[str, StateType, datetime]] = set()
-    if not wanted:
-        return seen
-    with run_queries.planned_with_values(session):
-        for start in range(0, len(wanted), 5000):
-            query = sa.select(model.run_id, model.type, model.timestamp).where(
-                model.run_id.in_(wanted[start : start + 5000])
-            )
-            if since is not None:
-                query = query.where(model.timestamp >= since)
-            seen.update((r[0], r[1], r[2]) for r in session.execute(query))
-    return seen
+    query = sa.select(model.run_id, model.type, model.timestamp)
+    if since is not None:
+        query = query.where(model.timestamp >= since)
+    rows = run_queries.rows_in(session, query, model.run_id, sorted(set(run_ids)))
+    return {(r[0], r[1], r[2]) for r in rows}
