@@ -51,12 +51,8 @@ from jupyter_flows.engine.states import (
     TimedOut,
     check_transition,
 )
-from jupyter_flows.engine.task import (
-    RetryDelay,
-    check_decorator_options,
-    resolve,
-    retry_delays,
-)
+from jupyter_flows.engine.task import RetryDelay, check_decorator_options, retry_delays
+from jupyter_flows.engine.task_run import resolve
 from jupyter_flows.engine.timeouts import call_with_timeout
 
 P = ParamSpec("P")

@@ -19,13 +19,11 @@ import contextvars
 import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_flows.engine.futures import TaskFuture
 from jupyter_flows.engine.states import State
-
-if TYPE_CHECKING:
-    from jupyter_flows.engine.task import TaskCall
+from jupyter_flows.engine.task_run import TaskCall, run_on_worker
 
 
 class TaskRunner:
@@ -191,8 +189,6 @@ class DaskTaskRunner(TaskRunner):
             self._client = self._cluster = None
 
     def _submit(self, call: TaskCall) -> TaskFuture[Any]:
-        from jupyter_flows.engine.task import run_on_worker
-
         args, kwargs, wait_for = call.remote_arguments(_dask_future_of)
         dask_future = self._client.submit(
             run_on_worker,

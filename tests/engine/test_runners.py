@@ -10,6 +10,7 @@ from distributed import LocalCluster
 
 from jupyter_flows import flow, get_run_logger, task, unmapped
 from jupyter_flows.engine.reporter import MemoryReporter
+from jupyter_flows.engine.task_run import new_task_run
 from jupyter_flows.task_runners import (
     DaskTaskRunner,
     SequentialTaskRunner,
@@ -204,7 +205,7 @@ def test_a_task_shipped_to_dask_carries_no_reporter(reporter: MemoryReporter) ->
     @flow(task_runner=SequentialTaskRunner())
     def pipeline() -> None:
         for i in range(50):
-            call = square._new_call((i,), {}, None)
+            call = new_task_run(square, (i,), {}, None)
             shipped.append(call.without_arguments())
 
     pipeline()

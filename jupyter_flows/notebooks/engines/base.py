@@ -4,7 +4,7 @@ errors that name the cell, and the record a rerun starts from.
 A notebook run is one engine flow run (``engine.flow.run_flow``: the same states, transition
 table and reporter as any ``@flow``) whose body is :meth:`NotebookEngine.execute`. Inside it,
 each task of the :class:`~jupyter_flows.notebooks.spec.FlowSpec` is one task run
-(:class:`~jupyter_flows.engine.task.TaskCall`), created Pending before any cell runs so the
+(:class:`~jupyter_flows.engine.task_run.TaskCall`), created Pending before any cell runs so the
 run's schematic is the whole DAG from the start, with its upstream edges taken from the
 spec: ``task_inputs`` maps each name an edge carries to the upstream task run
 (``wait_for`` for an ordering edge). The kernel engine moves those task runs from papermill's
@@ -26,7 +26,8 @@ from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import flow_logger, task_logger
 from jupyter_flows.engine.reporter import ArtifactRecord, TaskRunRecord, report_artifact
 from jupyter_flows.engine.states import Pending, State
-from jupyter_flows.engine.task import Task, TaskCall
+from jupyter_flows.engine.task import Task
+from jupyter_flows.engine.task_run import TaskCall
 from jupyter_flows.notebooks.reader import NotebookError
 
 if TYPE_CHECKING:
