@@ -43,16 +43,18 @@ import threading
 import time
 from collections import deque
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.ids import new_id
-from jupyter_flows.engine.reporter import (
-    ArtifactRecord,
-    FlowRunRecord,
-    LogRecord,
-    StateRecord,
-    TaskRunRecord,
-)
+
+if TYPE_CHECKING:  # reporter.py imports this module when the environment asks for it
+    from jupyter_flows.engine.reporter import (
+        ArtifactRecord,
+        FlowRunRecord,
+        LogRecord,
+        StateRecord,
+        TaskRunRecord,
+    )
 
 _log = logging.getLogger("jupyter_flows.reporter")
 
