@@ -16,7 +16,8 @@ export default tseslint.config(
       'coverage/**',
       'ui-tests/test-results/**',
       'ui-tests/playwright-report/**',
-      '.tmp/**'
+      '.tmp/**',
+      'src/openapi.ts'
     ]
   },
   js.configs.recommended,

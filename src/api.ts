@@ -2,44 +2,76 @@
  * The one transport between the UI and the jupyter-flows REST API.
  *
  * Every call goes through `requestAPI`, which resolves with the decoded JSON body or
- * throws a `FlowsAPIError` carrying the server's `{ error, message }`. No UI code here:
- * views decide how to show an error.
+ * throws a `FlowsAPIError` carrying the server's `{ error, message }`. `FlowsClient` has
+ * one typed method per endpoint the UI uses; its types come from `openapi.ts`, which is
+ * generated from schema/openapi.yaml (`jlpm generate:api`; a jest test fails when it is
+ * stale). No UI code here: views decide how to show an error.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { components, operations } from './openapi';
+import { errorCodeValues } from './openapi';
+
 /** Path of the REST API below the server's base URL. */
 export const API_NAMESPACE = 'api/flows';
 
-/** The JSON body of every error the server extension returns. */
-export interface IFlowsErrorBody {
-  /** A stable machine-readable code, e.g. `not_found` or `conflict`. */
-  error: string;
-  /** A human-readable explanation. */
-  message: string;
-}
+type Schemas = components['schemas'];
+export type ErrorCode = Schemas['ErrorCode'];
+export type Flow = Schemas['Flow'];
+export type FlowVersion = Schemas['FlowVersion'];
+export type Deployment = Schemas['Deployment'];
+export type Schedule = Schemas['Schedule'];
+export type FlowRun = Schemas['FlowRun'];
+export type State = Schemas['State'];
+export type StateType = Schemas['StateType'];
+export type TaskRun = Schemas['TaskRun'];
+export type WorkQueue = Schemas['WorkQueue'];
+export type QueuedRun = Schemas['QueuedRun'];
+export type Agent = Schemas['Agent'];
+export type PendingReason = Schemas['PendingReason'];
+export type FlowEvent = Schemas['Event'];
+export type InspectNotebook = Schemas['InspectNotebook'];
+export type RegisterNotebook = Schemas['RegisterNotebook'];
+export type NotebookRegistration = Schemas['NotebookRegistration'];
+export type UpdateDeployment = Schemas['UpdateDeployment'];
+export type RunDeployment = Schemas['RunDeployment'];
 
-/** Error codes produced on the client side, when no server error body is available. */
+/** Every code the server may answer, as openapi.yaml lists them (no copy kept here). */
+export const ERROR_CODES: ReadonlyArray<ErrorCode> = errorCodeValues;
+
+/** Codes the client makes itself, when no server error body is available. */
 export const ClientErrorCode = {
   network: 'network_error',
   invalidResponse: 'invalid_response'
 } as const;
+export type AnyErrorCode =
+  ErrorCode | (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+/** A page of a list endpoint. */
+export interface IPage<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** The JSON body of every error the server extension returns. */
+export interface IFlowsErrorBody {
+  error: string;
+  message: string;
+}
 
 /** A failed API call: the HTTP status (0 when no response arrived) and the error body. */
-export class FlowsAPIError extends Error implements IFlowsErrorBody {
+export class FlowsAPIError extends Error {
   constructor(
     readonly status: number,
-    readonly error: string,
+    readonly error: AnyErrorCode,
     message: string
   ) {
     super(message);
     this.name = 'FlowsAPIError';
   }
-}
-
-/** GET api/flows/version */
-export interface IVersionInfo {
-  version: string;
 }
 
 function isErrorBody(value: unknown): value is IFlowsErrorBody {
@@ -51,39 +83,59 @@ function isErrorBody(value: unknown): value is IFlowsErrorBody {
   );
 }
 
-/** A code for an error response whose body is not ours (a proxy page, an HTML 502...). */
-function codeForStatus(status: number): string {
-  switch (status) {
-    case 400:
-      return 'bad_request';
-    case 401:
-      return 'unauthorized';
-    case 403:
-      return 'forbidden';
-    case 404:
-      return 'not_found';
-    case 409:
-      return 'conflict';
-    default:
-      return status >= 500 ? 'server_error' : 'http_error';
-  }
+function knownCode(code: string): ErrorCode {
+  return (ERROR_CODES as ReadonlyArray<string>).includes(code)
+    ? (code as ErrorCode)
+    : 'http_error';
+}
+
+/** Where the API lives and how to authenticate to it. */
+export interface IConnection {
+  /** Server connection settings: the page's own, or a team server's base URL. */
+  settings: ServerConnection.ISettings;
+  /** An API key of a team server, sent as `Authorization: Bearer …`. */
+  apiKey?: string;
+}
+
+/** The page's own Jupyter server. */
+export function localConnection(): IConnection {
+  return { settings: ServerConnection.makeSettings() };
+}
+
+/**
+ * A team server (`jupyter flows server`) at `url`, with its API key. The page's token is
+ * never sent there.
+ */
+export function teamConnection(url: string, apiKey: string): IConnection {
+  const baseUrl = url.replace(/\/?$/, '/');
+  return {
+    settings: ServerConnection.makeSettings({ baseUrl, token: '', wsUrl: '' }),
+    apiKey: apiKey || undefined
+  };
 }
 
 /**
  * Call the jupyter-flows REST API.
  *
- * @param endpoint - path below `api/flows/`, e.g. `version` or `runs/42`
+ * @param endpoint - path below `api/flows/`, with its query, e.g. `flow-runs?limit=5`
  * @param init - fetch options (method, body...)
- * @param settings - server connection settings; the page's own by default
+ * @param connection - where to send it; the page's own server by default
  * @returns the decoded JSON body, or `undefined` for an empty body (204)
  * @throws FlowsAPIError for a network failure, an error status or an unreadable body
  */
 export async function requestAPI<T>(
   endpoint = '',
   init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  connection: IConnection | ServerConnection.ISettings = localConnection()
 ): Promise<T> {
+  const { settings, apiKey }: IConnection =
+    'settings' in connection ? connection : { settings: connection };
   const url = URLExt.join(settings.baseUrl, API_NAMESPACE, endpoint);
+  if (apiKey) {
+    const headers = new Headers(init.headers);
+    headers.set('Authorization', `Bearer ${apiKey}`);
+    init = { ...init, headers };
+  }
 
   let response: Response;
   try {
@@ -107,12 +159,17 @@ export async function requestAPI<T>(
 
   if (!response.ok) {
     if (isErrorBody(body)) {
-      throw new FlowsAPIError(response.status, body.error, body.message);
+      throw new FlowsAPIError(
+        response.status,
+        knownCode(body.error),
+        body.message
+      );
     }
+    // A body that is not ours (a proxy's page): the status says what happened.
     const message = response.statusText || `HTTP ${response.status}`;
     throw new FlowsAPIError(
       response.status,
-      codeForStatus(response.status),
+      response.status >= 500 ? 'server_error' : 'http_error',
       message
     );
   }
@@ -126,11 +183,41 @@ export async function requestAPI<T>(
   return body as T;
 }
 
-/** The server extension's version (proves it is installed and reachable). */
+/** A query string from defined values (arrays repeat the key). */
+export function query(
+  params: Record<
+    string,
+    string | number | boolean | string[] | undefined | null
+  >
+): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === '') {
+      continue;
+    }
+    if (Array.isArray(value)) {
+      value.forEach(v => search.append(key, v));
+    } else {
+      search.append(key, String(value));
+    }
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+type QueryOf<K extends keyof operations> = operations[K] extends {
+  parameters: { query?: infer Q };
+}
+  ? NonNullable<Q>
+  : never;
+
+export type FlowRunQuery = QueryOf<'listFlowRuns'>;
+
+/** The server's version (proves it is installed and reachable). */
 export function fetchVersion(
-  settings?: ServerConnection.ISettings
-): Promise<IVersionInfo> {
-  return requestAPI<IVersionInfo>('version', {}, settings);
+  connection?: IConnection | ServerConnection.ISettings
+): Promise<{ version: string }> {
+  return requestAPI('version', {}, connection);
 }
 
 /** POST api/flows/artifacts/{id}/open */
@@ -145,11 +232,233 @@ export interface IOpenedArtifact {
  */
 export function openArtifact(
   artifactId: string,
-  settings?: ServerConnection.ISettings
+  connection?: IConnection | ServerConnection.ISettings
 ): Promise<IOpenedArtifact> {
   return requestAPI<IOpenedArtifact>(
     `artifacts/${encodeURIComponent(artifactId)}/open`,
     { method: 'POST' },
-    settings
+    connection
   );
+}
+
+const id = encodeURIComponent;
+const post = (body?: unknown): RequestInit => ({
+  method: 'POST',
+  body: body === undefined ? undefined : JSON.stringify(body)
+});
+
+/** One typed method per endpoint the UI uses, on one connection. */
+export class FlowsClient {
+  constructor(readonly connection: IConnection = localConnection()) {}
+
+  /** Whether this client talks to a team server rather than the page's own. */
+  get isTeamServer(): boolean {
+    return (
+      this.connection.settings.baseUrl !== localConnection().settings.baseUrl
+    );
+  }
+
+  request<T>(endpoint: string, init: RequestInit = {}): Promise<T> {
+    return requestAPI<T>(endpoint, init, this.connection);
+  }
+
+  version(): Promise<{ version: string }> {
+    return this.request('version');
+  }
+
+  listFlows(params: QueryOf<'listFlows'> = {}): Promise<IPage<Flow>> {
+    return this.request(`flows${query(params)}`);
+  }
+
+  /** Every flow, pages fetched in parallel once the first says how many there are. */
+  async allFlows(pageSize = 500): Promise<Flow[]> {
+    const first = await this.listFlows({ limit: pageSize });
+    const rest: Promise<IPage<Flow>>[] = [];
+    for (let offset = pageSize; offset < first.total; offset += pageSize) {
+      rest.push(this.listFlows({ limit: pageSize, offset }));
+    }
+    const pages = await Promise.all(rest);
+    return first.items.concat(...pages.map(page => page.items));
+  }
+
+  getFlow(flowId: string): Promise<Flow> {
+    return this.request(`flows/${id(flowId)}`);
+  }
+
+  listVersions(
+    flowId: string,
+    params: QueryOf<'listFlowVersions'> = {}
+  ): Promise<IPage<FlowVersion>> {
+    return this.request(`flows/${id(flowId)}/versions${query(params)}`);
+  }
+
+  getVersion(versionId: string): Promise<FlowVersion> {
+    return this.request(`flow-versions/${id(versionId)}`);
+  }
+
+  listDeployments(
+    params: QueryOf<'listDeployments'> = {}
+  ): Promise<IPage<Deployment>> {
+    return this.request(`deployments${query(params)}`);
+  }
+
+  updateDeployment(
+    deploymentId: string,
+    body: UpdateDeployment
+  ): Promise<Deployment> {
+    return this.request(`deployments/${id(deploymentId)}`, {
+      method: 'PATCH',
+      body: JSON.stringify(body)
+    });
+  }
+
+  pauseDeployment(deploymentId: string): Promise<Deployment> {
+    return this.request(`deployments/${id(deploymentId)}/pause`, post());
+  }
+
+  resumeDeployment(deploymentId: string): Promise<Deployment> {
+    return this.request(`deployments/${id(deploymentId)}/resume`, post());
+  }
+
+  runDeployment(deploymentId: string, body: RunDeployment): Promise<FlowRun> {
+    return this.request(`deployments/${id(deploymentId)}/runs`, post(body));
+  }
+
+  listFlowRuns(params: FlowRunQuery = {}): Promise<IPage<FlowRun>> {
+    return this.request(`flow-runs${query(params)}`);
+  }
+
+  getFlowRun(runId: string): Promise<FlowRun> {
+    return this.request(`flow-runs/${id(runId)}`);
+  }
+
+  cancelFlowRun(runId: string): Promise<FlowRun> {
+    return this.request(`flow-runs/${id(runId)}/cancel`, post());
+  }
+
+  pendingReason(runId: string): Promise<PendingReason> {
+    return this.request(`flow-runs/${id(runId)}/pending-reason`);
+  }
+
+  listTaskRuns(runId: string, limit = 500): Promise<IPage<TaskRun>> {
+    return this.request(`flow-runs/${id(runId)}/task-runs${query({ limit })}`);
+  }
+
+  inspectNotebook(body: InspectNotebook): Promise<IFlowSpec> {
+    return this.request('notebooks/inspect', post(body));
+  }
+
+  registerNotebook(body: RegisterNotebook): Promise<NotebookRegistration> {
+    return this.request('notebooks/register', post(body));
+  }
+
+  listWorkQueues(): Promise<IPage<WorkQueue>> {
+    return this.request(`work-queues${query({ limit: 500 })}`);
+  }
+
+  pauseWorkQueue(name: string): Promise<WorkQueue> {
+    return this.request(`work-queues/${id(name)}/pause`, post());
+  }
+
+  resumeWorkQueue(name: string): Promise<WorkQueue> {
+    return this.request(`work-queues/${id(name)}/resume`, post());
+  }
+
+  previewWorkQueue(name: string, limit = 20): Promise<IPage<QueuedRun>> {
+    return this.request(`work-queues/${id(name)}/preview${query({ limit })}`);
+  }
+
+  listAgents(): Promise<IPage<Agent>> {
+    return this.request(`agents${query({ limit: 500 })}`);
+  }
+
+  openArtifact(artifactId: string): Promise<IOpenedArtifact> {
+    return openArtifact(artifactId, this.connection);
+  }
+
+  /** The WebSocket URL of the event stream, credentials in the query. */
+  eventsUrl(filter: { flow_id?: string; flow_run_id?: string } = {}): string {
+    const { settings, apiKey } = this.connection;
+    const token = apiKey || settings.token;
+    const base = settings.wsUrl || 'ws' + settings.baseUrl.slice(4);
+    return (
+      URLExt.join(base, API_NAMESPACE, 'events') +
+      query({ ...filter, token: token || undefined })
+    );
+  }
+}
+
+/** The FlowSpec document (docs/notebooks.md; schema/flow-spec.schema.json). */
+export interface IFlowSpec {
+  format: 'jupyter-flows/flow-spec';
+  format_version: number;
+  name: string;
+  source: { path: string | null; kind: string; cells: number };
+  engine: 'kernel' | 'tasks' | 'flow';
+  tasks: IFlowSpecTask[];
+  edges: IFlowSpecEdge[];
+  parameters: IFlowSpecParameter[];
+  parameter_schema: IJSONSchema;
+  selection: {
+    cells: (number | string)[];
+    tasks: string[];
+    added: {
+      task: string;
+      cell_ids: string[];
+      cell_indices: number[];
+      needed_by: string[];
+      names: string[];
+    }[];
+  } | null;
+  warnings: {
+    code: string;
+    message: string;
+    tasks: string[];
+    cells: (number | string)[];
+    names: string[];
+  }[];
+  entrypoint: string | null;
+}
+
+export interface IFlowSpecTask {
+  key: string;
+  name: string;
+  kind: 'code' | 'parameters' | 'flow-task';
+  cell_ids: string[];
+  cell_indices: number[];
+  reads: string[];
+  defines: string[];
+}
+
+export interface IFlowSpecEdge {
+  source: string;
+  target: string;
+  names: string[];
+  after?: boolean;
+}
+
+export interface IFlowSpecParameter {
+  name: string;
+  type: string;
+  required: boolean;
+  default: unknown;
+  default_expression: string | null;
+  description: string | null;
+}
+
+/** The JSON Schema subset parameter schemas use. */
+export interface IJSONSchema {
+  type?: string | string[];
+  properties?: Record<string, IJSONSchema>;
+  required?: string[];
+  items?: IJSONSchema;
+  enum?: unknown[];
+  anyOf?: IJSONSchema[];
+  format?: string;
+  default?: unknown;
+  description?: string;
+  title?: string;
+  uniqueItems?: boolean;
+  additionalProperties?: boolean | IJSONSchema;
+  [key: string]: unknown;
 }

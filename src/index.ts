@@ -3,32 +3,301 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  WidgetTracker,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Signal } from '@lumino/signaling';
 
-import { fetchVersion, openArtifact } from './api';
-import { CommandIDs } from './commands';
+import {
+  FlowsClient,
+  IConnection,
+  localConnection,
+  teamConnection
+} from './api';
+import { CommandIDs, PALETTE_CATEGORY, PALETTE_COMMANDS } from './commands';
+import { describeError } from './errors';
+import { EventStream } from './events';
+import { FlowPage } from './flow/FlowPage';
 import { flowIcon } from './icons';
-import { FlowsPanel, PANEL_ID } from './sidebar/FlowsPanel';
+import { AgentsModel } from './models/agents';
+import { FlowsModel } from './models/flows';
+import { registerFlow } from './register/RegisterDialog';
+import { FlowsSidebar, PANEL_ID } from './sidebar/FlowsSidebar';
 
-/** The Flows sidebar: the entry point of the extension's UI. */
+const PLUGIN_ID = 'jupyter-flows:plugin';
+
+/** The settings of schema/lab/plugin.json. */
+interface IFlowsSettings {
+  teamServerUrl: string;
+  apiKey: string;
+  defaultWorkQueue: string;
+  localAgent: boolean;
+}
+
+const DEFAULTS: IFlowsSettings = {
+  teamServerUrl: '',
+  apiKey: '',
+  defaultWorkQueue: 'default',
+  localAgent: true
+};
+
+function connectionFor(settings: IFlowsSettings): IConnection {
+  return settings.teamServerUrl.trim()
+    ? teamConnection(settings.teamServerUrl.trim(), settings.apiKey)
+    : localConnection();
+}
+
+const NOTEBOOK_OR_SCRIPT = /\.(ipynb|py)$/;
+
+/** The Flows sidebar, flow pages, registering, and the commands behind them. */
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-flows:plugin',
+  id: PLUGIN_ID,
   description:
-    "Notebook-first workflows: the Flows sidebar and opening runs' executed notebooks.",
+    'Notebook-first workflows: register notebooks as flows, run them, watch their runs.',
   autoStart: true,
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
-    const panel = new FlowsPanel({ fetchVersion: () => fetchVersion() });
-    app.shell.add(panel, 'left', { rank: 900 });
-    restorer?.add(panel, PANEL_ID);
+  optional: [
+    ILayoutRestorer,
+    ISettingRegistry,
+    IDefaultFileBrowser,
+    INotebookTracker,
+    ICommandPalette
+  ],
+  activate: async (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    settingRegistry: ISettingRegistry | null,
+    fileBrowser: IDefaultFileBrowser | null,
+    notebooks: INotebookTracker | null,
+    palette: ICommandPalette | null
+  ) => {
+    const { commands, shell } = app;
+    let settings: IFlowsSettings = { ...DEFAULTS };
+    let client = new FlowsClient(connectionFor(settings));
+    const connectionChanged = new Signal<unknown, void>(plugin);
+    const stream = new EventStream(() => client.eventsUrl());
+    const flows = new FlowsModel({ client, stream });
+    const agents = new AgentsModel({ client, stream });
 
-    app.commands.addCommand(CommandIDs.openPanel, {
+    const applySettings = (loaded: ISettingRegistry.ISettings | null) => {
+      const next = {
+        ...DEFAULTS,
+        ...((loaded?.composite ?? {}) as Partial<IFlowsSettings>)
+      };
+      const moved =
+        next.teamServerUrl !== settings.teamServerUrl ||
+        next.apiKey !== settings.apiKey;
+      settings = next;
+      if (moved) {
+        client = new FlowsClient(connectionFor(settings));
+        flows.client = client;
+        agents.client = client;
+        pages.forEach(page => page.content.setClient(client));
+        stream.restart();
+        void flows.refresh();
+        void agents.refresh();
+      }
+      connectionChanged.emit();
+    };
+
+    const pages = new WidgetTracker<MainAreaWidget<FlowPage>>({
+      namespace: 'jupyter-flows-flow'
+    });
+
+    const openFlow = async (flowId: string, runId?: string) => {
+      const open = pages.find(page => page.content.flowId === flowId);
+      if (open) {
+        shell.activateById(open.id);
+        if (runId) {
+          open.content.showRun(runId);
+        }
+        return open;
+      }
+      const content = new FlowPage({
+        flowId,
+        client,
+        stream,
+        defaultWorkQueue: () => settings.defaultWorkQueue,
+        commands
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jupyter-flows-flow-${flowId}`;
+      widget.title.icon = flowIcon;
+      widget.title.label = 'Flow';
+      content.titleChanged.connect((_, label) => (widget.title.label = label));
+      shell.add(widget, 'main');
+      await pages.add(widget);
+      shell.activateById(widget.id);
+      if (runId) {
+        content.showRun(runId);
+      }
+      return widget;
+    };
+
+    const sidebar = new FlowsSidebar({
+      flows,
+      agents,
+      stream,
+      connectionChanged,
+      serverLabel: () =>
+        client.isTeamServer ? settings.teamServerUrl : 'this server',
+      actions: {
+        openFlow: row => void openFlow(row.flow.id),
+        openRun: run => void openFlow(run.flow_id, run.id),
+        cancelRun: run =>
+          void client
+            .cancelFlowRun(run.id)
+            .then(() => flows.refresh())
+            .catch(reason =>
+              showErrorMessage('Cancel failed', describeError(reason))
+            ),
+        showFileBrowser: () => shell.activateById('filebrowser'),
+        setPaused: (queue, paused) =>
+          void agents
+            .setPaused(queue, paused)
+            .catch(reason =>
+              showErrorMessage(
+                paused
+                  ? 'Pausing the queue failed'
+                  : 'Resuming the queue failed',
+                describeError(reason)
+              )
+            )
+      }
+    });
+    shell.add(sidebar, 'left', { rank: 900 });
+    restorer?.add(sidebar, PANEL_ID);
+
+    const register = async (path: string, cells?: number[]) => {
+      const result = await registerFlow({
+        client,
+        path,
+        cells,
+        defaultWorkQueue: settings.defaultWorkQueue,
+        selectCell: (index: number) => selectCell(path, index)
+      });
+      if (result) {
+        await flows.refresh();
+        await openFlow(result.version.flow_id);
+      }
+    };
+
+    const selectCell = async (path: string, index: number) => {
+      const panel = (await commands.execute('docmanager:open', {
+        path,
+        factory: 'Notebook'
+      })) as { content?: { activeCellIndex: number } } | undefined;
+      if (panel?.content) {
+        panel.content.activeCellIndex = index;
+      }
+    };
+
+    commands.addCommand(CommandIDs.openPanel, {
       label: 'Show Flows',
       caption: 'Show the Flows panel',
       icon: flowIcon,
-      execute: () => app.shell.activateById(PANEL_ID)
+      execute: () => shell.activateById(PANEL_ID)
     });
 
-    app.commands.addCommand(CommandIDs.openArtifact, {
+    commands.addCommand(CommandIDs.refresh, {
+      label: 'Refresh Flows',
+      caption: 'Fetch flows, runs and agents from the server again',
+      execute: async () => {
+        await Promise.all([flows.refresh(), agents.refresh()]);
+      }
+    });
+
+    commands.addCommand(CommandIDs.openFlow, {
+      label: 'Open Flow',
+      caption: "Open a flow's page",
+      execute: args => {
+        const flowId = args['flowId'];
+        if (typeof flowId !== 'string' || !flowId) {
+          throw new Error(`${CommandIDs.openFlow} needs a flowId`);
+        }
+        const runId =
+          typeof args['runId'] === 'string' ? args['runId'] : undefined;
+        return openFlow(flowId, runId);
+      }
+    });
+
+    const selectedFile = (): string | null => {
+      const item = fileBrowser?.selectedItems().next();
+      return item && !item.done ? item.value.path : null;
+    };
+
+    commands.addCommand(CommandIDs.registerFile, {
+      label: 'Register as Flow…',
+      caption: 'Register this notebook or script as a flow',
+      icon: flowIcon,
+      isVisible: () => {
+        const path = selectedFile();
+        return !!path && NOTEBOOK_OR_SCRIPT.test(path);
+      },
+      execute: args => {
+        const path =
+          typeof args['path'] === 'string' ? args['path'] : selectedFile();
+        if (path) {
+          return register(path);
+        }
+      }
+    });
+
+    const currentNotebook = () => {
+      const panel = notebooks?.currentWidget;
+      return panel && shell.currentWidget === panel
+        ? panel
+        : notebooks?.currentWidget;
+    };
+
+    commands.addCommand(CommandIDs.registerNotebook, {
+      label: 'Register Notebook as Flow…',
+      caption: 'Register this notebook as a flow (save it first)',
+      icon: flowIcon,
+      isEnabled: () => !!currentNotebook(),
+      execute: async () => {
+        const panel = currentNotebook();
+        if (!panel) {
+          return;
+        }
+        if (panel.context.model.dirty) {
+          await panel.context.save();
+        }
+        return register(panel.context.path);
+      }
+    });
+
+    commands.addCommand(CommandIDs.registerCells, {
+      label: 'Register Selected Cells as Flow…',
+      caption:
+        'Register the selected cells, and the cells they need, as a flow',
+      icon: flowIcon,
+      isEnabled: () => !!currentNotebook(),
+      execute: async () => {
+        const panel = currentNotebook();
+        if (!panel) {
+          return;
+        }
+        const notebook = panel.content;
+        const cells: number[] = [];
+        notebook.widgets.forEach((cell, index) => {
+          if (notebook.isSelectedOrActive(cell)) {
+            cells.push(index);
+          }
+        });
+        if (panel.context.model.dirty) {
+          await panel.context.save();
+        }
+        return register(panel.context.path, cells);
+      }
+    });
+
+    commands.addCommand(CommandIDs.openArtifact, {
       label: 'Open Executed Notebook',
       caption: "Open a flow run's executed notebook",
       execute: async args => {
@@ -36,13 +305,40 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (typeof artifactId !== 'string' || !artifactId) {
           throw new Error(`${CommandIDs.openArtifact} needs an artifactId`);
         }
-        const { path } = await openArtifact(artifactId);
-        return app.commands.execute('docmanager:open', {
+        const { path } = await client.openArtifact(artifactId);
+        return commands.execute('docmanager:open', {
           path,
           factory: 'Notebook'
         });
       }
     });
+
+    if (palette) {
+      PALETTE_COMMANDS.forEach(command =>
+        palette.addItem({ command, category: PALETTE_CATEGORY })
+      );
+    }
+
+    if (restorer) {
+      void restorer.restore(pages, {
+        command: CommandIDs.openFlow,
+        args: widget => ({ flowId: widget.content.flowId }),
+        name: widget => widget.content.flowId
+      });
+    }
+
+    if (settingRegistry) {
+      try {
+        const loaded = await settingRegistry.load(PLUGIN_ID);
+        applySettings(loaded);
+        loaded.changed.connect(() => applySettings(loaded));
+      } catch (reason) {
+        console.warn('jupyter-flows: settings could not be loaded', reason);
+      }
+    }
+    stream.start();
+    void flows.start();
+    void agents.start();
   }
 };
 

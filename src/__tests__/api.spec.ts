@@ -7,6 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import {
   API_NAMESPACE,
   ClientErrorCode,
+  ERROR_CODES,
   FlowsAPIError,
   fetchVersion,
   openArtifact,
@@ -100,6 +101,7 @@ describe('requestAPI', () => {
       { error: 'illegal_transition', message: 'Completed -> Running' },
       409
     );
+    expect(ERROR_CODES).toContain('illegal_transition');
 
     const error = await apiError(
       requestAPI('runs/1/state', { method: 'POST' }, settingsWith(fetch))
@@ -112,12 +114,12 @@ describe('requestAPI', () => {
   });
 
   it.each([
-    [404, 'Not Found', 'not_found'],
-    [403, 'Forbidden', 'forbidden'],
+    [404, 'Not Found', 'http_error'],
+    [403, 'Forbidden', 'http_error'],
     [502, 'Bad Gateway', 'server_error'],
     [418, "I'm a teapot", 'http_error']
   ])(
-    'derives a code from status %d when the body is not ours',
+    'keeps status %d and a generic code when the body is not ours',
     async (status, statusText, code) => {
       const fetch = answer('<html>proxy page</html>', { status, statusText });
 
@@ -134,7 +136,40 @@ describe('requestAPI', () => {
 
     const error = await apiError(requestAPI('x', {}, settingsWith(fetch)));
 
-    expect(error.error).toBe('bad_request');
+    expect(error.error).toBe('http_error');
+    expect(error.status).toBe(400);
+  });
+
+  it('maps a code the contract does not list to http_error', async () => {
+    const fetch = json(
+      { error: 'brand_new_code', message: 'from the future' },
+      409
+    );
+
+    const error = await apiError(requestAPI('x', {}, settingsWith(fetch)));
+
+    expect(error.error).toBe('http_error');
+    expect(error.message).toBe('from the future');
+  });
+
+  it('sends a team server API key as a Bearer token, never the page token', async () => {
+    const fetch = json({ version: '1' });
+    const connection = {
+      settings: ServerConnection.makeSettings({
+        baseUrl: 'http://team.example:8765/',
+        token: '',
+        fetch
+      }),
+      apiKey: 'jf_secret'
+    };
+
+    await requestAPI('version', {}, connection);
+
+    const request = fetch.mock.calls[0][0] as Request;
+    expect(requestedPath(fetch)).toBe(
+      'http://team.example:8765/api/flows/version'
+    );
+    expect(request.headers.get('Authorization')).toBe('Bearer jf_secret');
   });
 
   it('reports a network failure with status 0', async () => {
