@@ -90,13 +90,14 @@ def over_http(lines: int, batch: int, workdir: Path) -> float:
 
 
 def in_process(lines: int, batch: int, workdir: Path) -> float:
-    from jupyter_flows.server.models import CreateFlowRun, Ingest
-    from jupyter_flows.server.service import Runner, ingest, runs
-    from jupyter_flows.server.service.events import EventBus
+    from jupyter_flows.server.wire import CreateFlowRun, Ingest
+    from jupyter_flows.server.service import ingest, runs
+    from jupyter_flows.server.transactions import TransactionRunner
+    from jupyter_flows.server.event_bus import EventBus
     from jupyter_flows.store import Database
 
     db = Database(f"sqlite:///{workdir / 'direct.db'}")
-    runner = Runner(db, EventBus())
+    runner = TransactionRunner(db, EventBus())
     (run, _), _ = runner.run_sync(runs.create_flow_run, CreateFlowRun(flow_name="bench"))
     bodies = _batches(run["id"], lines, batch)
     started = time.perf_counter()

@@ -3,13 +3,12 @@
 It is loaded through ``jupyter_flows._jupyter_server_extension_points`` inside JupyterLab,
 and by :mod:`jupyter_flows.server.standalone` as a team server of its own. It owns one
 store :class:`~jupyter_flows.store.Database` (migrated when the server starts), the event
-bus, and the thread pool the handlers run store calls on (see ``server.service``).
+bus, and the thread pool the handlers run store calls on (``server.transactions``).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -32,11 +31,12 @@ from jupyter_flows.server.handlers import (
     version,
     work_queues,
 )
+from jupyter_flows.server.background import BackgroundConfig
+from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
+from jupyter_flows.server.dispatch import Dispatcher
+from jupyter_flows.server.event_bus import EventBus
 from jupyter_flows.server.local_agent import LocalAgentConfig
-from jupyter_flows.server.service import Runner
-from jupyter_flows.server.service.dispatch import Dispatcher
-from jupyter_flows.server.service.events import EventBus
-from jupyter_flows.server.services import ServicesConfig
+from jupyter_flows.server.transactions import TransactionRunner
 from jupyter_flows.store import Database, default_url
 
 #: What kernels started by this server find in their environment (the engine's HTTP
@@ -61,20 +61,7 @@ HANDLER_MODULES = (
 )
 
 
-@dataclass
-class FlowsContext:
-    """What every handler shares (``settings[SETTINGS_KEY]``)."""
-
-    db: Database
-    bus: EventBus
-    runner: Runner
-    max_body_bytes: int
-    dispatcher: Dispatcher
-    #: Folder below the server root where ``POST artifacts/{id}/open`` writes notebooks.
-    open_folder: str = "jupyter-flows-runs"
-
-
-class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
+class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
     name = "jupyter_flows"
     description = "jupyter-flows: notebook-first workflows (REST API server)"
     version = __version__
@@ -120,7 +107,7 @@ class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
     def initialize_settings(self) -> None:
         db = Database(self.db_url)  # applies migrations
         bus = EventBus(max_queue=self.event_queue_size)
-        runner = Runner(db, bus, max_workers=self.db_workers)
+        runner = TransactionRunner(db, bus, max_workers=self.db_workers)
         self.context = FlowsContext(
             db=db,
             bus=bus,
@@ -129,7 +116,7 @@ class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
             dispatcher=Dispatcher(runner, bus, recheck=self.claim_recheck_seconds),
             open_folder=self.open_folder,
         )
-        self.settings[base.SETTINGS_KEY] = self.context
+        self.settings[SETTINGS_KEY] = self.context
         self._env_set = {}
         self._export_env()
         self.log.info("jupyter-flows: store at %r", db)
@@ -142,8 +129,8 @@ class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_env()  # the port is final once the server listens
-        if self.context is not None:  # the scheduler and late-run marker (ServicesConfig)
-            self.start_services(self.context.db, self.context.bus.publish)
+        if self.context is not None:  # the scheduler, late-run marker, reaper (BackgroundConfig)
+            self.start_background(self.context.db, self.context.bus.publish)
         if self.serverapp is not None:  # LocalAgentConfig
             server = self.serverapp
             url = server.connection_url.rstrip("/") + base.API_PREFIX + "/"
@@ -170,7 +157,7 @@ class FlowsApp(ServicesConfig, LocalAgentConfig, ExtensionApp):
                 del os.environ[key]
         self._env_set = {}
         await self.stop_local_agent_process()
-        await self.stop_services()
+        await self.stop_background()
         if self.context is not None:
             self.context.bus.close()
             self.context.runner.close()

@@ -27,7 +27,7 @@ from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from traitlets import Float
 
-from jupyter_flows.server.handlers.base import SETTINGS_KEY
+from jupyter_flows.server.context import SETTINGS_KEY
 from jupyter_flows.store.keys import TOKEN_PREFIX, hash_token
 
 #: (resource, action) pairs an agent key may use. Actions follow jupyter_server: GET is

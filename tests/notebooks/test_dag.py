@@ -362,7 +362,7 @@ def test_a_module_of_flows_is_delegated() -> None:
 
 
 def test_registration_content_is_accepted_by_the_api_and_the_store() -> None:
-    from jupyter_flows.server.models import FlowContent
+    from jupyter_flows.server.wire import FlowContent
     from jupyter_flows.store.hashing import flow_version_id
 
     spec = inspect_path(EXAMPLES / "sales-report.ipynb")

@@ -8,7 +8,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jupyter_flows.server.service.events import EventBus, Message
+from jupyter_flows.server.event_bus import EventBus, Message
 from tests.server.conftest import ts
 from tests.server.openapi_check import check_event
 

@@ -19,7 +19,7 @@ from jupyter_flows.server.service import agents
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
-    from jupyter_flows.server.models import CreateAgentLog
+    from jupyter_flows.server.wire import CreateAgentLog
 
 ID = r"(?P<agent_id>[^/]+)"
 
@@ -29,7 +29,7 @@ def lines_body() -> TypeAdapter[list[CreateAgentLog]]:
     """The body of ``POST agents/{id}/logs``: a list of lines (built on first use)."""
     from pydantic import TypeAdapter
 
-    from jupyter_flows.server.models import CreateAgentLog
+    from jupyter_flows.server.wire import CreateAgentLog
 
     return TypeAdapter(list[CreateAgentLog])
 
@@ -46,7 +46,7 @@ class AgentsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import RegisterAgent
+        from jupyter_flows.server.wire import RegisterAgent
 
         agent, created = await self.run(agents.register_agent, self.body(RegisterAgent))
         self.reply(agent, 201 if created else 200, location=f"agents/{agent['id']}")
@@ -67,7 +67,7 @@ class HeartbeatHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, agent_id: str) -> None:
-        from jupyter_flows.server.models import Heartbeat
+        from jupyter_flows.server.wire import Heartbeat
 
         body = self.body(Heartbeat, optional=True)
         self.reply(await self.run(agents.heartbeat, agent_id, body))
@@ -106,7 +106,7 @@ class ClaimHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, name: str) -> None:
-        from jupyter_flows.server.models import ClaimRun
+        from jupyter_flows.server.wire import ClaimRun
 
         body = self.body(ClaimRun)
         self._gone = asyncio.get_running_loop().create_future()

@@ -21,7 +21,7 @@ class ApiKeysHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import CreateApiKey
+        from jupyter_flows.server.wire import CreateApiKey
 
         key = await self.run(keys.create_key, self.body(CreateApiKey))
         self.reply(key, 201, location=f"api-keys/{key['id']}")

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from tornado.web import HTTPError
 
 from jupyter_flows.engine.states import IllegalTransition
+from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
 from jupyter_flows.server.errors import FlowsError, InvalidInput, NotFound, TooLarge, Unauthorized
 from jupyter_flows.store import errors as store_errors
 from jupyter_flows.store.hashing import InvalidContent
@@ -31,15 +32,12 @@ from jupyter_flows.store.hashing import InvalidContent
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
-    from jupyter_flows.server.app import FlowsContext
-    from jupyter_flows.server.service import Runner
+    from jupyter_flows.server.transactions import TransactionRunner
 
 M = TypeVar("M", bound="BaseModel")
 
 #: Every route of the REST API lives below this path (after the server's base_url).
 API_PREFIX = "/api/flows"
-#: Where FlowsApp puts its shared objects in the tornado settings.
-SETTINGS_KEY = "jupyter_flows_context"
 
 #: Error codes for HTTP statuses raised by tornado/jupyter_server rather than by us.
 HTTP_ERROR_CODES: dict[int, str] = {
@@ -165,7 +163,7 @@ class FlowsHandler(APIHandler):
         return context  # type: ignore[no-any-return]
 
     @property
-    def run(self) -> Runner:
+    def run(self) -> TransactionRunner:
         """Call a service function in a transaction: ``await self.run(fn, *args)``."""
         return self.context.runner
 

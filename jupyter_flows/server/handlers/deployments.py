@@ -30,7 +30,7 @@ class DeploymentsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import CreateDeployment
+        from jupyter_flows.server.wire import CreateDeployment
 
         result = await self.run(deployments.create_deployment, self.body(CreateDeployment))
         self.reply(result, 201, location=f"deployments/{result['id']}")
@@ -47,7 +47,7 @@ class DeploymentHandler(FlowsHandler):
     @authenticated
     @authorized
     async def patch(self, deployment_id: str) -> None:
-        from jupyter_flows.server.models import UpdateDeployment
+        from jupyter_flows.server.wire import UpdateDeployment
 
         body = self.body(UpdateDeployment)
         self.reply(await self.run(deployments.update_deployment, deployment_id, body))
@@ -75,7 +75,7 @@ class DeploymentRunsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, deployment_id: str) -> None:
-        from jupyter_flows.server.models import RunDeployment
+        from jupyter_flows.server.wire import RunDeployment
 
         body = self.body(RunDeployment, optional=True)
         run = await self.run(deployments.run_deployment, deployment_id, body)

@@ -21,8 +21,9 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from jupyter_flows.server.errors import Forbidden, Unauthorized
-from jupyter_flows.server.handlers.base import API_PREFIX, SETTINGS_KEY, error_response
-from jupyter_flows.server.service.events import Subscription
+from jupyter_flows.server.context import SETTINGS_KEY
+from jupyter_flows.server.handlers.base import API_PREFIX, error_response
+from jupyter_flows.server.event_bus import Subscription
 
 AUTH_RESOURCE = "flows.events"
 

@@ -63,7 +63,7 @@ class FlowRunsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import CreateFlowRun
+        from jupyter_flows.server.wire import CreateFlowRun
 
         run, created = await self.run(runs.create_flow_run, self.body(CreateFlowRun))
         self.reply(run, 201 if created else 200, location=f"flow-runs/{run['id']}")
@@ -90,7 +90,7 @@ class FlowRunStateHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, flow_run_id: str) -> None:
-        from jupyter_flows.server.models import ProposeState
+        from jupyter_flows.server.wire import ProposeState
 
         body = self.body(ProposeState)
         self.reply(await self.run(runs.set_state, "flow_run", flow_run_id, body))

@@ -27,7 +27,7 @@ class FlowsCollectionHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import RegisterFlow
+        from jupyter_flows.server.wire import RegisterFlow
 
         body = self.body(RegisterFlow)
         version, created = await self.run(flows.register_flow, body)

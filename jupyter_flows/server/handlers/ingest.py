@@ -15,7 +15,7 @@ class IngestHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import Ingest
+        from jupyter_flows.server.wire import Ingest
 
         self.reply(await self.run(ingest.ingest, self.body(Ingest)))
 

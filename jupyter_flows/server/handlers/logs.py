@@ -14,7 +14,7 @@ from jupyter_flows.server.service import logs
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
-    from jupyter_flows.server.models import CreateLog
+    from jupyter_flows.server.wire import CreateLog
 
 
 @functools.cache
@@ -22,7 +22,7 @@ def lines_body() -> TypeAdapter[list[CreateLog]]:
     """The body of ``POST logs``: a list of lines (built on first use)."""
     from pydantic import TypeAdapter
 
-    from jupyter_flows.server.models import CreateLog
+    from jupyter_flows.server.wire import CreateLog
 
     return TypeAdapter(list[CreateLog])
 

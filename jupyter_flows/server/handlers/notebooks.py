@@ -41,7 +41,7 @@ class NotebookInspectHandler(_NotebookHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import InspectNotebook
+        from jupyter_flows.server.wire import InspectNotebook
 
         body = self.body(InspectNotebook)
         document = await self.document(body.path, body.notebook)
@@ -55,7 +55,7 @@ class NotebookRegisterHandler(_NotebookHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import RegisterNotebook
+        from jupyter_flows.server.wire import RegisterNotebook
 
         body = self.body(RegisterNotebook)
         document = await self.document(body.path)

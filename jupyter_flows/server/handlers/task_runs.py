@@ -17,7 +17,7 @@ class TaskRunsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import CreateTaskRun
+        from jupyter_flows.server.wire import CreateTaskRun
 
         run, created = await self.run(runs.create_task_run, self.body(CreateTaskRun))
         self.reply(run, 201 if created else 200, location=f"task-runs/{run['id']}")
@@ -38,7 +38,7 @@ class TaskRunStateHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, task_run_id: str) -> None:
-        from jupyter_flows.server.models import ProposeState
+        from jupyter_flows.server.wire import ProposeState
 
         body = self.body(ProposeState)
         self.reply(await self.run(runs.set_state, "task_run", task_run_id, body))

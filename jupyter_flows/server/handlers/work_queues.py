@@ -23,7 +23,7 @@ class WorkQueuesHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_flows.server.models import CreateWorkQueue
+        from jupyter_flows.server.wire import CreateWorkQueue
 
         queue = await self.run(queues.create_queue, self.body(CreateWorkQueue))
         self.reply(queue, 201, location=f"work-queues/{queue['name']}")
@@ -40,7 +40,7 @@ class WorkQueueHandler(FlowsHandler):
     @authenticated
     @authorized
     async def patch(self, name: str) -> None:
-        from jupyter_flows.server.models import UpdateWorkQueue
+        from jupyter_flows.server.wire import UpdateWorkQueue
 
         body = self.body(UpdateWorkQueue)
         self.reply(await self.run(queues.update_queue, name, body))

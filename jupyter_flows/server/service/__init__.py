@@ -1,66 +1,20 @@
 """The business rules of the REST API: plain functions taking a store session.
 
-No tornado here: each module (one per resource) turns wire models into store calls and
-store rows into JSON-ready dicts, and raises the errors of ``server.errors`` or the store's.
-:class:`Runner` is how the handlers call them: one transaction per call, run on a thread
-pool, with the call's events published to the bus only after the transaction committed.
-
-Why a thread pool rather than calling the store on the IOLoop: most calls take well under a
-millisecond, but a SQLite write waits for the database's write lock (up to the store's busy
-timeout) while an agent, a kernel or the scheduler holds it, and every PostgreSQL call is a
-network round trip. On the IOLoop either would freeze the whole Jupyter server, UI included.
+No tornado here: each module (one per resource) turns wire models (``server.wire``) into
+store calls and store rows into JSON-ready dicts, and raises the errors of
+``server.errors`` or the store's. The handlers call them through
+:class:`~jupyter_flows.server.transactions.TransactionRunner` (one transaction per call);
+events they record with ``server.event_bus.emit`` are published after the commit.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
-
-from sqlalchemy.orm import Session
-
-from jupyter_flows.server.service.events import EVENTS_KEY, EventBus
-from jupyter_flows.store import Database
-
-T = TypeVar("T")
+from typing import Any
 
 #: Lists take ``limit`` (default 50, at most 500) and ``offset``.
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-
-
-class Runner:
-    """Runs service functions in a transaction on a thread pool; publishes their events."""
-
-    def __init__(self, db: Database, bus: EventBus, *, max_workers: int = 4) -> None:
-        self.db = db
-        self.bus = bus
-        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="flows-db")
-
-    async def __call__(
-        self, fn: Callable[..., T], *args: Any, readonly: bool = False, **kwargs: Any
-    ) -> T:
-        loop = asyncio.get_running_loop()
-        work = functools.partial(self.run_sync, fn, *args, readonly=readonly, **kwargs)
-        result, events = await loop.run_in_executor(self.executor, work)
-        for event in events:
-            self.bus.publish(event)
-        return result
-
-    def run_sync(
-        self, fn: Callable[..., T], *args: Any, readonly: bool = False, **kwargs: Any
-    ) -> tuple[T, list[Any]]:
-        """Call ``fn(session, …)`` in one transaction; return its result and its events."""
-        with self.db.transaction(readonly=readonly) as session:
-            result = fn(session, *args, **kwargs)
-            events = session.info.pop(EVENTS_KEY, [])
-        return result, events
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -69,7 +23,3 @@ def iso(value: datetime | None) -> str | None:
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": limit, "offset": offset}
-
-
-def noop(session: Session) -> None:
-    """Used by readiness checks: a transaction that does nothing."""

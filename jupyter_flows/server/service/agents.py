@@ -5,7 +5,7 @@ The claim itself is ``store.queues.claim_next_run`` (exactly once, under any num
 agents, honouring the queue's pause, tag filter and concurrency limit); :func:`claim` adds
 what an agent needs to run what it claimed (the flow version's entrypoint and content, the
 run config, the attempt number) and when the queue's next run is due, so a long-polling
-claim (``service.dispatch``) knows how long it may wait.
+claim (``server.dispatch``) knows how long it may wait.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.server.errors import NotFound
 from jupyter_flows.server.service import iso, page
-from jupyter_flows.server.service.events import emit, state_message
+from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service.logs import level_number
 from jupyter_flows.server.service.queues import run_pending_reason
 from jupyter_flows.server.service.runs import apply_state, one_flow_run_out, state_out
@@ -30,7 +30,7 @@ from jupyter_flows.store.models import Agent, FlowRun, FlowVersion, WorkQueue
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import CreateAgentLog, Heartbeat, RegisterAgent
+    from jupyter_flows.server.wire import CreateAgentLog, Heartbeat, RegisterAgent
 
 #: A run an agent is working on must stop when its state is one of these (the user
 #: cancelled it, or the server gave up on this attempt and rescheduled or crashed it).

@@ -29,7 +29,7 @@ from jupyter_flows.store.errors import InvalidInput, NotFound
 from jupyter_flows.store.models import Artifact, FlowGroup, FlowRun, TaskRun
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import CreateArtifact
+    from jupyter_flows.server.wire import CreateArtifact
     from jupyter_flows.storage import BlobStore
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.service import iso, page
-from jupyter_flows.server.service.events import emit, flow_run_message
+from jupyter_flows.server.event_bus import emit, flow_run_message
 from jupyter_flows.server.service.flows import check_parameters
 from jupyter_flows.server.service.runs import one_flow_run_out
 from jupyter_flows.store import deployments as store_deployments
@@ -22,7 +22,7 @@ from jupyter_flows.store.models import Deployment, FlowVersion, Schedule, WorkQu
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import (
+    from jupyter_flows.server.wire import (
         CreateDeployment,
         CronSchedule,
         IntervalSchedule,
@@ -62,7 +62,7 @@ def deployment_out(session: Session, deployment: Deployment) -> dict[str, Any]:
 def _set_schedule(
     session: Session, deployment_id: str, schedule: IntervalSchedule | CronSchedule | None
 ) -> None:
-    from jupyter_flows.server.models import CronSchedule, IntervalSchedule
+    from jupyter_flows.server.wire import CronSchedule, IntervalSchedule
 
     for old in store_deployments.read_schedules(session, deployment_id):
         store_deployments.delete_schedule(session, old.id)

@@ -22,7 +22,7 @@ from jupyter_flows.store.hashing import InvalidContent
 from jupyter_flows.store.models import FlowGroup, FlowVersion
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import FlowContent, RegisterFlow
+    from jupyter_flows.server.wire import FlowContent, RegisterFlow
 
 EDGE_NAMES = "_edge_names"
 

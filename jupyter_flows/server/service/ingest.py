@@ -20,7 +20,7 @@ from jupyter_flows.server.service import artifacts, logs, runs
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import Ingest
+    from jupyter_flows.server.wire import Ingest
 
 
 def ingest(session: Session, batch: Ingest) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from jupyter_flows.store import keys as store_keys
 from jupyter_flows.store.models import ApiKey
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import CreateApiKey
+    from jupyter_flows.server.wire import CreateApiKey
 
 
 def key_out(key: ApiKey) -> dict[str, Any]:

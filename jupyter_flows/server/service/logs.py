@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.server.errors import InvalidInput, NotFound
 from jupyter_flows.server.service import page
-from jupyter_flows.server.service.events import emit, log_message
+from jupyter_flows.server.event_bus import emit, log_message
 from jupyter_flows.server.service.runs import Rejections
 from jupyter_flows.store import logs as store_logs
 from jupyter_flows.store import run_queries
@@ -27,7 +27,7 @@ from jupyter_flows.store.models import FlowRun, LogLine, TaskRun
 from jupyter_flows.store.types import new_id
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import CreateLog
+    from jupyter_flows.server.wire import CreateLog
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 MAX_LEVEL = 1000

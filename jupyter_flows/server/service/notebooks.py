@@ -23,7 +23,7 @@ from jupyter_flows.store import deployments as store_deployments
 
 if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.base import NotebookDocument
-    from jupyter_flows.server.models import InspectNotebook, RegisterNotebook
+    from jupyter_flows.server.wire import InspectNotebook, RegisterNotebook
 
 
 def document_of(path: str | None, text: str | None, notebook: Any = None) -> NotebookDocument:
@@ -71,7 +71,7 @@ def register_notebook(
     from jupyter_flows.notebooks.engines.base import NotebookRunError
     from jupyter_flows.notebooks.engines.registered import notebook_registration
     from jupyter_flows.notebooks.reader import NotebookError
-    from jupyter_flows.server.models import CreateDeployment, RegisterFlow, UpdateDeployment
+    from jupyter_flows.server.wire import CreateDeployment, RegisterFlow, UpdateDeployment
 
     try:
         spec, registration = notebook_registration(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import InvalidInput, NotFound
 from jupyter_flows.server.service import iso, page
-from jupyter_flows.server.service.events import emit, queue_changed_message
+from jupyter_flows.server.event_bus import emit, queue_changed_message
 from jupyter_flows.server.service.runs import flow_runs_out
 from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store.models import Agent, FlowRun, WorkQueue
@@ -18,7 +18,7 @@ from jupyter_flows.store.queues import CLAIM_MESSAGE
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import CreateWorkQueue, UpdateWorkQueue
+    from jupyter_flows.server.wire import CreateWorkQueue, UpdateWorkQueue
 
 
 def queue_out(queue: WorkQueue) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from jupyter_flows.engine.states import (
 )
 from jupyter_flows.server.errors import Conflict, FlowsError, InvalidInput, NotFound
 from jupyter_flows.server.service import iso, page, retries
-from jupyter_flows.server.service.events import (
+from jupyter_flows.server.event_bus import (
     emit,
     flow_run_message,
     state_message,
@@ -51,7 +51,7 @@ from jupyter_flows.store.models import (
 from jupyter_flows.store.types import dialect_insert, new_id, utcnow
 
 if TYPE_CHECKING:
-    from jupyter_flows.server.models import CreateFlowRun, CreateTaskRun, ProposeState
+    from jupyter_flows.server.wire import CreateFlowRun, CreateTaskRun, ProposeState
 
 Run = FlowRun | TaskRun
 KIND_MODELS: dict[str, type[FlowRun] | type[TaskRun]] = {

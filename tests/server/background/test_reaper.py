@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from jupyter_flows.engine.states import State, StateType
-from jupyter_flows.server.services import Reaper
+from jupyter_flows.server.background import Reaper
 from jupyter_flows.store import Database, flows, queues, run_queries, runs
 from jupyter_flows.store.models import Agent, FlowRun
 

@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from jupyter_flows.server.service import Runner, agents
-from jupyter_flows.server.service.events import EventBus, Message
+from jupyter_flows.server.event_bus import EventBus, Message
+from jupyter_flows.server.service import agents
+from jupyter_flows.server.transactions import TransactionRunner
 from jupyter_flows.store.types import utcnow
 
 
@@ -31,7 +32,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        runner: Runner,
+        runner: TransactionRunner,
         bus: EventBus,
         *,
         recheck: float = 10.0,

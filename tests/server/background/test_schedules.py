@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from jupyter_flows.server.services.schedules import (
+from jupyter_flows.server.background.schedules import (
     has_fixed_time,
     is_slot,
     iter_slots,

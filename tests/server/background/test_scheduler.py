@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from jupyter_flows.engine.states import StateType
-from jupyter_flows.server.services import Scheduler
+from jupyter_flows.server.background import Scheduler
 from jupyter_flows.store import Database, deployments, flows, queues, run_queries, runs
 from jupyter_flows.store.models import Deployment, FlowRun
 
@@ -248,7 +248,7 @@ def test_pausing_removes_future_runs_and_keeps_started_ones(db: Database) -> Non
 
 
 def test_changing_the_schedule_replaces_its_future_runs(db: Database) -> None:
-    from jupyter_flows.server.models import UpdateDeployment
+    from jupyter_flows.server.wire import UpdateDeployment
     from jupyter_flows.server.service import deployments as service
 
     deployment = make_deployment(db)

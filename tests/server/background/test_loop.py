@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from jupyter_flows.server.services import ServiceLoop
+from jupyter_flows.server.background import ServiceLoop
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 #: Only a hang guard: an await that would otherwise never end fails the test instead.

@@ -40,7 +40,7 @@ async def test_services_start_with_the_server_and_stop_with_it(
     assert app.scheduler_horizon_runs == 3 and app.scheduler_interval_seconds == 3600
 
     await app._start_jupyter_server_extension(jp_serverapp)
-    loops = app._service_loops or []
+    loops = app._background_loops or []
     assert [loop.name for loop in loops] == ["scheduler", "late runs", "reaper"]
     await asyncio.wait_for(loops[0].wait_for_tick(), GUARD)
     assert all(loop.running for loop in loops)
@@ -52,7 +52,7 @@ async def test_services_start_with_the_server_and_stop_with_it(
     assert len(made) == 3 and all(r.expected_start_time > utcnow() for r in made)
 
     await asyncio.wait_for(app.stop_extension(), GUARD)
-    assert not any(loop.running for loop in loops) and app._service_loops is None
+    assert not any(loop.running for loop in loops) and app._background_loops is None
 
 
 @pytest.mark.parametrize(
@@ -61,4 +61,4 @@ async def test_services_start_with_the_server_and_stop_with_it(
 async def test_services_can_be_turned_off(jp_serverapp: Any) -> None:
     app = flows_app(jp_serverapp)
     await app._start_jupyter_server_extension(jp_serverapp)
-    assert app._service_loops is None
+    assert app._background_loops is None

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from jupyter_flows.engine.states import State, StateType
-from jupyter_flows.server.services import LateRunMarker
-from jupyter_flows.server.services import late_runs as late_module
+from jupyter_flows.server.background import LateRunMarker
+from jupyter_flows.server.background import late_runs as late_module
 from jupyter_flows.store import Database, flows, queues, run_queries, runs
 from jupyter_flows.store.models import FlowRun
 

@@ -2,7 +2,7 @@
 
 Each is a small class with one stateless tick, ``run_once(now)`` (``scheduler``,
 ``late_runs``, ``reaper``); ``loop.ServiceLoop`` runs the ticks on the server's event loop and stops
-them. Slot arithmetic is pure and lives in ``schedules``. :class:`ServicesConfig` holds
+them. Slot arithmetic is pure and lives in ``schedules``. :class:`BackgroundConfig` holds
 their settings as ``FlowsApp`` traits and starts and stops them with the server.
 """
 
@@ -14,16 +14,16 @@ from typing import Any
 
 from traitlets import Bool, Float, HasTraits, Int
 
-from jupyter_flows.server.services.late_runs import LateRunMarker
-from jupyter_flows.server.services.loop import ServiceLoop
-from jupyter_flows.server.services.reaper import Reaper
-from jupyter_flows.server.services.scheduler import Publish, Scheduler
+from jupyter_flows.server.background.late_runs import LateRunMarker
+from jupyter_flows.server.background.loop import ServiceLoop
+from jupyter_flows.server.background.reaper import Reaper
+from jupyter_flows.server.background.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
 
-__all__ = ["LateRunMarker", "Reaper", "Scheduler", "ServiceLoop", "ServicesConfig"]
+__all__ = ["LateRunMarker", "Reaper", "Scheduler", "ServiceLoop", "BackgroundConfig"]
 
 
-class ServicesConfig(HasTraits):
+class BackgroundConfig(HasTraits):
     """Settings of the background services (mixed into ``FlowsApp``)."""
 
     scheduler_enabled = Bool(
@@ -62,12 +62,12 @@ class ServicesConfig(HasTraits):
         config=True
     )
 
-    _service_loops: list[ServiceLoop] | None = None
+    _background_loops: list[ServiceLoop] | None = None
 
-    def start_services(self, db: Database, publish: Publish | None = None) -> list[ServiceLoop]:
+    def start_background(self, db: Database, publish: Publish | None = None) -> list[ServiceLoop]:
         """Start the enabled services on the running event loop."""
-        if self._service_loops:
-            return self._service_loops
+        if self._background_loops:
+            return self._background_loops
         services: list[Any] = []
         if self.scheduler_enabled:
             services.append(
@@ -98,12 +98,12 @@ class ServicesConfig(HasTraits):
             )
         if not services:
             return []
-        self._service_loops = [ServiceLoop(service) for service in services]
-        for service_loop in self._service_loops:
+        self._background_loops = [ServiceLoop(service) for service in services]
+        for service_loop in self._background_loops:
             service_loop.start()
-        return self._service_loops
+        return self._background_loops
 
-    async def stop_services(self) -> None:
+    async def stop_background(self) -> None:
         """Stop the services; returns once their ticks in progress ended (or gave up)."""
-        loops, self._service_loops = self._service_loops or [], None
+        loops, self._background_loops = self._background_loops or [], None
         await asyncio.gather(*(service_loop.stop() for service_loop in loops))
