@@ -11,10 +11,12 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jupyter_flows.engine.states import FINAL_TYPES
+
 T = TypeVar("T")
 
-#: State types that end a run (mirrors engine.states.FINAL_TYPES on the wire).
-FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT"})
+#: State types that end a run, as the wire spells them (``engine.states.FINAL_TYPES``).
+FINAL_STATE_TYPES = frozenset(t.value for t in FINAL_TYPES)
 
 
 class Model(BaseModel):

@@ -24,6 +24,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jupyter_flows.engine.states import FINAL_TYPES, StateType
+
 #: Where a session keeps the events of its transaction (``Session.info``).
 EVENTS_KEY = "jupyter_flows.events"
 DEFAULT_QUEUE_SIZE = 1000
@@ -58,7 +60,7 @@ Event = list[Message] | Callable[[], Iterable[Message]]
 Listener = Callable[[list[Message]], None]
 #: A flow run entering one of these may make a run of its queue claimable: Scheduled (due
 #: now or later), or a final state (its concurrency slot is free again).
-WAKE_TYPES = frozenset({"SCHEDULED", "COMPLETED", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT"})
+WAKE_TYPES = frozenset({StateType.SCHEDULED.value, *(t.value for t in FINAL_TYPES)})
 
 
 def emit(session: Session, event: Event) -> None:
