@@ -3,7 +3,7 @@
 An agent heartbeats every few seconds while it lives (a claim counts as one). When an
 online agent has not been heard from for ``threshold``, it is taken for dead (killed, its
 machine gone, cut off): each run it claimed that has not ended is moved, through
-``service.runs.apply_state`` like any other change,
+``service.run_states.apply_state`` like any other change,
 
 - Pending, Running or Retrying → Crashed ("its agent … stopped heartbeating"), and then the
   flow's retry policy applies: with retries left the run is Scheduled again at once and any
@@ -26,7 +26,7 @@ from typing import Any
 
 from jupyter_flows.engine.states import IllegalTransition, State, StateType
 from jupyter_flows.server.event_bus import EVENTS_KEY
-from jupyter_flows.server.service.runs import apply_state
+from jupyter_flows.server.service.run_states import apply_state
 from jupyter_flows.server.background.scheduler import Publish
 from jupyter_flows.store import Database
 from jupyter_flows.store import queues as store_queues

@@ -10,7 +10,7 @@ from tornado.web import authenticated
 from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.service import agents, logs, runs
+from jupyter_flows.server.service import agents, logs, run_states, runs
 from jupyter_flows.store.run_queries import FlowRunFilter
 
 ID = r"(?P<flow_run_id>[^/]+)"
@@ -93,7 +93,7 @@ class FlowRunStateHandler(FlowsHandler):
         from jupyter_flows.server.wire import ProposeState
 
         body = self.body(ProposeState)
-        self.reply(await self.run(runs.set_state, "flow_run", flow_run_id, body))
+        self.reply(await self.run(run_states.set_state, "flow_run", flow_run_id, body))
 
 
 class FlowRunStatesHandler(FlowsHandler):
@@ -104,7 +104,7 @@ class FlowRunStatesHandler(FlowsHandler):
     async def get(self, flow_run_id: str) -> None:
         limit, offset = self.page_args()
         result = await self.run(
-            runs.read_history, "flow_run", flow_run_id, limit=limit, offset=offset, readonly=True
+            run_states.read_history, "flow_run", flow_run_id, limit=limit, offset=offset, readonly=True
         )
         self.reply(result)
 
@@ -115,7 +115,7 @@ class CancelHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, flow_run_id: str) -> None:
-        self.reply(await self.run(runs.cancel_flow_run, flow_run_id), 202)
+        self.reply(await self.run(run_states.cancel_flow_run, flow_run_id), 202)
 
 
 class FlowRunTaskRunsHandler(FlowsHandler):

@@ -6,7 +6,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.service import runs
+from jupyter_flows.server.service import run_states, runs
 
 ID = r"(?P<task_run_id>[^/]+)"
 
@@ -41,7 +41,7 @@ class TaskRunStateHandler(FlowsHandler):
         from jupyter_flows.server.wire import ProposeState
 
         body = self.body(ProposeState)
-        self.reply(await self.run(runs.set_state, "task_run", task_run_id, body))
+        self.reply(await self.run(run_states.set_state, "task_run", task_run_id, body))
 
 
 class TaskRunStatesHandler(FlowsHandler):
@@ -52,7 +52,7 @@ class TaskRunStatesHandler(FlowsHandler):
     async def get(self, task_run_id: str) -> None:
         limit, offset = self.page_args()
         result = await self.run(
-            runs.read_history, "task_run", task_run_id, limit=limit, offset=offset, readonly=True
+            run_states.read_history, "task_run", task_run_id, limit=limit, offset=offset, readonly=True
         )
         self.reply(result)
 

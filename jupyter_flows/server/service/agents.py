@@ -23,7 +23,8 @@ from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service.logs import level_number
 from jupyter_flows.server.service.queues import run_pending_reason
-from jupyter_flows.server.service.runs import apply_state, one_flow_run_out, state_out
+from jupyter_flows.server.service.run_states import apply_state
+from jupyter_flows.server.service.runs import one_flow_run_out, state_out
 from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store import run_queries
 from jupyter_flows.store.models import Agent, FlowRun, FlowVersion, WorkQueue

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State
 from jupyter_flows.server.errors import NotFound
-from jupyter_flows.server.service import artifacts, logs, runs
+from jupyter_flows.server.service import artifacts, logs, run_states, runs
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def ingest(session: Session, batch: Ingest) -> dict[str, Any]:
 
 def _apply_states(session: Session, batch: Ingest, rejections: runs.Rejections) -> int:
     """Apply the batch's states: its runs loaded (and locked) in one query per kind, then
-    one ``runs.apply_states``, which writes each run once whatever its number of states."""
+    one ``run_states.apply_states``, which writes each run once whatever its number of states."""
     if not batch.states:
         return 0
     now = utcnow()
@@ -54,16 +54,16 @@ def _apply_states(session: Session, batch: Ingest, rejections: runs.Rejections) 
     ids: dict[str, set[str]] = {"flow_run": set(), "task_run": set()}
     for item in batch.states:
         ids[item.kind].add(item.run_id)
-    seen = {kind: runs.seen_states(session, kind, ids[kind], since) for kind in ids}
-    loaded = {kind: runs.load_runs_for_update(session, kind, ids[kind]) for kind in ids}
+    seen = {kind: run_states.seen_states(session, kind, ids[kind], since) for kind in ids}
+    loaded = {kind: run_states.load_runs_for_update(session, kind, ids[kind]) for kind in ids}
     keys = [(item.kind, (item.run_id, item.type, item.timestamp or now)) for item in batch.states]
     # A state twice in one batch goes in once: the runs of such states take their states one
     # at a time, since whether the second is skipped depends on whether the first went in.
     one_by_one = {(kind, key[0]) for (kind, key), n in Counter(keys).items() if n > 1}
 
     refused: list[tuple[int, Exception]] = []
-    together: list[tuple[int, runs.Change]] = []
-    alone: list[tuple[int, runs.Change]] = []
+    together: list[tuple[int, run_states.Change]] = []
+    alone: list[tuple[int, run_states.Change]] = []
     for index, (item, (kind, key)) in enumerate(zip(batch.states, keys, strict=True)):
         if key in seen[kind]:
             continue  # already applied: a resent batch
@@ -72,11 +72,11 @@ def _apply_states(session: Session, batch: Ingest, rejections: runs.Rejections) 
             refused.append((index, NotFound(f"No {kind.replace('_', ' ')} {item.run_id!r}")))
             continue
         state = State(item.type, item.name, item.message, timestamp=key[2])
-        change = runs.Change(kind, run, state, {"client_id": item.id} if item.id else None)
+        change = run_states.Change(kind, run, state, {"client_id": item.id} if item.id else None)
         (alone if (kind, item.run_id) in one_by_one else together).append((index, change))
 
     applied = 0
-    outcomes = runs.apply_states(session, [change for _, change in together])
+    outcomes = run_states.apply_states(session, [change for _, change in together])
     for (index, _), outcome in zip(together, outcomes, strict=True):
         if isinstance(outcome, Exception):
             refused.append((index, outcome))
@@ -86,7 +86,7 @@ def _apply_states(session: Session, batch: Ingest, rejections: runs.Rejections) 
         kind, key = keys[index]
         if key in seen[kind]:
             continue
-        (outcome,) = runs.apply_states(session, [change])
+        (outcome,) = run_states.apply_states(session, [change])
         if isinstance(outcome, Exception):
             refused.append((index, outcome))
         else:
