@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.server.errors import NotFound
 from jupyter_flows.server.service import iso, page
+from jupyter_flows.server.service.flows import version_out
 from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service.logs import level_number
 from jupyter_flows.server.service.queues import run_pending_reason
@@ -147,19 +148,10 @@ def claim(session: Session, queue_name: str, agent_id: str) -> Claim:
     assert state is not None
     emit(session, [state_message("flow_run", run.id, run.id, run.flow_group_id, state)])
     version = session.get(FlowVersion, run.flow_version_id) if run.flow_version_id else None
-    content = dict(version.content or {}) if version is not None else {}
-    out["flow_version"] = (
-        {
-            "id": version.id,
-            "flow_id": version.flow_group_id,
-            "version_number": version.version_number,
-            "entrypoint": version.entrypoint,
-            "content": content,
-        }
-        if version is not None
-        else None
-    )
-    run_config = content.get("run_config")
+    # The same JSON as GET flow-versions/{id}, so a run process reads one shape however
+    # it got its version.
+    out["flow_version"] = version_out(version) if version is not None else None
+    run_config = (version.content or {}).get("run_config") if version is not None else None
     out["run_config"] = run_config if isinstance(run_config, dict) else {}
     out["attempt"] = store_queues.count_claims(session, run.id)
     return Claim(out)
