@@ -90,10 +90,10 @@ def over_http(lines: int, batch: int, workdir: Path) -> float:
 
 
 def in_process(lines: int, batch: int, workdir: Path) -> float:
-    from jupyter_flows.server.wire import CreateFlowRun, Ingest
+    from jupyter_flows.server.event_bus import EventBus
     from jupyter_flows.server.service import ingest, runs
     from jupyter_flows.server.transactions import TransactionRunner
-    from jupyter_flows.server.event_bus import EventBus
+    from jupyter_flows.server.wire import CreateFlowRun, Ingest
     from jupyter_flows.store import Database
 
     db = Database(f"sqlite:///{workdir / 'direct.db'}")

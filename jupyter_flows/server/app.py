@@ -15,6 +15,10 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
 from jupyter_flows._version import __version__
+from jupyter_flows.server.background import BackgroundConfig
+from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
+from jupyter_flows.server.dispatch import Dispatcher
+from jupyter_flows.server.event_bus import EventBus
 from jupyter_flows.server.handlers import (
     agents,
     api_keys,
@@ -31,10 +35,6 @@ from jupyter_flows.server.handlers import (
     version,
     work_queues,
 )
-from jupyter_flows.server.background import BackgroundConfig
-from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
-from jupyter_flows.server.dispatch import Dispatcher
-from jupyter_flows.server.event_bus import EventBus
 from jupyter_flows.server.local_agent import LocalAgentConfig
 from jupyter_flows.server.transactions import TransactionRunner
 from jupyter_flows.store import Database, default_url

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jupyter_flows.engine.states import State, StateType
+from jupyter_flows.server.background.scheduler import Publish
 from jupyter_flows.server.event_bus import flow_run_message
 from jupyter_flows.server.service.runs import flow_runs_out
-from jupyter_flows.server.background.scheduler import Publish
 from jupyter_flows.store import Database
 from jupyter_flows.store import runs as store_runs
 from jupyter_flows.store.errors import StateConflict

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jupyter_flows.engine.states import IllegalTransition, State, StateType
+from jupyter_flows.server.background.scheduler import Publish
 from jupyter_flows.server.event_bus import EVENTS_KEY
 from jupyter_flows.server.service.run_states import apply_state
-from jupyter_flows.server.background.scheduler import Publish
 from jupyter_flows.store import Database
 from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store.errors import StateConflict

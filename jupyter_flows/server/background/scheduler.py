@@ -25,9 +25,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from jupyter_flows.server.background.schedules import is_slot, next_slots
 from jupyter_flows.server.event_bus import Event, flow_run_message
 from jupyter_flows.server.service.runs import flow_runs_out
-from jupyter_flows.server.background.schedules import is_slot, next_slots
 from jupyter_flows.store import Database
 from jupyter_flows.store import deployments as store_deployments
 from jupyter_flows.store import runs as store_runs

@@ -20,10 +20,10 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from jupyter_flows.server.errors import Forbidden, Unauthorized
 from jupyter_flows.server.context import SETTINGS_KEY
-from jupyter_flows.server.handlers.base import API_PREFIX, error_response
+from jupyter_flows.server.errors import Forbidden, Unauthorized
 from jupyter_flows.server.event_bus import Subscription
+from jupyter_flows.server.handlers.base import API_PREFIX, error_response
 
 AUTH_RESOURCE = "flows.events"
 

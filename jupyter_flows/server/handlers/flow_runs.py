@@ -104,7 +104,12 @@ class FlowRunStatesHandler(FlowsHandler):
     async def get(self, flow_run_id: str) -> None:
         limit, offset = self.page_args()
         result = await self.run(
-            run_states.read_history, "flow_run", flow_run_id, limit=limit, offset=offset, readonly=True
+            run_states.read_history,
+            "flow_run",
+            flow_run_id,
+            limit=limit,
+            offset=offset,
+            readonly=True,
         )
         self.reply(result)
 

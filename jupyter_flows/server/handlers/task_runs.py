@@ -52,7 +52,12 @@ class TaskRunStatesHandler(FlowsHandler):
     async def get(self, task_run_id: str) -> None:
         limit, offset = self.page_args()
         result = await self.run(
-            run_states.read_history, "task_run", task_run_id, limit=limit, offset=offset, readonly=True
+            run_states.read_history,
+            "task_run",
+            task_run_id,
+            limit=limit,
+            offset=offset,
+            readonly=True,
         )
         self.reply(result)
 

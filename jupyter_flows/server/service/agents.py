@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.server.errors import NotFound
+from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.flows import version_out
-from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service.logs import level_number
 from jupyter_flows.server.service.queues import run_pending_reason
 from jupyter_flows.server.service.run_states import apply_state

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.server.errors import InvalidInput
-from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.event_bus import emit, flow_run_message
+from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.flows import check_parameters
 from jupyter_flows.server.service.runs import one_flow_run_out
 from jupyter_flows.store import deployments as store_deployments

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.server.errors import InvalidInput, NotFound
-from jupyter_flows.server.service import page
 from jupyter_flows.server.event_bus import emit, log_message
+from jupyter_flows.server.service import page
 from jupyter_flows.server.service.runs import Rejections
 from jupyter_flows.store import logs as store_logs
 from jupyter_flows.store import run_queries

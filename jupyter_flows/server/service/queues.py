@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import InvalidInput, NotFound
-from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.event_bus import emit, queue_changed_message
+from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.runs import flow_runs_out
 from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store.models import Agent, FlowRun, WorkQueue

@@ -59,7 +59,6 @@ def read_history(session: Session, kind: str, run_id: str, *, limit: int, offset
     return page(items[offset : offset + limit], len(items), limit, offset)
 
 
-
 def load_for_update(session: Session, kind: str, run_id: str) -> Run:
     run = load_runs_for_update(session, kind, [run_id]).get(run_id)
     if run is None:

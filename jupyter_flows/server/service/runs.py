@@ -342,7 +342,9 @@ def create_task_runs(
     rejections: Rejections | None = None,
 ) -> list[TaskRun]:
     existing = _existing_ids(session, TaskRun, (b.id for b in bodies if b.id))
-    flow_runs = {run.id: run for run in load_runs(session, FlowRun, {b.flow_run_id for b in bodies})}
+    flow_runs = {
+        run.id: run for run in load_runs(session, FlowRun, {b.flow_run_id for b in bodies})
+    }
     rows, states, batch_ids = [], {}, set()
     for index, body in enumerate(bodies):
         if body.id in existing or body.id in batch_ids:

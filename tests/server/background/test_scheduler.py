@@ -248,8 +248,8 @@ def test_pausing_removes_future_runs_and_keeps_started_ones(db: Database) -> Non
 
 
 def test_changing_the_schedule_replaces_its_future_runs(db: Database) -> None:
-    from jupyter_flows.server.wire import UpdateDeployment
     from jupyter_flows.server.service import deployments as service
+    from jupyter_flows.server.wire import UpdateDeployment
 
     deployment = make_deployment(db)
     scheduler = Scheduler(db, horizon_runs=3)
