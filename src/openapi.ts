@@ -1312,13 +1312,8 @@ export interface components {
       wait?: number;
     };
     ClaimedRun: components['schemas']['FlowRun'] & {
-      flow_version: {
-        id: string;
-        flow_id: string;
-        version_number: number;
-        entrypoint: string | null;
-        content: Record<string, unknown>;
-      } | null;
+      /** @description The run's flow version, as `GET flow-versions/{id}` answers it. */
+      flow_version: components['schemas']['FlowVersion'] | null;
       /** @description The flow version's run config (infrastructure, env, retries, …). */
       run_config: Record<string, unknown>;
       /** @description Claims of this run so far. */
