@@ -17,7 +17,7 @@ Layout: ``<root>/sha256/<first two hex digits>/<digest>``. A directory of workin
 a *manifest* blob, JSON ``{"kind": "jupyter-flows/manifest", "version": 1, "files":
 {"relative/posix/path": digest}}``, next to one blob per file.
 
-fsspec, cloudpickle and jupyter_core are imported on first use.
+fsspec and jupyter_core are imported on first use.
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
-import io
 import json
 import os
 import re
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -40,13 +38,9 @@ __all__ = [
     "BlobCorrupt",
     "BlobNotFound",
     "BlobStore",
-    "FlowPackError",
     "StorageError",
     "StorageUnavailable",
     "default_storage_url",
-    "pack_flow",
-    "read_flow_header",
-    "unpack_flow",
 ]
 
 T = TypeVar("T")
@@ -93,10 +87,6 @@ class BlobCorrupt(StorageError):
 
 class StorageUnavailable(StorageError):
     """The store could not be reached, refused the operation, or did not answer in time."""
-
-
-class FlowPackError(StorageError):
-    """A flow could not be packed, or packed bytes could not be turned back into a flow."""
 
 
 def default_storage_url() -> str:
@@ -384,160 +374,3 @@ def _check_relative(relative: str) -> str:
     if not parts or relative.startswith("/") or "\\" in relative or ".." in parts:
         raise StorageError(f"manifest path {relative!r} is not a relative path inside it")
     return relative
-
-
-# ---------------------------------------------------------------------- flow code
-
-_FLOW_MAGIC = b"JUPYTER-FLOWS-FLOW/1\n"
-
-
-def pack_flow(flow_obj: Any) -> bytes:
-    """A flow (or any function) and its module's source as bytes for a blob.
-
-    The object is cloudpickled *by value* together with the module it was defined in, so
-    it runs where that module is not importable (an agent, a Kubernetes pod). Modules it
-    imports are pickled by reference and must be installed where it runs. The bytes start
-    with a JSON header (name, module, source, Python and cloudpickle versions) that
-    :func:`read_flow_header` reads without unpickling anything.
-    """
-    import cloudpickle
-
-    fn = getattr(flow_obj, "fn", flow_obj)
-    module_name = getattr(fn, "__module__", None) or "__main__"
-    module = sys.modules.get(module_name)
-    header = {
-        "name": getattr(flow_obj, "name", getattr(fn, "__name__", type(flow_obj).__name__)),
-        "qualname": getattr(fn, "__qualname__", None),
-        "module": module_name,
-        "source": _module_source(module, fn),
-        "python": _python_version(),
-        "cloudpickle": cloudpickle.__version__,
-    }
-    by_value = module is not None and module_name != "__main__" and _is_user_module(module)
-    try:
-        with _pickle_by_value(module if by_value else None):
-            payload = _dumps_flow(flow_obj)
-    except Exception as error:
-        raise FlowPackError(
-            f"flow {header['name']!r} from module {module_name!r} cannot be pickled: "
-            f"{type(error).__name__}: {error}"
-        ) from error
-    return _FLOW_MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload
-
-
-def read_flow_header(data: bytes) -> dict[str, Any]:
-    """The header of packed flow bytes: name, qualname, module, source, versions."""
-    if not data.startswith(_FLOW_MAGIC):
-        raise FlowPackError("these bytes are not a packed flow (no jupyter-flows header)")
-    end = data.index(b"\n", len(_FLOW_MAGIC))
-    header: dict[str, Any] = json.loads(data[len(_FLOW_MAGIC) : end])
-    return header
-
-
-def unpack_flow(data: bytes) -> Any:
-    """The flow that :func:`pack_flow` packed."""
-    import cloudpickle
-
-    header = read_flow_header(data)
-    end = data.index(b"\n", len(_FLOW_MAGIC))
-    try:
-        return cloudpickle.loads(data[end + 1 :])
-    except Exception as error:
-        here = _python_version()
-        raise FlowPackError(
-            f"flow {header.get('name')!r} (module {header.get('module')!r}, packed on Python "
-            f"{header.get('python')} with cloudpickle {header.get('cloudpickle')}) cannot be "
-            f"unpacked on Python {here} with cloudpickle {cloudpickle.__version__}: "
-            f"{type(error).__name__}: {error}"
-        ) from error
-
-
-def _python_version() -> str:
-    return ".".join(str(part) for part in sys.version_info[:3])
-
-
-def _module_source(module: Any, fn: Any) -> str | None:
-    import inspect
-
-    for obj in (module, fn):
-        if obj is None:
-            continue
-        try:
-            return inspect.getsource(obj)
-        except (OSError, TypeError):
-            continue
-    return None
-
-
-def _is_user_module(module: Any) -> bool:
-    """Not the standard library, not site-packages, not jupyter_flows itself."""
-    name = module.__name__
-    if name.split(".")[0] in ("jupyter_flows",) or name in sys.builtin_module_names:
-        return False
-    path = getattr(module, "__file__", None)
-    if not path:
-        return False
-    import sysconfig
-
-    path = os.path.realpath(path)
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        location = sysconfig.get_paths().get(key)
-        if location and path.startswith(os.path.realpath(location) + os.sep):
-            return False
-    return "site-packages" not in path and "dist-packages" not in path
-
-
-_BY_VALUE_LOCK = threading.Lock()
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
-
-
-def _dumps_flow(obj: Any) -> bytes:
-    """cloudpickle, with locks packed as new, unlocked ones.
-
-    A flow object holds locks (its task runner's); what one means in this process means
-    nothing in the process that runs the flow, so that one gets fresh ones.
-    """
-    import cloudpickle
-
-    class FlowPickler(cloudpickle.Pickler):  # type: ignore[misc]
-        def reducer_override(self, value: Any) -> Any:
-            if type(value) in _LOCK_TYPES:
-                return (_new_lock, (type(value) is _LOCK_TYPES[1],))
-            return super().reducer_override(value)
-
-    buffer = io.BytesIO()
-    FlowPickler(buffer).dump(obj)
-    return buffer.getvalue()
-
-
-def _new_lock(reentrant: bool) -> Any:
-    return threading.RLock() if reentrant else threading.Lock()
-
-
-class _pickle_by_value:
-    """Register a module with cloudpickle for one dump, unless it already was."""
-
-    def __init__(self, module: Any) -> None:
-        self.module = module
-        self.registered = False
-
-    def __enter__(self) -> None:
-        if self.module is None:
-            return
-        import cloudpickle
-
-        _BY_VALUE_LOCK.acquire()
-        if self.module.__name__ not in cloudpickle.list_registry_pickle_by_value():
-            cloudpickle.register_pickle_by_value(self.module)
-            self.registered = True
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.module is None:
-            return
-        import cloudpickle
-
-        try:
-            if self.registered:
-                cloudpickle.unregister_pickle_by_value(self.module)
-        finally:
-            _BY_VALUE_LOCK.release()

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import socket
-import subprocess
-import sys
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +16,9 @@ from jupyter_flows.storage import (
     BlobCorrupt,
     BlobNotFound,
     BlobStore,
-    FlowPackError,
     StorageError,
     StorageUnavailable,
     default_storage_url,
-    pack_flow,
-    read_flow_header,
-    unpack_flow,
 )
 
 S3_CREDENTIALS = {"key": "testing", "secret": "testing"}
@@ -279,123 +271,3 @@ def test_a_closed_port_fails_with_a_connection_error() -> None:
 def test_an_unknown_protocol_is_a_clear_error() -> None:
     with pytest.raises((StorageUnavailable, ValueError)):
         BlobStore("nosuchprotocol://x").put(b"data")
-
-
-# ---------------------------------------------------------------------- flow code
-
-FLOW_MODULE = '''
-"""A user's flow module that the agent's process cannot import."""
-from jupyter_flows import flow, task
-
-GREETING = "hello"
-
-
-def shout(text):
-    return text.upper() + "!"
-
-
-@task
-def greet(name: str) -> str:
-    return shout(f"{GREETING} {name}")
-
-
-@flow(name="packed-flow")
-def packed(name: str = "world") -> str:
-    return greet(name)
-'''
-
-
-@pytest.fixture
-def flow_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A module written to a temp file and imported like user code."""
-    name = f"user_flows_{uuid.uuid4().hex[:8]}"
-    directory = tmp_path / "user_code"
-    directory.mkdir()
-    (directory / f"{name}.py").write_text(FLOW_MODULE)
-    monkeypatch.syspath_prepend(str(directory))
-    module = importlib.import_module(name)
-    yield module
-    sys.modules.pop(name, None)
-
-
-def test_pack_flow_header_carries_the_module_source(flow_module: Any) -> None:
-    data = pack_flow(flow_module.packed)
-    header = read_flow_header(data)
-    assert header["name"] == "packed-flow"
-    assert header["module"] == flow_module.__name__
-    assert header["qualname"] == "packed"
-    assert header["source"] == FLOW_MODULE
-    assert header["python"] == ".".join(map(str, sys.version_info[:3]))
-
-
-def test_packing_leaves_cloudpickle_registry_as_it_was(flow_module: Any) -> None:
-    import cloudpickle
-
-    pack_flow(flow_module.packed)
-    assert flow_module.__name__ not in cloudpickle.list_registry_pickle_by_value()
-
-
-def test_unpack_in_process(flow_module: Any) -> None:
-    restored = unpack_flow(pack_flow(flow_module.packed))
-    assert restored("in process") == "HELLO IN PROCESS!"
-
-
-def test_a_packed_flow_runs_in_a_fresh_process_without_its_module(
-    flow_module: Any, tmp_path: Path
-) -> None:
-    """The blob is all the other process gets: the module file is not on its path."""
-    store = BlobStore(tmp_path / "blobs")
-    digest = store.put(pack_flow(flow_module.packed))
-    script = textwrap.dedent(
-        f"""
-        import importlib.util, sys
-        from jupyter_flows.storage import BlobStore, unpack_flow
-        assert importlib.util.find_spec({flow_module.__name__!r}) is None
-        flow = unpack_flow(BlobStore(sys.argv[1]).get(sys.argv[2]))
-        print("RESULT", flow(name="subprocess"))
-        """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "blobs"), digest],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PATH": "", "JUPYTER_FLOWS_CONSOLE_LOGS": "0", "HOME": str(tmp_path)},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "RESULT HELLO SUBPROCESS!" in result.stdout
-
-
-def test_unpack_refuses_bytes_that_are_not_a_flow() -> None:
-    with pytest.raises(FlowPackError, match="not a packed flow"):
-        unpack_flow(b"\x80\x05junk")
-
-
-def test_unpack_of_a_damaged_pickle_names_the_flow(flow_module: Any) -> None:
-    data = pack_flow(flow_module.packed)
-    with pytest.raises(FlowPackError, match="packed-flow.*cannot be unpacked"):
-        unpack_flow(data[:-20])
-
-
-def test_pack_of_something_unpicklable_is_a_clear_error() -> None:
-    numbers = (n for n in range(3))  # generators cannot be pickled
-
-    def uses_a_generator() -> int:
-        return next(numbers)
-
-    with pytest.raises(FlowPackError, match="uses-a-generator|uses_a_generator.*cannot be pickled"):
-        pack_flow(uses_a_generator)
-
-
-def test_locks_in_a_flow_are_packed_as_fresh_ones() -> None:
-    import threading
-
-    lock = threading.Lock()
-    lock.acquire()
-
-    def uses_a_lock() -> bool:
-        acquired = lock.acquire(blocking=False)
-        return acquired
-
-    assert unpack_flow(pack_flow(uses_a_lock))() is True

@@ -7,8 +7,6 @@ server when the spec is not there; then it loads the flow:
 
 - a notebook flow (a version whose task runner names a notebook engine) runs through
   ``notebooks.engines.execute_registered``;
-- a packed flow (``run_config.code_blob``: the digest of ``storage.pack_flow`` bytes, in the
-  blob store at ``run_config.storage_url`` or the default one) is unpacked;
 - otherwise the entrypoint ``path.py:function`` is imported (a relative path from the run
   config's ``working_dir``, else this process's working directory).
 
@@ -111,11 +109,6 @@ def _run_notebook(run_id: str, version: dict[str, Any], parameters: dict[str, An
 
 
 def _load_flow(version: dict[str, Any], config: dict[str, Any]) -> Any:
-    blob = config.get("code_blob")
-    if blob:
-        from jupyter_flows.storage import BlobStore, unpack_flow
-
-        return unpack_flow(BlobStore(config.get("storage_url")).get(str(blob)))
     entrypoint = version.get("entrypoint")
     if not entrypoint or ":" not in entrypoint:
         raise ValueError(f"the flow version has no entrypoint 'path.py:function' ({entrypoint!r})")
