@@ -27,7 +27,7 @@ from jupyter_flows.notebooks.reader import (
     read_path,
     read_script_text,
 )
-from jupyter_flows.notebooks.spec import Engine, FlowSpec
+from jupyter_flows.spec.flow_spec import Engine, FlowSpec
 
 __all__ = [
     "Cell",
@@ -130,7 +130,7 @@ def _is_flow_module(path: str | Path) -> bool:
 
 
 def _module_spec(path: str, *, flow: str | None, name: str | None) -> FlowSpec:
-    from jupyter_flows.notebooks.spec import ParameterSpec, SourceInfo, TaskSpec
+    from jupyter_flows.spec.flow_spec import ParameterSpec, SourceInfo, TaskSpec
     from jupyter_flows.spec.python_flows import (
         FlowFileError,
         flow_content,

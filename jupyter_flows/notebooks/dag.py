@@ -26,7 +26,7 @@ from typing import Any
 from jupyter_flows.notebooks.defuse import DefUse, Effects, analyze, merge_sources, word_set
 from jupyter_flows.notebooks.parameters import parameter_schema, read_parameters
 from jupyter_flows.notebooks.reader import Cell, NotebookError, Source
-from jupyter_flows.notebooks.spec import (
+from jupyter_flows.spec.flow_spec import (
     AddedTask,
     EdgeSpec,
     Engine,

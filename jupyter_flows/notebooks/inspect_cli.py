@@ -70,7 +70,7 @@ def _print(spec: object) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from jupyter_flows.notebooks.spec import FlowSpec
+    from jupyter_flows.spec.flow_spec import FlowSpec
 
     assert isinstance(spec, FlowSpec)
     terminal = sys.stdout.isatty()

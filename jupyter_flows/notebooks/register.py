@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jupyter_flows.client import FlowsClient
     from jupyter_flows.client_models import Deployment, FlowVersion
-    from jupyter_flows.notebooks.spec import FlowSpec
+    from jupyter_flows.spec.flow_spec import FlowSpec
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _INTERVAL = re.compile(r"^(?:every\s+)?(\d+(?:\.\d+)?)\s*([smhd]?)$", re.IGNORECASE)

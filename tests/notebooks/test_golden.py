@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
 from jupyter_flows.notebooks import FlowSpec, inspect_path
-from jupyter_flows.notebooks.spec import document_schema
+from jupyter_flows.spec.flow_spec import document_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "notebooks"

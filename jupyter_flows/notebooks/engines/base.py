@@ -3,7 +3,7 @@ errors that name the cell, and the record a rerun starts from.
 
 A notebook run is one engine flow run (``engine.flow.run_flow``: the same states, transition
 table and reporter as any ``@flow``) whose body is :meth:`NotebookEngine.execute`. Inside it,
-each task of the :class:`~jupyter_flows.notebooks.spec.FlowSpec` is one task run
+each task of the :class:`~jupyter_flows.spec.flow_spec.FlowSpec` is one task run
 (:class:`~jupyter_flows.engine.task_run.TaskCall`), created Pending before any cell runs so the
 run's schematic is the whole DAG from the start, with its upstream edges taken from the
 spec: ``task_inputs`` maps each name an edge carries to the upstream task run
@@ -32,7 +32,7 @@ from jupyter_flows.notebooks.reader import NotebookError
 
 if TYPE_CHECKING:
     from jupyter_flows.engine.logs import RunLogger
-    from jupyter_flows.notebooks.spec import FlowSpec, TaskSpec
+    from jupyter_flows.spec.flow_spec import FlowSpec, TaskSpec
 
 #: Format of the record a notebook run leaves in the result storage for its reruns.
 RUN_RECORD_FORMAT = "jupyter-flows/notebook-run"

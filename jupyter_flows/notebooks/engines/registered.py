@@ -32,7 +32,7 @@ from jupyter_flows.notebooks.engines.base import NotebookDocument, NotebookRunEr
 from jupyter_flows.notebooks.engines.run import NotebookRunResult, run_notebook_flow
 
 if TYPE_CHECKING:
-    from jupyter_flows.notebooks.spec import FlowSpec
+    from jupyter_flows.spec.flow_spec import FlowSpec
 
 NOTEBOOK_ENGINES = ("kernel", "tasks")
 _MARK = "#sha256="

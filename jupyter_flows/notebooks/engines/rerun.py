@@ -65,7 +65,7 @@ def rerun_notebook_flow(
     ``options`` go to :func:`run_notebook_flow` (``task_runner``, ``blob_storage``,
     ``flow_run_id``, ``kernel_name``, …).
     """
-    from jupyter_flows.notebooks.spec import FlowSpec
+    from jupyter_flows.spec.flow_spec import FlowSpec
 
     record = read_run_record(previous_flow_run_id, result_storage)
     engine = record["engine"]

@@ -39,7 +39,7 @@ from jupyter_flows.notebooks.engines.base import (
 from jupyter_flows.notebooks.parameters import ParameterError, validate_parameters
 
 if TYPE_CHECKING:
-    from jupyter_flows.notebooks.spec import FlowSpec
+    from jupyter_flows.spec.flow_spec import FlowSpec
 
 NotebookInput = str | os.PathLike[str] | Mapping[str, Any] | NotebookDocument
 
