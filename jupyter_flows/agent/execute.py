@@ -5,10 +5,11 @@ It reads what it needs from ``JUPYTER_FLOWS_RUN_SPEC`` (JSON the agent passes: t
 name, parameters, run config and flow version), or fetches the run and its version from the
 server when the spec is not there; then it loads the flow:
 
-- a notebook flow (a version whose task runner names a notebook engine) runs through
-  ``notebooks.engines.execute_registered``;
-- otherwise the entrypoint ``path.py:function`` is imported (a relative path from the run
-  config's ``working_dir``, else this process's working directory).
+- a notebook or script flow (its FlowSpec's kind, read by ``FlowSpec.from_content``) runs
+  through ``notebooks.engines.execute_registered``;
+- a module of ``@flow`` functions: its entrypoint ``path.py:function`` is imported (a
+  relative path from the run config's ``working_dir``, else this process's working
+  directory).
 
 The flow runs as the claimed run itself (``run_flow(..., flow_run_id=RUN_ID)``): the
 engine's HTTP reporter (``JUPYTER_FLOWS_API_URL``/``_KEY``/``_TOKEN``) reports its states,
@@ -31,6 +32,8 @@ import threading
 import time
 from typing import Any
 
+from jupyter_flows.spec.flow_spec import FlowKind, FlowSpec
+
 RUN_SPEC_ENV = "JUPYTER_FLOWS_RUN_SPEC"
 AGENT_PID_ENV = "JUPYTER_FLOWS_AGENT_PID"
 DASK_ENV = "JUPYTER_FLOWS_DASK"
@@ -47,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     version = spec.get("flow_version") or {}
     config = spec.get("run_config") or {}
     parameters = dict(spec.get("parameters") or {})
-    if _is_notebook(version):
+    try:
+        kind = _kind(version)
+    except Exception as error:
+        _fail(run_id, f"cannot load the flow: {type(error).__name__}: {error}")
+        return 1
+    if kind is not FlowKind.MODULE:
         return _run_notebook(run_id, version, parameters)
     try:
         flow = _load_flow(version, config)
@@ -92,9 +100,9 @@ def _spec(run_id: str) -> dict[str, Any]:
     }
 
 
-def _is_notebook(version: dict[str, Any]) -> bool:
-    runner = (version.get("content") or {}).get("task_runner")
-    return isinstance(runner, dict) and "engine" in runner
+def _kind(version: dict[str, Any]) -> FlowKind:
+    content = version.get("content") or {}
+    return FlowSpec.from_content(content, entrypoint=version.get("entrypoint")).kind
 
 
 def _run_notebook(run_id: str, version: dict[str, Any], parameters: dict[str, Any]) -> int:

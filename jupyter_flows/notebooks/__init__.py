@@ -130,81 +130,12 @@ def _is_flow_module(path: str | Path) -> bool:
 
 
 def _module_spec(path: str, *, flow: str | None, name: str | None) -> FlowSpec:
-    from jupyter_flows.spec.flow_spec import ParameterSpec, SourceInfo, TaskSpec
-    from jupyter_flows.spec.python_flows import (
-        FlowFileError,
-        flow_content,
-        load_module,
-        pick_flow,
-        tasks_in,
-    )
+    from jupyter_flows.spec.python_flows import FlowFileError, module_spec
 
     try:
-        module = load_module(path)
-        attr, chosen = pick_flow(module, path, flow)
+        return module_spec(path, flow=flow, name=name)
     except FlowFileError as exc:
         message = str(exc)
         for prefix in (f"{path}: ", f"{path} "):
             message = message.removeprefix(prefix)
         raise NotebookError(path, message) from None
-    content = flow_content(chosen, module)
-    schema = content["parameter_schema"]
-    required = set(schema.get("required") or [])
-    parameters = [
-        ParameterSpec(
-            name=param,
-            type=_schema_label(prop),
-            required=param in required,
-            default=prop.get("default"),
-            description=prop.get("description"),
-        )
-        for param, prop in (schema.get("properties") or {}).items()
-    ]
-    tasks = [
-        TaskSpec(
-            key=task.task_key,
-            name=task.name,
-            kind="flow-task",
-            cell_ids=[],
-            cell_indices=[],
-            source=_source_of(task.fn),
-            code_hash=task.code_hash,
-        )
-        for task in tasks_in(module)
-    ]
-    return FlowSpec(
-        name=name or chosen.name,
-        source=SourceInfo(path=path, kind="module", cells=0),
-        engine="flow",
-        tasks=tasks,
-        edges=[],
-        parameters=parameters,
-        parameter_schema=schema,
-        warnings=[],
-        entrypoint=f"{Path(path).as_posix()}:{attr}",
-        task_runner=content["task_runner"],
-    )
-
-
-def _source_of(fn: Any) -> str:
-    import inspect
-
-    try:
-        return inspect.getsource(fn)
-    except (OSError, TypeError):
-        return ""
-
-
-def _schema_label(prop: dict[str, Any]) -> str:
-    if "anyOf" in prop:
-        return " | ".join(_schema_label(p) for p in prop["anyOf"])
-    kinds = {
-        "integer": "int",
-        "number": "float",
-        "string": "str",
-        "boolean": "bool",
-        "array": "list",
-        "object": "dict",
-        "null": "None",
-    }
-    return kinds.get(prop.get("type", ""), "any")

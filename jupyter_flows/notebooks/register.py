@@ -66,7 +66,7 @@ def register_notebook(
     blob_storage: str | None = None,
 ) -> NotebookRegistered:
     """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment."""
-    from jupyter_flows.notebooks.engines.registered import notebook_registration
+    from jupyter_flows.spec.notebook_flows import notebook_registration
 
     spec, body = notebook_registration(
         notebook,

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from jupyter_flows.engine.states import StateType
+from jupyter_flows.spec.flow_spec import FlowKind
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -56,6 +57,9 @@ class Edge(Wire):
 
 
 class FlowContent(Wire):
+    #: A content without a kind is read by the rule of the time before kinds were written
+    #: down (FlowSpec.from_content).
+    kind: FlowKind | None = None
     tasks: list[TaskSpec] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
     parameter_schema: dict[str, Any] = Field(default_factory=dict)

@@ -1,25 +1,62 @@
-"""FlowSpec: what registering a notebook, a selection of its cells or a script would make.
+"""FlowSpec: the one description of a flow, whatever its code is.
 
-It is the one document the converter produces and every later step reads: ``jupyter flows
-inspect --json`` prints it, the notebook engines run its tasks (taking each task's cells by
-id), the ``%flow`` magic and the server endpoints register it with
-:meth:`FlowSpec.to_registration_content`. ``docs/notebooks.md`` documents every field;
-``schema/flow-spec.schema.json`` is its JSON Schema (a test keeps the two in step).
+Every converter produces it (``notebooks/`` for notebooks, selected cells and scripts,
+:mod:`jupyter_flows.spec.python_flows` for a module of ``@flow`` functions), and everything
+that registers or runs a flow reads it: :meth:`FlowSpec.to_content` is the ``content`` of
+``POST flows``, and :meth:`FlowSpec.from_content` turns a registered content back into a
+FlowSpec for the server (registering), and for the agent and its run process (which code
+to load, on which engine). Its :attr:`~FlowSpec.kind` says what the code is: a module of
+``@flow`` functions, a notebook, or a script, the last two run cell by cell by a notebook
+engine.
+
+``jupyter flows inspect --json`` prints :meth:`FlowSpec.to_document`; ``docs/notebooks.md``
+documents every field and ``schema/flow-spec.schema.json`` is its JSON Schema (a test keeps
+the two in step).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 FORMAT: Literal["jupyter-flows/flow-spec"] = "jupyter-flows/flow-spec"
 FORMAT_VERSION: Literal[1] = 1
 
 Engine = Literal["kernel", "tasks", "flow"]
 SourceKind = Literal["notebook", "percent", "script", "module"]
+TaskKind = Literal["code", "parameters", "flow-task"]
+
+#: How a notebook flow's entrypoint names its stored notebook: ``<path>#sha256=<digest>``.
+NOTEBOOK_MARK = "#sha256="
+
+
+class FlowKind(str, Enum):
+    """What a flow's code is, and so what runs it."""
+
+    #: A .py of ``@flow`` functions: the run process imports the entrypoint ``path.py:attr``.
+    MODULE = "module"
+    #: An .ipynb: a notebook engine runs its cells, from the blob its entrypoint names.
+    NOTEBOOK = "notebook"
+    #: A percent or plain .py script: run like a notebook, its cells split from the text.
+    SCRIPT = "script"
+
+
+_KIND_OF_SOURCE: dict[str, FlowKind] = {
+    "module": FlowKind.MODULE,
+    "notebook": FlowKind.NOTEBOOK,
+    "percent": FlowKind.SCRIPT,
+    "script": FlowKind.SCRIPT,
+}
+
+
+class FlowSpecError(ValueError):
+    """A registered content that does not describe a flow (an unknown kind, a notebook
+    flow that names no engine, a task without a key)."""
 
 
 class _Model(BaseModel):
@@ -38,7 +75,7 @@ class SourceInfo(_Model):
 class TaskSpec(_Model):
     key: str = Field(description="Unique, stable id of the task within the flow.")
     name: str = Field(description="flow:name tag, else the heading above, else `cell N`.")
-    kind: Literal["code", "parameters", "flow-task"] = Field(
+    kind: TaskKind = Field(
         description="parameters: the papermill parameters cell; flow-task: a @task of a module."
     )
     cell_ids: list[str] = Field(description="The cells this task runs, in order.")
@@ -140,7 +177,17 @@ class FlowSpec(_Model):
     def upstream(self, key: str) -> list[str]:
         return [e.source for e in self.edges if e.target == key]
 
-    def to_registration_content(
+    @property
+    def kind(self) -> FlowKind:
+        """A module of @flows, a notebook or a script (what its source is)."""
+        return _KIND_OF_SOURCE[self.source.kind]
+
+    @property
+    def notebook_engine(self) -> str | None:
+        """The notebook engine that runs its cells; None for a module's @flow."""
+        return None if self.kind is FlowKind.MODULE else self.engine
+
+    def to_content(
         self,
         *,
         run_config: dict[str, Any] | None = None,
@@ -161,6 +208,7 @@ class FlowSpec(_Model):
                 item["cell_ids"] = list(task.cell_ids)
             tasks.append(item)
         return {
+            "kind": self.kind.value,
             "tasks": tasks,
             "edges": [
                 {"source": e.source, "target": e.target, "names": list(e.names)} for e in self.edges
@@ -170,6 +218,52 @@ class FlowSpec(_Model):
             "run_config": dict(run_config or {}),
             "resource_spec_hash": resource_spec_hash,
         }
+
+    @classmethod
+    def from_content(
+        cls,
+        content: Mapping[str, Any],
+        *,
+        entrypoint: str | None = None,
+        name: str | None = None,
+    ) -> FlowSpec:
+        """The FlowSpec of a registered ``content`` (a flow version's, as the API gives it).
+
+        What a content does not keep stays empty: the tasks' sources and cell indices (the
+        code travels as the flow's blob or module), parameter details beyond the schema,
+        warnings. ``entrypoint`` (the version's) names the file: ``path.py:attr`` for a
+        module, ``path#sha256=<digest>`` for a notebook or script. ``name``: the flow's
+        name (default: the file's stem). Raises FlowSpecError for a content that does not
+        describe a flow.
+        """
+        kind = _kind_of(content, entrypoint)
+        runner = content.get("task_runner")
+        engine: str = "flow"
+        if kind is not FlowKind.MODULE:
+            named = runner.get("engine") if isinstance(runner, Mapping) else None
+            if not isinstance(named, str) or named in ("", "flow"):
+                raise FlowSpecError(
+                    f"a {kind.value} flow's task_runner names its notebook engine "
+                    f'({{"engine": "kernel"}} or {{"engine": "tasks", …}}), not {runner!r}'
+                )
+            engine = named
+        path = _path_of(entrypoint, kind)
+        source_kind = "module" if kind is FlowKind.MODULE else kind.value
+        try:
+            return cls(
+                name=name or _stem(path) or "flow",
+                source=SourceInfo(path=path or "", kind=source_kind, cells=0),
+                engine=engine,  # type: ignore[arg-type]  # checked by the model
+                tasks=[_task_of(task, kind) for task in content.get("tasks") or []],
+                edges=[_edge_of(edge) for edge in content.get("edges") or []],
+                parameters=[],
+                parameter_schema=dict(content.get("parameter_schema") or {}),
+                warnings=[],
+                entrypoint=entrypoint if kind is FlowKind.MODULE else None,
+                task_runner=runner,
+            )
+        except (ValidationError, TypeError, KeyError) as error:
+            raise FlowSpecError(f"the content does not describe a flow: {error}") from None
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document ``jupyter flows inspect --json`` prints."""
@@ -188,3 +282,68 @@ def document_schema() -> dict[str, Any]:
     schema = FlowSpec.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
+
+
+def notebook_entrypoint(path: str, digest: str) -> str:
+    """A notebook or script flow's entrypoint: its path and the digest of its blob."""
+    return f"{path}{NOTEBOOK_MARK}{digest}"
+
+
+def parse_entrypoint(entrypoint: str | None) -> tuple[str, str] | None:
+    """``(path, digest)`` of a notebook or script flow's entrypoint, None for a module's."""
+    if not entrypoint or NOTEBOOK_MARK not in entrypoint:
+        return None
+    path, _, digest = entrypoint.rpartition(NOTEBOOK_MARK)
+    return path, digest
+
+
+def _kind_of(content: Mapping[str, Any], entrypoint: str | None) -> FlowKind:
+    """The kind a content names. A content registered before kinds were written down is
+    told by the rule of its time: a task runner that names an ``engine`` is a notebook's
+    (a script's when its entrypoint names a .py file), any other a module's."""
+    kind = content.get("kind")
+    if kind is not None:
+        try:
+            return FlowKind(kind)
+        except ValueError:
+            known = ", ".join(k.value for k in FlowKind)
+            raise FlowSpecError(f"unknown flow kind {kind!r}; known: {known}") from None
+    runner = content.get("task_runner")
+    if not (isinstance(runner, Mapping) and "engine" in runner):
+        return FlowKind.MODULE
+    located = parse_entrypoint(entrypoint)
+    return FlowKind.SCRIPT if located and located[0].endswith(".py") else FlowKind.NOTEBOOK
+
+
+def _path_of(entrypoint: str | None, kind: FlowKind) -> str | None:
+    if kind is FlowKind.MODULE:
+        return (entrypoint or "").rpartition(":")[0] or None
+    located = parse_entrypoint(entrypoint)
+    return located[0] if located else None
+
+
+def _stem(path: str | None) -> str | None:
+    if not path:
+        return None
+    return path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0] or None
+
+
+def _task_of(task: Mapping[str, Any], kind: FlowKind) -> TaskSpec:
+    default: TaskKind = "flow-task" if kind is FlowKind.MODULE else "code"
+    task_kind = task.get("kind")
+    return TaskSpec(
+        key=task["key"],
+        name=task.get("name") or task["key"],
+        kind=task_kind if task_kind in get_args(TaskKind) else default,
+        cell_ids=list(task.get("cell_ids") or []),
+        cell_indices=[],
+        source="",
+        code_hash=task.get("code_hash") or "",
+    )
+
+
+def _edge_of(edge: Any) -> EdgeSpec:
+    if isinstance(edge, Mapping):
+        return EdgeSpec(source=edge["source"], target=edge["target"], names=edge.get("names") or [])
+    source, target = edge  # the store's [upstream, downstream]
+    return EdgeSpec(source=source, target=target)

@@ -1,11 +1,12 @@
-"""A ``.py`` file of ``@flow`` functions → the body of ``POST flows`` (docs/rest-api.md).
+"""A ``.py`` file of ``@flow`` functions → a FlowSpec of kind ``module``, and the body of
+``POST flows`` (docs/rest-api.md).
 
 ``jupyter flows register etl.py`` imports the file as a module named after it (so task keys
 read ``etl.extract``), finds its ``Flow`` objects and describes the chosen one: the module's
 ``@task`` objects with their code hashes, the flow's parameter schema (JSON Schema from its
 type hints, via pydantic), its task runner, and the entrypoint ``etl.py:etl`` an agent will
 import. The same file registered twice gives the same content, so the server answers with
-the version it already has.
+the version it already has. ``jupyter flows inspect etl.py`` shows the same FlowSpec.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from jupyter_flows.engine.flow import Flow
 from jupyter_flows.engine.task import Task
+from jupyter_flows.spec.flow_spec import FlowSpec, ParameterSpec, SourceInfo, TaskSpec
 
 
 class FlowFileError(ValueError):
@@ -125,18 +127,52 @@ def parameter_schema(flow: Flow[..., Any]) -> dict[str, Any]:
         return {"title": title, "type": "object", "properties": properties, "required": required}
 
 
-def flow_content(flow: Flow[..., Any], module: ModuleType) -> dict[str, Any]:
-    """The ``content`` of a flow version: what its id (a content hash) is computed from."""
-    return {
-        "tasks": [
-            {"key": t.task_key, "name": t.name, "code_hash": t.code_hash} for t in tasks_in(module)
-        ],
-        "edges": [],
-        "parameter_schema": parameter_schema(flow),
-        "task_runner": flow.task_runner.name,
-        "run_config": run_config(flow),
-        "resource_spec_hash": None,
-    }
+def module_spec(path: str | Path, *, flow: str | None = None, name: str | None = None) -> FlowSpec:
+    """The FlowSpec of one flow of the file at ``path`` (the file's only one by default)."""
+    module = load_module(path)
+    attr, chosen = pick_flow(module, path, flow)
+    return _spec_of(path, module, attr, chosen, name)
+
+
+def _spec_of(
+    path: str | Path, module: ModuleType, attr: str, chosen: Flow[..., Any], name: str | None
+) -> FlowSpec:
+    schema = parameter_schema(chosen)
+    required = set(schema.get("required") or [])
+    parameters = [
+        ParameterSpec(
+            name=param,
+            type=_schema_label(prop),
+            required=param in required,
+            default=prop.get("default"),
+            description=prop.get("description"),
+        )
+        for param, prop in (schema.get("properties") or {}).items()
+    ]
+    tasks = [
+        TaskSpec(
+            key=task.task_key,
+            name=task.name,
+            kind="flow-task",
+            cell_ids=[],
+            cell_indices=[],
+            source=_source_of(task.fn),
+            code_hash=task.code_hash,
+        )
+        for task in tasks_in(module)
+    ]
+    return FlowSpec(
+        name=name or chosen.name,
+        source=SourceInfo(path=str(path), kind="module", cells=0),
+        engine="flow",
+        tasks=tasks,
+        edges=[],
+        parameters=parameters,
+        parameter_schema=schema,
+        warnings=[],
+        entrypoint=f"{Path(path).as_posix()}:{attr}",
+        task_runner=chosen.task_runner.name,
+    )
 
 
 def run_config(flow: Flow[..., Any]) -> dict[str, Any]:
@@ -161,13 +197,36 @@ def registration(
     """The ``POST flows`` body for one flow of the file at ``path``."""
     module = load_module(path)
     attr, chosen = pick_flow(module, path, flow)
+    spec = _spec_of(path, module, attr, chosen, name)
     body: dict[str, Any] = {
-        "name": name or chosen.name,
-        "content": flow_content(chosen, module),
-        "entrypoint": f"{Path(path).as_posix()}:{attr}",
+        "name": spec.name,
+        "content": spec.to_content(run_config=run_config(chosen)),
+        "entrypoint": spec.entrypoint,
     }
     if chosen.description:
         body["description"] = chosen.description
     if project:
         body["project"] = project
     return body
+
+
+def _source_of(fn: Any) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
+
+
+def _schema_label(prop: dict[str, Any]) -> str:
+    if "anyOf" in prop:
+        return " | ".join(_schema_label(p) for p in prop["anyOf"])
+    kinds = {
+        "integer": "int",
+        "number": "float",
+        "string": "str",
+        "boolean": "bool",
+        "array": "list",
+        "object": "dict",
+        "null": "None",
+    }
+    return kinds.get(prop.get("type", ""), "any")

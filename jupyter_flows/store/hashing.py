@@ -3,6 +3,7 @@
 A flow version's content is a JSON document with exactly these fields::
 
     {
+      "kind": "module" | "notebook" | "script",  # left out by contents made before kinds
       "tasks": [{"key": "load", "code_hash": "ab12…", …any other task settings}],
       "edges": [["load", "train"]],           # upstream key, downstream key
       "parameters": {JSON Schema of the flow's parameters},
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 CONTENT_FIELDS = (
+    "kind",
     "tasks",
     "edges",
     "parameters",
@@ -83,7 +85,12 @@ def normalize_content(content: Mapping[str, Any]) -> dict[str, Any]:
     spec_hash = content.get("resource_spec_hash")
     if spec_hash is not None and not isinstance(spec_hash, str):
         raise InvalidContent("resource_spec_hash must be a string or null")
-    normalized = {
+    kind = content.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise InvalidContent("kind must be a string or null")
+    # A content without a kind hashes as it did before kinds were written down.
+    normalized: dict[str, Any] = {} if kind is None else {"kind": kind}
+    normalized |= {
         "tasks": [tasks[key] for key in sorted(tasks)],
         "edges": [list(edge) for edge in sorted(edges)],
         "parameters": dict(parameters),

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from jupyter_flows.client import FlowsClient
-from jupyter_flows.notebooks.engines.registered import parse_entrypoint
+from jupyter_flows.spec.flow_spec import parse_entrypoint
 from jupyter_flows.storage import BlobStore
 from tests.cli.conftest import Invoke
 

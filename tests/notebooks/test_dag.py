@@ -351,7 +351,7 @@ def test_a_module_of_flows_is_delegated() -> None:
     from jupyter_flows.spec.python_flows import registration
 
     body = registration(EXAMPLES / "etl_flow.py")
-    assert spec.to_registration_content() == body["content"]
+    assert spec.to_content() == body["content"]
     with pytest.raises(NotebookError, match="no cells to select"):
         inspect_path(EXAMPLES / "etl_flow.py", cells=[0])
     with pytest.raises(NotebookError, match="no flow named 'nope'"):
@@ -366,8 +366,9 @@ def test_registration_content_is_accepted_by_the_api_and_the_store() -> None:
     from jupyter_flows.store.hashing import flow_version_id
 
     spec = inspect_path(EXAMPLES / "sales-report.ipynb")
-    content = spec.to_registration_content()
+    content = spec.to_content()
     assert set(content) == {
+        "kind",
         "tasks",
         "edges",
         "parameter_schema",
@@ -375,7 +376,7 @@ def test_registration_content_is_accepted_by_the_api_and_the_store() -> None:
         "run_config",
         "resource_spec_hash",
     }
-    assert content["task_runner"] == {"engine": "kernel"}
+    assert content["task_runner"] == {"engine": "kernel"} and content["kind"] == "notebook"
     assert all("source" not in t and "cell_indices" not in t for t in content["tasks"])
     FlowContent.model_validate(content)
     store_content = {
@@ -392,6 +393,6 @@ def test_a_markdown_edit_keeps_the_content_and_a_code_edit_changes_it() -> None:
     same = nb({"md": "# A"}, "x = 1", "y = x")
     same["cells"].insert(0, {"cell_type": "markdown", "id": "new", "metadata": {}, "source": "hi"})
     changed = nb({"md": "# A"}, "x = 1", "y = x + 1")
-    content = inspect_notebook(base).to_registration_content()
-    assert inspect_notebook(same).to_registration_content() == content
-    assert inspect_notebook(changed).to_registration_content() != content
+    content = inspect_notebook(base).to_content()
+    assert inspect_notebook(same).to_content() == content
+    assert inspect_notebook(changed).to_content() != content

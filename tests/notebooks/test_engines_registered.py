@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_flows.notebooks.engines import NotebookRunError, execute_registered
-from jupyter_flows.notebooks.engines.registered import (
-    is_notebook_version,
-    notebook_registration,
-    parse_entrypoint,
-)
+from jupyter_flows.spec.flow_spec import FlowKind, FlowSpec, parse_entrypoint
+from jupyter_flows.spec.notebook_flows import notebook_registration
 from jupyter_flows.storage import BlobStore
 from tests.notebooks.engines_helpers import Recorded, copy_notebook
 
@@ -22,6 +19,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def _version(body: dict, version_id: str = "v1") -> dict:
     return {"id": version_id, "content": body["content"], "entrypoint": body["entrypoint"]}
+
+
+def _kind(version: dict) -> FlowKind:
+    return FlowSpec.from_content(version["content"], entrypoint=version["entrypoint"]).kind
 
 
 def _execute(version, folder: Path, parameters=None, **options) -> Recorded:
@@ -45,7 +46,7 @@ def test_registering_stores_the_notebook_and_a_run_executes_it_from_the_blob(
     stored = json.loads(BlobStore(str(tmp_path / "blobs")).get(located[1]))
     assert all(c.get("outputs", []) == [] for c in stored["cells"])
     version = _version(body)
-    assert is_notebook_version(version)
+    assert _kind(version) is FlowKind.NOTEBOOK
 
     path.unlink()  # the run needs only the blob
     got = _execute(version, tmp_path, {"n": 5}, flow_run_id="run-42", flow_name="weekly")
@@ -63,6 +64,7 @@ def test_a_registered_script_runs_on_the_kernel_engine(tmp_path: Path) -> None:
     spec, body = notebook_registration(
         script, engine="kernel", blob_storage=str(tmp_path / "blobs")
     )
+    assert _kind(_version(body)) is FlowKind.SCRIPT
     got = _execute(_version(body), tmp_path)
     assert got.result.is_completed(), got.result.state.message
     assert sorted(got.result.task_runs) == sorted(t.key for t in spec.tasks)
@@ -80,7 +82,7 @@ def test_a_notebook_whose_code_changed_is_refused(tmp_path: Path) -> None:
 
 def test_other_versions_are_refused(tmp_path: Path) -> None:
     module_flow = {"id": "v9", "content": {"task_runner": "threads"}, "entrypoint": "etl.py:etl"}
-    assert not is_notebook_version(module_flow)
+    assert _kind(module_flow) is FlowKind.MODULE
     with pytest.raises(NotebookRunError, match="not a notebook flow"):
         _execute(module_flow, tmp_path)
     no_blob = {"id": "v8", "content": {"task_runner": {"engine": "kernel"}}, "entrypoint": None}

@@ -45,6 +45,31 @@ async def test_edge_to_an_unknown_task_and_bad_parameter_schema_are_400(api) -> 
     assert (await api("GET", "flows")).body["total"] == 0
 
 
+async def test_a_content_names_its_kind_or_is_read_as_before_kinds(api) -> None:
+    kinded = await api.register(kind="module")
+    assert kinded["content"]["kind"] == "module"
+    legacy = await api.register("legacy")
+    assert "kind" not in legacy["content"]  # stored as sent: readers apply the old rule
+    notebook = {"kind": "notebook", "task_runner": {"engine": "tasks", "runner": "threads"}}
+    assert (await api.register("nb", **notebook))["content"]["task_runner"]["engine"] == "tasks"
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ({"kind": "pipeline"}, "kind"),
+        ({"kind": "notebook", "task_runner": "threads"}, "names its notebook engine"),
+        ({"kind": "script", "task_runner": {"runner": "threads"}}, "names its notebook engine"),
+        ({"task_runner": {"engine": "no-such-engine"}}, "does not describe a flow"),
+    ],
+)
+async def test_a_content_that_describes_no_runnable_flow_is_400(api, content, needle) -> None:
+    body = {"name": "x", "content": {**flow_content(), **content}}
+    answer = await api("POST", "flows", body, expect=400)
+    assert answer.error == "invalid_input" and needle in answer.body["message"]
+    assert (await api("GET", "flows")).body["total"] == 0
+
+
 async def test_register_creates_then_finds_the_same_version(api) -> None:
     body = {"name": "etl", "content": flow_content(), "entrypoint": "etl.py:etl"}
     first = await api("POST", "flows", body, expect=201)

@@ -82,8 +82,6 @@ def __getattr__(name: str) -> Any:  # the entry points, imported on first use
         "NotebookRunResult": "run",
         "rerun_notebook_flow": "rerun",
         "execute_registered": "registered",
-        "store_notebook": "registered",
-        "notebook_entrypoint": "registered",
     }
     if name in lazy:
         module = importlib.import_module(f"jupyter_flows.notebooks.engines.{lazy[name]}")

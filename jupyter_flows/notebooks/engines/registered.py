@@ -1,18 +1,15 @@
-"""Registered notebook flows: what registering stores, and how a run's process runs one.
+"""Running a registered notebook or script flow in a run's process.
 
-Registering a notebook or script (CLI, server, ``%flow register``) stores the notebook,
-outputs cleared, as a blob in the code storage (:class:`~jupyter_flows.storage.BlobStore`)
-and registers the FlowSpec's content with the entrypoint ``<path>#sha256=<digest>``. The
-entrypoint is not part of a version's content hash: registering the same code again gives
-the same version, whose notebook blob has that same code.
-
-:func:`execute_registered` is what an agent's executor calls in the run's process::
+Registering one stores the notebook as a blob and names it in the version's entrypoint
+(:mod:`jupyter_flows.spec.notebook_flows`). :func:`execute_registered` is what an agent's
+run process calls::
 
     execute_registered(version, parameters, flow_run_id=run.id, flow_name=run.flow_name)
 
-It fetches the notebook blob (or takes ``notebook``, a path or notebook dict), converts it
-again, checks every task's code hash against the version, and runs it on the engine the
-version names, as the flow run ``flow_run_id``.
+It reads the version's FlowSpec (:meth:`~jupyter_flows.spec.flow_spec.FlowSpec.
+from_content`), fetches the notebook blob (or takes ``notebook``, a path or notebook dict),
+converts it again, checks every task's code hash against the version, and runs it on the
+engine the version names, as the flow run ``flow_run_id``.
 
 A run tagged ``rerun-of:<flow run id>`` (see :func:`~jupyter_flows.notebooks.register.
 request_rerun`) is a rerun of that run from its first failed cell (tasks engine), or from
@@ -25,94 +22,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from jupyter_flows.notebooks.engines.base import NotebookDocument, NotebookRunError
 from jupyter_flows.notebooks.engines.run import NotebookRunResult, run_notebook_flow
+from jupyter_flows.spec.flow_spec import FlowKind, FlowSpec, FlowSpecError, parse_entrypoint
 
-if TYPE_CHECKING:
-    from jupyter_flows.spec.flow_spec import FlowSpec
-
-NOTEBOOK_ENGINES = ("kernel", "tasks")
-_MARK = "#sha256="
 #: Tags of a run that reruns another (``rerun-of:<id>``), and of one that starts afresh.
 RERUN_TAG = "rerun-of:"
 FROM_START_TAG = "rerun-from-start"
-
-
-def notebook_entrypoint(path: str, digest: str) -> str:
-    return f"{path}{_MARK}{digest}"
-
-
-def parse_entrypoint(entrypoint: str | None) -> tuple[str, str] | None:
-    """``(path, digest)`` of a notebook flow's entrypoint, None for any other kind."""
-    if not entrypoint or _MARK not in entrypoint:
-        return None
-    path, _, digest = entrypoint.rpartition(_MARK)
-    return path, digest
-
-
-def engine_of(content: Mapping[str, Any]) -> str | None:
-    """The notebook engine a version's content names, None for a module's @flow."""
-    runner = content.get("task_runner")
-    if isinstance(runner, Mapping) and runner.get("engine") in NOTEBOOK_ENGINES:
-        return str(runner["engine"])
-    return None
-
-
-def is_notebook_version(version: Any) -> bool:
-    content, _, _ = _version_parts(version)
-    return engine_of(content) is not None
-
-
-def store_notebook(document: NotebookDocument, blob_storage: str | None = None) -> str:
-    """Store the notebook without its outputs; return its digest."""
-    from jupyter_flows.storage import BlobStore
-
-    if document.text is not None:  # a script: its text (its cell titles name tasks)
-        return BlobStore(blob_storage).put(document.text.encode("utf-8"))
-    data = json.dumps(document.without_outputs(), sort_keys=True, ensure_ascii=False, indent=1)
-    return BlobStore(blob_storage).put(data.encode("utf-8"))
-
-
-def notebook_registration(
-    notebook: str | os.PathLike[str] | Mapping[str, Any] | NotebookDocument,
-    *,
-    cells: Iterable[int | str] | None = None,
-    engine: str = "kernel",
-    name: str | None = None,
-    project: str | None = None,
-    description: str | None = None,
-    path: str | None = None,
-    blob_storage: str | None = None,
-    run_config: dict[str, Any] | None = None,
-) -> tuple[FlowSpec, dict[str, Any]]:
-    """The FlowSpec and the ``POST flows`` body of a notebook or script; stores its blob.
-
-    ``path``: how the entrypoint names the file (default: the path given, or the notebook's
-    name for one held in memory).
-    """
-    if engine not in NOTEBOOK_ENGINES:
-        raise NotebookRunError(f"engine must be one of {', '.join(NOTEBOOK_ENGINES)}")
-    document = (
-        notebook if isinstance(notebook, NotebookDocument) else NotebookDocument.load(notebook)
-    )
-    spec = document.inspect(list(cells) if cells is not None else None, engine, name)
-    if not spec.tasks:
-        raise NotebookRunError(f"{spec.source.path} has no code cells to run")
-    digest = store_notebook(document, blob_storage)
-    shown = path or document.path or f"{spec.name}.ipynb"
-    body: dict[str, Any] = {
-        "name": name or spec.name,
-        "content": spec.to_registration_content(run_config=run_config),
-        "entrypoint": notebook_entrypoint(str(shown), digest),
-    }
-    if project:
-        body["project"] = project
-    if description:
-        body["description"] = description
-    return spec, body
 
 
 def execute_registered(
@@ -142,16 +61,20 @@ def execute_registered(
     or its notebook does not match it; a failed cell does not raise (see ``state``).
     """
     content, entrypoint, version_id = _version_parts(version)
-    engine = engine_of(content)
+    try:
+        registered = FlowSpec.from_content(content, entrypoint=entrypoint, name=flow_name)
+    except FlowSpecError as error:
+        raise NotebookRunError(f"flow version {version_id}: {error}") from None
+    engine = registered.notebook_engine
     if engine is None:
         raise NotebookRunError(
             f"flow version {version_id} is not a notebook flow (its task runner is "
             f"{content.get('task_runner')!r})"
         )
-    document = _document(notebook, entrypoint, blob_storage, version_id)
-    cell_ids = [cell for task in content.get("tasks", []) for cell in task.get("cell_ids", [])]
+    document = _document(notebook, entrypoint, registered.kind, blob_storage, version_id)
+    cell_ids = [cell for task in registered.tasks for cell in task.cell_ids]
     spec = document.inspect(cell_ids or None, engine, flow_name)
-    _check_same_code(spec, content, version_id)
+    _check_same_code(spec, registered, version_id)
     # The notebook's folder when the registered path is there (the same machine, or the
     # server's root), else this process's working directory (the agent's working_dir).
     options.setdefault("cwd", document.cwd or os.getcwd())
@@ -226,12 +149,16 @@ def _version_parts(version: Any) -> tuple[dict[str, Any], str | None, str | None
 
 
 def _document(
-    notebook: Any, entrypoint: str | None, blob_storage: str | None, version_id: str | None
+    notebook: Any,
+    entrypoint: str | None,
+    kind: FlowKind,
+    blob_storage: str | None,
+    version_id: str | None,
 ) -> NotebookDocument:
     located = parse_entrypoint(entrypoint)
     shown = located[0] if located is not None else "notebook.ipynb"
     if isinstance(notebook, (bytes, bytearray)):
-        return _from_bytes(bytes(notebook), shown)
+        return _from_bytes(bytes(notebook), shown, kind)
     if notebook is not None:
         return NotebookDocument.load(notebook)
     if located is None:
@@ -242,13 +169,13 @@ def _document(
     from jupyter_flows.storage import BlobStore
 
     # BlobNotFound / StorageUnavailable name the digest and the store.
-    return _from_bytes(BlobStore(blob_storage).get(located[1]), shown)
+    return _from_bytes(BlobStore(blob_storage).get(located[1]), shown, kind)
 
 
-def _from_bytes(data: bytes, path: str) -> NotebookDocument:
+def _from_bytes(data: bytes, path: str, kind: FlowKind) -> NotebookDocument:
     """A stored notebook (JSON) or script (its text), named as it was registered."""
     text = data.decode("utf-8")
-    if path.endswith(".py"):
+    if kind is FlowKind.SCRIPT:
         document = NotebookDocument.from_script(text, path)
     else:
         document = NotebookDocument.load(json.loads(text))
@@ -256,8 +183,8 @@ def _from_bytes(data: bytes, path: str) -> NotebookDocument:
     return document
 
 
-def _check_same_code(spec: FlowSpec, content: Mapping[str, Any], version_id: str | None) -> None:
-    expected = {task["key"]: task.get("code_hash") for task in content.get("tasks", [])}
+def _check_same_code(spec: FlowSpec, registered: FlowSpec, version_id: str | None) -> None:
+    expected = {task.key: task.code_hash for task in registered.tasks}
     found = {task.key: task.code_hash for task in spec.tasks}
     if set(expected) != set(found):
         missing = sorted(set(expected) ^ set(found))

@@ -50,7 +50,9 @@ def to_store_content(content: FlowContent) -> dict[str, Any]:
         if edge.names:
             names = tasks[edge.target].setdefault(EDGE_NAMES, {})
             names[edge.source] = sorted(set(names.get(edge.source, [])) | set(edge.names))
+    stored = {} if content.kind is None else {"kind": content.kind.value}
     return {
+        **stored,
         "tasks": list(tasks.values()),
         "edges": edges,
         "parameters": content.parameter_schema,
@@ -70,7 +72,9 @@ def to_wire_content(content: dict[str, Any]) -> dict[str, Any]:
         {"source": s, "target": t, "names": list(names_of.get(t, {}).get(s, []))}
         for s, t in content.get("edges", [])
     ]
+    kind = {} if content.get("kind") is None else {"kind": content["kind"]}
     return {
+        **kind,
         "tasks": tasks,
         "edges": edges,
         "parameter_schema": content.get("parameters") or {},
@@ -113,6 +117,12 @@ def version_out(version: FlowVersion) -> dict[str, Any]:
 
 def register_flow(session: Session, body: RegisterFlow) -> tuple[dict[str, Any], bool]:
     """Register ``body``'s content; return (the version, whether this call created it)."""
+    from jupyter_flows.spec.flow_spec import FlowSpec, FlowSpecError
+
+    try:  # what the agent will read of it: a flow of a known kind, on an engine it names
+        FlowSpec.from_content(body.content.model_dump(), entrypoint=body.entrypoint)
+    except FlowSpecError as exc:
+        raise InvalidInput(str(exc)) from None
     content = to_store_content(body.content)
     try:
         version, created = store_flows.register_flow_version(

@@ -69,9 +69,9 @@ def register_notebook(
 ) -> tuple[dict[str, Any], bool]:
     """Register the notebook's flow version and make or update its deployment."""
     from jupyter_flows.notebooks.engines.base import NotebookRunError
-    from jupyter_flows.notebooks.engines.registered import notebook_registration
     from jupyter_flows.notebooks.reader import NotebookError
     from jupyter_flows.server.wire import CreateDeployment, RegisterFlow, UpdateDeployment
+    from jupyter_flows.spec.notebook_flows import notebook_registration
 
     try:
         spec, registration = notebook_registration(
