@@ -5,8 +5,8 @@ It reads what it needs from ``JUPYTER_FLOWS_RUN_SPEC`` (JSON the agent passes: t
 name, parameters, run config and flow version), or fetches the run and its version from the
 server when the spec is not there; then it loads the flow:
 
-- a notebook or script flow (its FlowSpec's kind, read by ``FlowSpec.from_content``) runs
-  through ``notebooks.engines.execute_registered``;
+- a notebook or script flow (the kind ``spec.flow_kind.kind_of`` reads from its content,
+  as ``FlowSpec.from_content`` does) runs through ``notebooks.engines.execute_registered``;
 - a module of ``@flow`` functions: its entrypoint ``path.py:function`` is imported (a
   relative path from the run config's ``working_dir``, else this process's working
   directory).
@@ -32,7 +32,7 @@ import threading
 import time
 from typing import Any
 
-from jupyter_flows.spec.flow_spec import FlowKind, FlowSpec
+from jupyter_flows.spec.flow_kind import FlowKind, kind_of
 
 RUN_SPEC_ENV = "JUPYTER_FLOWS_RUN_SPEC"
 AGENT_PID_ENV = "JUPYTER_FLOWS_AGENT_PID"
@@ -101,8 +101,7 @@ def _spec(run_id: str) -> dict[str, Any]:
 
 
 def _kind(version: dict[str, Any]) -> FlowKind:
-    content = version.get("content") or {}
-    return FlowSpec.from_content(content, entrypoint=version.get("entrypoint")).kind
+    return kind_of(version.get("content") or {}, version.get("entrypoint"))
 
 
 def _run_notebook(run_id: str, version: dict[str, Any], parameters: dict[str, Any]) -> int:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from jupyter_flows.engine.states import StateType
-from jupyter_flows.spec.flow_spec import FlowKind
+from jupyter_flows.spec.flow_kind import FlowKind
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -19,10 +19,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jupyter_flows.spec.flow_kind import (
+    FlowKind,
+    FlowSpecError,
+    kind_of,
+    notebook_entrypoint,
+    parse_entrypoint,
+)
+
+__all__ = [
+    "FlowKind",
+    "FlowSpec",
+    "FlowSpecError",
+    "kind_of",
+    "notebook_entrypoint",
+    "parse_entrypoint",
+]
 
 FORMAT: Literal["jupyter-flows/flow-spec"] = "jupyter-flows/flow-spec"
 FORMAT_VERSION: Literal[1] = 1
@@ -31,32 +47,12 @@ Engine = Literal["kernel", "tasks", "flow"]
 SourceKind = Literal["notebook", "percent", "script", "module"]
 TaskKind = Literal["code", "parameters", "flow-task"]
 
-#: How a notebook flow's entrypoint names its stored notebook: ``<path>#sha256=<digest>``.
-NOTEBOOK_MARK = "#sha256="
-
-
-class FlowKind(str, Enum):
-    """What a flow's code is, and so what runs it."""
-
-    #: A .py of ``@flow`` functions: the run process imports the entrypoint ``path.py:attr``.
-    MODULE = "module"
-    #: An .ipynb: a notebook engine runs its cells, from the blob its entrypoint names.
-    NOTEBOOK = "notebook"
-    #: A percent or plain .py script: run like a notebook, its cells split from the text.
-    SCRIPT = "script"
-
-
 _KIND_OF_SOURCE: dict[str, FlowKind] = {
     "module": FlowKind.MODULE,
     "notebook": FlowKind.NOTEBOOK,
     "percent": FlowKind.SCRIPT,
     "script": FlowKind.SCRIPT,
 }
-
-
-class FlowSpecError(ValueError):
-    """A registered content that does not describe a flow (an unknown kind, a notebook
-    flow that names no engine, a task without a key)."""
 
 
 class _Model(BaseModel):
@@ -236,7 +232,7 @@ class FlowSpec(_Model):
         name (default: the file's stem). Raises FlowSpecError for a content that does not
         describe a flow.
         """
-        kind = _kind_of(content, entrypoint)
+        kind = kind_of(content, entrypoint)
         runner = content.get("task_runner")
         engine: str = "flow"
         if kind is not FlowKind.MODULE:
@@ -282,37 +278,6 @@ def document_schema() -> dict[str, Any]:
     schema = FlowSpec.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
-
-
-def notebook_entrypoint(path: str, digest: str) -> str:
-    """A notebook or script flow's entrypoint: its path and the digest of its blob."""
-    return f"{path}{NOTEBOOK_MARK}{digest}"
-
-
-def parse_entrypoint(entrypoint: str | None) -> tuple[str, str] | None:
-    """``(path, digest)`` of a notebook or script flow's entrypoint, None for a module's."""
-    if not entrypoint or NOTEBOOK_MARK not in entrypoint:
-        return None
-    path, _, digest = entrypoint.rpartition(NOTEBOOK_MARK)
-    return path, digest
-
-
-def _kind_of(content: Mapping[str, Any], entrypoint: str | None) -> FlowKind:
-    """The kind a content names. A content registered before kinds were written down is
-    told by the rule of its time: a task runner that names an ``engine`` is a notebook's
-    (a script's when its entrypoint names a .py file), any other a module's."""
-    kind = content.get("kind")
-    if kind is not None:
-        try:
-            return FlowKind(kind)
-        except ValueError:
-            known = ", ".join(k.value for k in FlowKind)
-            raise FlowSpecError(f"unknown flow kind {kind!r}; known: {known}") from None
-    runner = content.get("task_runner")
-    if not (isinstance(runner, Mapping) and "engine" in runner):
-        return FlowKind.MODULE
-    located = parse_entrypoint(entrypoint)
-    return FlowKind.SCRIPT if located and located[0].endswith(".py") else FlowKind.NOTEBOOK
 
 
 def _path_of(entrypoint: str | None, kind: FlowKind) -> str | None:

@@ -17,11 +17,13 @@ import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.flow import Flow
 from jupyter_flows.engine.task import Task
-from jupyter_flows.spec.flow_spec import FlowSpec, ParameterSpec, SourceInfo, TaskSpec
+
+if TYPE_CHECKING:
+    from jupyter_flows.spec.flow_spec import FlowSpec
 
 
 class FlowFileError(ValueError):
@@ -137,6 +139,9 @@ def module_spec(path: str | Path, *, flow: str | None = None, name: str | None =
 def _spec_of(
     path: str | Path, module: ModuleType, attr: str, chosen: Flow[..., Any], name: str | None
 ) -> FlowSpec:
+    # Here, not at the top: a run's process imports load_module without pydantic.
+    from jupyter_flows.spec.flow_spec import FlowSpec, ParameterSpec, SourceInfo, TaskSpec
+
     schema = parameter_schema(chosen)
     required = set(schema.get("required") or [])
     parameters = [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from jupyter_flows.spec.flow_spec import (
     FlowKind,
     FlowSpec,
     FlowSpecError,
+    kind_of,
     notebook_entrypoint,
     parse_entrypoint,
 )
@@ -100,6 +104,7 @@ def test_a_content_registered_before_kinds_is_read_by_the_rule_of_its_time(
 ) -> None:
     content = {"tasks": [{"key": "a", "code_hash": "h"}], "task_runner": task_runner}
     assert FlowSpec.from_content(content, entrypoint=entrypoint).kind is kind
+    assert kind_of(content, entrypoint) is kind
 
 
 def test_the_store_shape_of_edges_is_read_too() -> None:
@@ -149,3 +154,19 @@ def test_a_content_without_a_kind_keeps_the_id_it_had_before_kinds() -> None:
     assert flow_version_id("default", "etl", content) == before
     with_kind = flow_version_id("default", "etl", {**content, "kind": "module"})
     assert with_kind != before
+
+
+def test_a_module_run_reads_its_kind_without_pydantic() -> None:
+    """A run's process decides what to load before anything else; for a module's @flow it
+    never needs pydantic (its import would be most of the time to the flow's first line)."""
+    code = (
+        "import json, sys\n"
+        "import jupyter_flows.agent.execute, jupyter_flows.spec.python_flows\n"
+        "from jupyter_flows.spec.flow_kind import kind_of\n"
+        "assert kind_of({'kind': 'module'}).value == 'module'\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "pydantic" not in json.loads(out)
