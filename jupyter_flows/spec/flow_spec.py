@@ -307,8 +307,5 @@ def _task_of(task: Mapping[str, Any], kind: FlowKind) -> TaskSpec:
     )
 
 
-def _edge_of(edge: Any) -> EdgeSpec:
-    if isinstance(edge, Mapping):
-        return EdgeSpec(source=edge["source"], target=edge["target"], names=edge.get("names") or [])
-    source, target = edge  # the store's [upstream, downstream]
-    return EdgeSpec(source=source, target=target)
+def _edge_of(edge: Mapping[str, Any]) -> EdgeSpec:
+    return EdgeSpec(source=edge["source"], target=edge["target"], names=edge.get("names") or [])

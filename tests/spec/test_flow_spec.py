@@ -107,18 +107,6 @@ def test_a_content_registered_before_kinds_is_read_by_the_rule_of_its_time(
     assert kind_of(content, entrypoint) is kind
 
 
-def test_the_store_shape_of_edges_is_read_too() -> None:
-    content = {
-        "kind": "notebook",
-        "tasks": [{"key": "a", "code_hash": "h1"}, {"key": "b", "code_hash": "h2"}],
-        "edges": [["a", "b"]],
-        "task_runner": {"engine": "kernel"},
-    }
-    spec = FlowSpec.from_content(content)
-    assert [(e.source, e.target) for e in spec.edges] == [("a", "b")]
-    assert [t.kind for t in spec.tasks] == ["code", "code"]
-
-
 @pytest.mark.parametrize(
     ("content", "message"),
     [
