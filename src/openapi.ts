@@ -886,6 +886,11 @@ export interface components {
       names?: string[];
     };
     FlowContent: {
+      /**
+       * @description What the code is: a module of @flow functions (run by importing the entrypoint `path.py:function`), a notebook or a script (run cell by cell by the notebook engine `task_runner.engine` names, from the blob the entrypoint `path#sha256=<digest>` names). A content without a kind is read as before kinds: a task runner naming an `engine` is a notebook's (a script's for a `.py` entrypoint), any other a module's.
+       * @enum {string|null}
+       */
+      kind?: 'module' | 'notebook' | 'script' | null;
       tasks?: components['schemas']['TaskSpec'][];
       edges?: components['schemas']['Edge'][];
       /** @description A JSON Schema (2020-12) of the flow's parameters. */
