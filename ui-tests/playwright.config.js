@@ -2,6 +2,7 @@
  * Galata's Playwright configuration, adapted to a machine without Playwright's own
  * browsers or ffmpeg: the system Chromium, no video, a plain list reporter (also in CI).
  */
+const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
@@ -12,6 +13,9 @@ const state = path.join(os.tmpdir(), 'jupyter-flows-ui-tests');
 process.env.JUPYTER_FLOWS_DB_URL = `sqlite:///${path.join(state, 'flows.db')}`;
 process.env.JUPYTER_FLOWS_STORAGE_URL = path.join(state, 'blobs');
 process.env.JUPYTER_FLOWS_RESULT_STORAGE = path.join(state, 'results');
+// The server's root, known to the tests (the benchmark writes its 1,000 files there).
+process.env.JUPYTERLAB_GALATA_ROOT_DIR = path.join(state, 'root');
+fs.mkdirSync(process.env.JUPYTERLAB_GALATA_ROOT_DIR, { recursive: true });
 
 const port = process.env.UI_TESTS_PORT || '8890';
 const baseURL = `http://127.0.0.1:${port}`;
@@ -21,6 +25,8 @@ module.exports = {
   reporter: [['list']],
   workers: 1,
   retries: 0,
+  // A loaded 2-core machine (a kernel start, a rebuild beside the tests) needs more than 5 s.
+  expect: { timeout: 20000 },
   use: {
     ...baseConfig.use,
     baseURL,

@@ -142,16 +142,16 @@ export class FlowPage extends ReactWidget {
           </div>
           <div className="jp-FlowPage-actions">
             {latest?.entrypoint && (
-              <Button
-                minimal
+              <button
+                className="jp-mod-styled jp-mod-reject"
                 onClick={() => void this._openSource(latest)}
                 title="Open the notebook or script this version was registered from"
               >
                 Open source
-              </Button>
+              </button>
             )}
-            <Button
-              className="jp-mod-accept jp-FlowPage-run"
+            <button
+              className="jp-mod-styled jp-mod-accept jp-FlowPage-run"
               onClick={() => this._openForm()}
               disabled={model.deployments.length === 0}
               title={
@@ -161,7 +161,7 @@ export class FlowPage extends ReactWidget {
               }
             >
               <runIcon.react tag="span" elementSize="small" /> Run
-            </Button>
+            </button>
           </div>
         </header>
         {model.error && (
@@ -381,7 +381,8 @@ export class FlowPage extends ReactWidget {
             ]}
           />
           <span className="jp-FlowPage-count" aria-live="polite">
-            {model.totalRuns} runs · page {page} of {pages}
+            {model.totalRuns} {model.totalRuns === 1 ? 'run' : 'runs'} · page{' '}
+            {page} of {pages}
           </span>
           <Button
             minimal
@@ -524,16 +525,19 @@ export class FlowPage extends ReactWidget {
                   </p>
                 )}
                 <div className="jp-FlowsRunForm-actions">
-                  <Button minimal onClick={() => this._editSchedule(null)}>
+                  <button
+                    className="jp-mod-styled jp-mod-reject"
+                    onClick={() => this._editSchedule(null)}
+                  >
                     Cancel
-                  </Button>
-                  <Button
-                    className="jp-mod-accept"
+                  </button>
+                  <button
+                    className="jp-mod-styled jp-mod-accept"
                     disabled={!!previewSchedule(this._scheduleDraft).error}
                     onClick={() => void this._saveSchedule(deployment)}
                   >
                     Save schedule
-                  </Button>
+                  </button>
                 </div>
               </div>
             )}

@@ -1,4 +1,4 @@
-import { Button, HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
+import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import type { Deployment } from '../api';
@@ -76,12 +76,20 @@ export function RunForm(props: IRunFormProps): JSX.Element {
         </p>
       )}
       <div className="jp-FlowsRunForm-actions">
-        <Button type="button" minimal onClick={props.onCancel}>
+        <button
+          type="button"
+          className="jp-mod-styled jp-mod-reject"
+          onClick={props.onCancel}
+        >
           Cancel
-        </Button>
-        <Button type="submit" className="jp-mod-accept" disabled={busy}>
+        </button>
+        <button
+          type="submit"
+          className="jp-mod-styled jp-mod-accept"
+          disabled={busy}
+        >
           {busy ? 'Starting…' : 'Start run'}
-        </Button>
+        </button>
       </div>
     </form>
   );

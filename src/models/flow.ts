@@ -104,9 +104,13 @@ export class FlowModel extends PolledModel {
 
   private async _loadRuns(): Promise<void> {
     const { states, offset, limit } = this._query;
+    // The history is what has happened: runs a schedule made for later stay out of it
+    // (a minute of slack keeps a run just started in, whatever the clocks say).
+    const until = new Date(Date.now() + 60000).toISOString();
     const page = await this.client.listFlowRuns({
       flow_id: this.flowId,
       state: states.length ? states.join(',') : undefined,
+      until,
       offset,
       limit
     });

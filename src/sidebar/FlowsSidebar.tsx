@@ -5,6 +5,7 @@ import {
   UseSignal,
   refreshIcon
 } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { ISignal } from '@lumino/signaling';
 import { AccordionPanel } from '@lumino/widgets';
 import React from 'react';
@@ -61,7 +62,16 @@ export class FlowsSidebar extends SidePanel {
     this.addWidget(new AgentsSection(agents, actions));
     // Runs in progress are few; the flow list gets most of the height.
     (this.content as AccordionPanel).setRelativeSizes([1, 3, 1.4]);
+    this._models = [flows, agents];
   }
+
+  /** Opening the panel shows fresh data, whatever the Poll's period. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._models.forEach(model => void model.refresh());
+  }
+
+  private _models: { refresh: () => Promise<void> }[];
 }
 
 class SidebarHeader extends ReactWidget {

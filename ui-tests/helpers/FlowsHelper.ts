@@ -86,6 +86,11 @@ export class FlowsHelper {
     await expect(this.panel).toBeVisible();
   }
 
+  /** Type in the sidebar's search box (the list is virtualized: only rows in view exist). */
+  async search(text: string): Promise<void> {
+    await this.panel.getByLabel('Search flows by name or project').fill(text);
+  }
+
   // ------------------------------------------------------------ the REST API
 
   // The tests read fields of the answers as they need them.
@@ -98,7 +103,8 @@ export class FlowsHelper {
     const response = await this.page.request.fetch(`api/flows/${endpoint}`, {
       method,
       data: body === undefined ? undefined : JSON.stringify(body),
-      headers: { 'Content-Type': 'application/json' }
+      headers: { 'Content-Type': 'application/json' },
+      timeout: 180000
     });
     const text = await response.text();
     if (!response.ok()) {

@@ -6,7 +6,9 @@ test.describe('Agents and queues', () => {
   test('pausing a queue shows why its due run waits', async ({ page }) => {
     const flows = new FlowsHelper(page);
     const version = await flows.seedFlow('ui-held-flow');
-    await flows.api('POST', 'work-queues', { name: 'ui-held' });
+    await flows
+      .api('POST', 'work-queues', { name: 'ui-held' })
+      .catch(() => undefined);
     const deployment = await flows.api('POST', 'deployments', {
       flow_id: version.flow_id,
       name: 'held',
@@ -27,7 +29,20 @@ test.describe('Agents and queues', () => {
       queue.locator('.jp-FlowsBadge', { hasText: 'Paused' })
     ).toBeVisible();
     await expect(queue.getByTestId('pending-reason')).toContainText('paused');
-    await flows.screenshot('agents', flows.agents);
+    // Give the section the panel's height for the picture.
+    for (const section of ['Running', 'Flows']) {
+      await flows.panel
+        .locator('.lm-AccordionPanel-title', { hasText: section })
+        .first()
+        .click();
+    }
+    await flows.screenshot('agents', flows.panel);
+    for (const section of ['Running', 'Flows']) {
+      await flows.panel
+        .locator('.lm-AccordionPanel-title', { hasText: section })
+        .first()
+        .click();
+    }
 
     await queue.getByRole('button', { name: 'Resume queue ui-held' }).click();
     await expect(

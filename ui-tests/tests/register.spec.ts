@@ -55,13 +55,17 @@ test.describe('Register as Flow, and run it', () => {
     await form.getByRole('button', { name: 'Start run' }).click();
     await expect(form).toBeHidden();
 
-    const row = flows.flowPage.locator('.jp-FlowPage-history tbody tr').first();
+    // The run just started is highlighted in the history.
+    const row = flows.flowPage.locator(
+      '.jp-FlowPage-history tr.jp-mod-highlight'
+    );
     await expect(row).toContainText('"days":5');
     await expect(row.locator('.jp-FlowsBadge')).toHaveText('Completed', {
       timeout: 150000
     });
 
     await flows.open();
+    await flows.search('sales-');
     await expect(flows.badge('sales-report-ui')).toHaveText('Completed');
     await flows.screenshot('flow-page');
   });

@@ -38,6 +38,7 @@ test.describe('Flows sidebar', () => {
     await flows.seedTask(live, 'task-2', ['PENDING']);
 
     await flows.open();
+    await flows.search('ui-');
 
     await expect(flows.badge('ui-etl')).toHaveText('Completed');
     await expect(flows.badge('ui-reports')).toHaveText('Failed');
@@ -60,7 +61,7 @@ test.describe('Flows sidebar', () => {
       .fill('ui-rep');
     await expect(flows.row('ui-reports')).toBeVisible();
     await expect(flows.row('ui-etl')).toBeHidden();
-    await flows.panel.getByLabel('Search flows by name or project').fill('');
+    await flows.search('ui-');
     await flows.panel
       .getByLabel('Filter by last run state')
       .selectOption('FAILED');
@@ -81,6 +82,7 @@ test.describe('Flows sidebar', () => {
     await flows.seedRun('ui-dark', ['PENDING', 'RUNNING', 'FAILED']);
     await page.theme.setDarkTheme();
     await flows.open();
+    await flows.search('ui-');
 
     await expect(flows.badge('ui-dark')).toHaveText('Failed');
     const background = await flows.panel.evaluate(
