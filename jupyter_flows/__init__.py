@@ -34,7 +34,7 @@ __all__ = [
 
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext jupyter_flows``: the ``%flow`` magic (imported only then)."""
-    from jupyter_flows.notebooks.magic import load_ipython_extension as load
+    from jupyter_flows.cli.magic import load_ipython_extension as load
 
     load(ipython)
 

@@ -1,65 +1,17 @@
-"""``jupyter flows …``: the command line of jupyter-flows (a client of the REST API).
+"""The front ends of jupyter-flows: ``jupyter flows …`` and the ``%flow`` magic.
 
-Every command talks to the server at ``--url`` (or ``JUPYTER_FLOWS_API_URL``) with
-``--api-key`` (``JUPYTER_FLOWS_API_KEY``) or a jupyter-server ``--token``
-(``JUPYTER_FLOWS_API_TOKEN``); ``jupyter flows server`` starts one. Errors are one line on
-stderr and a non-zero exit: 1 for a refusal or an unreachable server, 2 for bad arguments.
+Both are clients of the REST API and share :mod:`~jupyter_flows.cli.common` (the client,
+one-line errors, parsing, name lookups) and :mod:`~jupyter_flows.cli.register`. Nothing
+below this package imports it. Importing the package loads nothing: ``%load_ext
+jupyter_flows`` loads only the magic, and a command loads the command group
+(:mod:`~jupyter_flows.cli.main`).
 """
 
 from __future__ import annotations
 
-import click
-
-from jupyter_flows.cli import admin, agents, flows, runs
-from jupyter_flows.notebooks.inspect_cli import inspect
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--url",
-    envvar="JUPYTER_FLOWS_API_URL",
-    metavar="URL",
-    help="The API root, e.g. http://127.0.0.1:8888/api/flows/ [env JUPYTER_FLOWS_API_URL].",
-)
-@click.option(
-    "--api-key",
-    envvar="JUPYTER_FLOWS_API_KEY",
-    metavar="KEY",
-    help="An API key of a standalone server [env JUPYTER_FLOWS_API_KEY].",
-)
-@click.option(
-    "--token",
-    envvar="JUPYTER_FLOWS_API_TOKEN",
-    metavar="TOKEN",
-    help="A jupyter-server token [env JUPYTER_FLOWS_API_TOKEN].",
-)
-@click.version_option(package_name="jupyter_flows", prog_name="jupyter flows")
-@click.pass_context
-def cli(ctx: click.Context, url: str | None, api_key: str | None, token: str | None) -> None:
-    """Register flows, run deployments and follow runs on a jupyter-flows server."""
-    ctx.ensure_object(dict)
-    ctx.obj["options"] = {"url": url, "api_key": api_key, "token": token}
-
-
-for command in (
-    flows.register,
-    flows.deployment,
-    flows.run,
-    runs.runs,
-    runs.logs,
-    runs.cancel,
-    runs.artifacts,
-    runs.watch,
-    admin.work_queue,
-    agents.agent,
-    agents.pending,
-    admin.api_key,
-    admin.server,
-    inspect,
-):
-    cli.add_command(command)
-
 
 def main() -> None:
     """The ``jupyter-flows`` console script (``jupyter flows`` finds it on PATH)."""
+    from jupyter_flows.cli.main import cli
+
     cli(prog_name="jupyter flows")

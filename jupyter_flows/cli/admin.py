@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.text import Text
 
-from jupyter_flows.cli._common import (
+from jupyter_flows.cli.common import (
     api_errors,
     client,
     console,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli._common import (
+from jupyter_flows.cli.common import (
     LEVEL_NAMES,
     api_errors,
     client,

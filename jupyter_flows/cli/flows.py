@@ -6,13 +6,14 @@ from typing import Any
 
 import click
 
-from jupyter_flows.cli._common import (
+from jupyter_flows.cli.common import (
     BadArgument,
     CLIError,
     api_errors,
     client,
     console,
     json_option,
+    parse_cells,
     parse_params,
     print_json,
     resolve_deployment,
@@ -74,8 +75,7 @@ def register(
     converted into tasks (one per cell, see `jupyter flows inspect`), stored, and given a
     deployment; the version and its DAG are printed.
     """
-    from jupyter_flows.notebooks import NotebookError
-    from jupyter_flows.notebooks import _is_flow_module as is_flow_module
+    from jupyter_flows.notebooks import NotebookError, is_flow_module
 
     if file.endswith(".ipynb") or (file.endswith(".py") and not is_flow_module(file)):
         try:
@@ -127,14 +127,13 @@ def _register_notebook(
     queue: str | None,
     deployment_name: str,
 ) -> None:
-    from jupyter_flows.notebooks.engines import NotebookRunError
-    from jupyter_flows.notebooks.inspect_cli import parse_cells
-    from jupyter_flows.notebooks.register import (
+    from jupyter_flows.cli.register import (
         ScheduleError,
         dag_lines,
         parse_schedule,
         register_notebook,
     )
+    from jupyter_flows.notebooks.engines import NotebookRunError
 
     refs = parse_cells(cells) if cells is not None else None
     try:

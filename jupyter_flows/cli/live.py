@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from jupyter_flows.cli._common import console, duration, state_text, table
+from jupyter_flows.cli.common import console, duration, state_text, table
 from jupyter_flows.client import FlowsAPIError, FlowsClient
 from jupyter_flows.client_models import FlowRun, TaskRun
 

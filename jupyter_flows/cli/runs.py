@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from jupyter_flows.cli._common import (
+from jupyter_flows.cli.common import (
     LEVEL_NAMES,
     STATE_STYLES,
     CLIError,

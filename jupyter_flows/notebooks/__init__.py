@@ -42,6 +42,7 @@ __all__ = [
     "inspect_path",
     "inspect_script",
     "inspect_source",
+    "is_flow_module",
     "validate_parameters",
 ]
 
@@ -61,7 +62,7 @@ def inspect_path(
     ``@flow`` of a module of flows. Raises :class:`NotebookError` for a malformed file.
     """
     shown = str(path)
-    if Path(path).suffix == ".py" and _is_flow_module(path):
+    if Path(path).suffix == ".py" and is_flow_module(path):
         if cells is not None:
             raise NotebookError(shown, "a module of @flow functions has no cells to select")
         return _module_spec(shown, flow=flow, name=name)
@@ -106,7 +107,7 @@ def inspect_script(
 # ------------------------------------------------------------------ modules of @flow functions
 
 
-def _is_flow_module(path: str | Path) -> bool:
+def is_flow_module(path: str | Path) -> bool:
     """A .py without ``# %%`` cells that defines a function decorated with ``flow``."""
     try:
         text = Path(path).read_text(encoding="utf-8")

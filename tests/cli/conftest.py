@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from jupyter_flows.cli import cli
+from jupyter_flows.cli.main import cli
 from jupyter_flows.client import FlowsClient
 from tests.flows_server import FlowsServer
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from jupyter_flows.cli import cli
+from jupyter_flows.cli.main import cli
 from jupyter_flows.client import FlowsAPIError, FlowsClient
 from jupyter_flows.storage import BlobStore
 from tests.flows_server import FlowsServer

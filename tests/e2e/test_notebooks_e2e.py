@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_flows.cli.register import request_rerun
 from jupyter_flows.client import FlowsClient
 from jupyter_flows.client_models import FlowRun
-from jupyter_flows.notebooks.register import request_rerun
 from jupyter_flows.storage import BlobStore
 from tests.flows_server import FlowsServer
 

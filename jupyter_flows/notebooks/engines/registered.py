@@ -11,7 +11,7 @@ from_content`), fetches the notebook blob (or takes ``notebook``, a path or note
 converts it again, checks every task's code hash against the version, and runs it on the
 engine the version names, as the flow run ``flow_run_id``.
 
-A run tagged ``rerun-of:<flow run id>`` (see :func:`~jupyter_flows.notebooks.register.
+A run tagged ``rerun-of:<flow run id>`` (see :func:`~jupyter_flows.cli.register.
 request_rerun`) is a rerun of that run from its first failed cell (tasks engine), or from
 the start when it is also tagged ``rerun-from-start``: ``execute_registered`` reads the
 run's tags from the server when ``flow_run_id`` is given and ``JUPYTER_FLOWS_API_URL`` is

@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from jupyter_flows.notebooks.inspect_cli import inspect, parse_cells
+from jupyter_flows.cli.common import parse_cells
+from jupyter_flows.cli.inspect import inspect
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "notebooks"
@@ -95,7 +96,7 @@ def test_parse_cells() -> None:
 
 
 def test_registered_on_the_jupyter_flows_command() -> None:
-    from jupyter_flows.cli import cli
+    from jupyter_flows.cli.main import cli
 
     result = CliRunner().invoke(cli, ["inspect", "examples/word_stats.py", "--json"])
     assert result.exit_code == 0

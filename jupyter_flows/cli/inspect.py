@@ -7,29 +7,9 @@ parameters and the warnings; ``--json`` prints the FlowSpec document (docs/noteb
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-
-def parse_cells(text: str) -> list[int | str]:
-    """``3,5-7,a1b2c3`` → ``[3, 5, 6, 7, "a1b2c3"]`` (indices from 0, or cell ids)."""
-    refs: list[int | str] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        first, dash, last = part.partition("-")
-        if dash and first.isdigit() and last.isdigit():
-            if int(last) < int(first):
-                raise click.BadParameter(f"{part!r}: a range runs from low to high")
-            refs.extend(range(int(first), int(last) + 1))
-        elif part.isdigit():
-            refs.append(int(part))
-        else:
-            refs.append(part)
-    if not refs:
-        raise click.BadParameter("name at least one cell")
-    return refs
+from jupyter_flows.cli.common import console, parse_cells
 
 
 @click.command("inspect")
@@ -66,15 +46,13 @@ def inspect(
 
 
 def _print(spec: object) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from jupyter_flows.spec.flow_spec import FlowSpec
 
     assert isinstance(spec, FlowSpec)
-    terminal = sys.stdout.isatty()
-    out = Console(width=None if terminal else 200, highlight=False, soft_wrap=not terminal)
+    out = console()
 
     def grid(*columns: str) -> Table:
         table = Table(box=None, header_style="bold", pad_edge=False)

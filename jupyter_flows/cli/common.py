@@ -98,6 +98,26 @@ def parse_params(pairs: Sequence[str], option: str = "-p") -> dict[str, Any]:
     return params
 
 
+def parse_cells(text: str) -> list[int | str]:
+    """``3,5-7,a1b2c3`` → ``[3, 5, 6, 7, "a1b2c3"]`` (indices from 0, or cell ids)."""
+    refs: list[int | str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if dash and first.isdigit() and last.isdigit():
+            if int(last) < int(first):
+                raise click.BadParameter(f"{part!r}: a range runs from low to high")
+            refs.extend(range(int(first), int(last) + 1))
+        elif part.isdigit():
+            refs.append(int(part))
+        else:
+            refs.append(part)
+    if not refs:
+        raise click.BadParameter("name at least one cell")
+    return refs
+
+
 def state_types(value: str | None) -> list[str] | None:
     """``failed,crashed`` or ``TimedOut`` → the wire's state types."""
     if not value:

@@ -103,8 +103,8 @@ class FlowMagics(Magics):
 
     # ---------------------------------------------------------------- register
     def _register(self, args: list[str]) -> None:
-        from jupyter_flows.notebooks.inspect_cli import parse_cells
-        from jupyter_flows.notebooks.register import dag_lines, parse_schedule, register_notebook
+        from jupyter_flows.cli.common import parse_cells
+        from jupyter_flows.cli.register import dag_lines, parse_schedule, register_notebook
 
         parser = _parser("register")
         parser.add_argument("--cells")
@@ -171,7 +171,7 @@ class FlowMagics(Magics):
 
     # ---------------------------------------------------------------- run, runs, logs
     def _run(self, args: list[str]) -> None:
-        from jupyter_flows.cli._common import parse_params
+        from jupyter_flows.cli.common import parse_params
 
         parser = _parser("run")
         parser.add_argument("name")
@@ -192,8 +192,8 @@ class FlowMagics(Magics):
                 _print_outcome(api, run)
 
     def _rerun(self, args: list[str]) -> None:
-        from jupyter_flows.cli._common import parse_params
-        from jupyter_flows.notebooks.register import request_rerun
+        from jupyter_flows.cli.common import parse_params
+        from jupyter_flows.cli.register import request_rerun
 
         parser = _parser("rerun")
         parser.add_argument("run_id")
@@ -377,7 +377,7 @@ def _flow(api: Any, name: str) -> Any:
 
 
 def _deployment(api: Any, ref: str) -> Any:
-    from jupyter_flows.cli._common import resolve_deployment
+    from jupyter_flows.cli.common import resolve_deployment
 
     refs = [ref] if "/" in ref else [ref, f"{ref}/default"]
     last = ""
