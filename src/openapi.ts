@@ -917,6 +917,12 @@ export interface components {
       latest_version_number: number | null;
       created: components['schemas']['Time'];
       updated: components['schemas']['Time'];
+      /** @description In lists only: the flow's newest run that has left Scheduled (by start, else expected start), or null if it never ran. */
+      last_run?: components['schemas']['FlowRun'] | null;
+      /** @description In lists only: when its soonest Scheduled run is due. */
+      next_run_at?: components['schemas']['NullableTime'];
+      /** @description In lists only: the tags of its deployments. */
+      tags?: string[];
     };
     FlowVersion: {
       /** @description The content hash. */

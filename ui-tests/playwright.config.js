@@ -22,6 +22,7 @@ const baseURL = `http://127.0.0.1:${port}`;
 
 module.exports = {
   ...baseConfig,
+  globalSetup: require.resolve('./global-setup.js'),
   reporter: [['list']],
   workers: 1,
   retries: 0,

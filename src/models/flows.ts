@@ -223,19 +223,13 @@ export class FlowsModel extends PolledModel {
   private _progress = new Map<string, IProgress>();
   private _progressTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private _filter: IFlowsFilter = { text: '', states: [], tag: null };
-  private _needsRecentRuns = true;
+  private _needsRecentRuns = false;
   private _reloadTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 }
 
-/** What the server adds to a listed flow when it can (see `FlowSummary` in openapi.yaml). */
-interface IFlowSummaryFields {
-  last_run?: FlowRun | null;
-  next_run_at?: string | null;
-  tags?: string[];
-}
-
+/** Whether the server summarised the flow (`last_run`, `next_run_at`, `tags` in lists). */
 function hasSummary(flow: Flow): boolean {
-  return 'last_run' in (flow as Flow & IFlowSummaryFields);
+  return 'last_run' in flow;
 }
 
 function newer(a: FlowRun, b: FlowRun): boolean {
@@ -274,13 +268,12 @@ export function buildRows(flows: Flow[], recentRuns: FlowRun[]): IFlowRow[] {
     }
   }
   const rows = flows.map(flow => {
-    const summary = flow as Flow & IFlowSummaryFields;
     if (hasSummary(flow)) {
       return {
         flow,
-        lastRun: summary.last_run ?? null,
-        nextRunAt: summary.next_run_at ?? null,
-        tags: summary.tags ?? []
+        lastRun: flow.last_run ?? null,
+        nextRunAt: flow.next_run_at ?? null,
+        tags: flow.tags ?? []
       };
     }
     return {

@@ -117,3 +117,38 @@ async def test_flow_list_pages_and_filters(api) -> None:
 async def test_bad_paging_is_400(api, params) -> None:
     answer = await api("GET", "flows", params=params, expect=400)
     assert answer.error == "invalid_input"
+
+
+async def test_flow_list_gives_each_flow_its_last_run_next_run_and_tags(api) -> None:
+    ran = await api.register("ran")
+    await api.register("idle")
+    await api(
+        "POST",
+        "deployments",
+        {"flow_id": ran["flow_id"], "name": "nightly", "tags": ["prod", "etl"]},
+        expect=201,
+    )
+    first = await api.adhoc_run(flow_name="ran", state={"type": "PENDING"})
+    await api("POST", f"flow-runs/{first['id']}/state", {"type": "RUNNING"}, expect=200)
+    await api("POST", f"flow-runs/{first['id']}/state", {"type": "FAILED"}, expect=200)
+    later = await api.adhoc_run(flow_name="ran", state={"type": "PENDING"})
+    await api("POST", f"flow-runs/{later['id']}/state", {"type": "RUNNING"}, expect=200)
+    due = "2999-01-01T06:00:00+00:00"
+    soon = await api.adhoc_run(flow_name="ran", state={"type": "SCHEDULED", "timestamp": None})
+    await api(
+        "POST",
+        "flow-runs",
+        {"flow_name": "ran", "state": {"type": "SCHEDULED"}},
+        expect=201,
+    )
+    assert soon["state"]["type"] == "SCHEDULED"
+
+    items = {f["name"]: f for f in (await api("GET", "flows", expect=200)).body["items"]}
+
+    assert items["ran"]["last_run"]["id"] == later["id"]
+    assert items["ran"]["last_run"]["state"]["type"] == "RUNNING"
+    assert items["ran"]["next_run_at"] is not None and items["ran"]["next_run_at"] < due
+    assert items["ran"]["tags"] == ["etl", "prod"]
+    assert items["idle"]["last_run"] is None
+    assert items["idle"]["next_run_at"] is None
+    assert items["idle"]["tags"] == []

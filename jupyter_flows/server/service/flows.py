@@ -19,7 +19,7 @@ from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.store import flows as store_flows
 from jupyter_flows.store.hashing import InvalidContent
-from jupyter_flows.store.models import FlowGroup, FlowVersion
+from jupyter_flows.store.models import Deployment, FlowGroup, FlowRun, FlowVersion
 
 if TYPE_CHECKING:
     from jupyter_flows.server.wire import FlowContent, RegisterFlow
@@ -166,7 +166,57 @@ def list_flows(
         .offset(offset)
     )
     items = [flow_group_out(g, n) for g, n in session.execute(query).all()]
+    _add_summaries(session, items)
     return page(items, int(total or 0), limit, offset)
+
+
+def _add_summaries(session: Session, items: list[dict[str, Any]]) -> None:
+    """Each listed flow's last run, next scheduled run and deployment tags (what a list of
+    flows shows beside each name), in three queries for the whole page."""
+    from jupyter_flows.engine.states import StateType
+    from jupyter_flows.server.service.runs import flow_runs_out
+
+    ids = [item["id"] for item in items]
+    if not ids:
+        return
+    when = sa.func.coalesce(FlowRun.start_time, FlowRun.expected_start_time, FlowRun.created)
+    ranked = (
+        sa.select(
+            FlowRun.id,
+            sa.func.row_number()
+            .over(partition_by=FlowRun.flow_group_id, order_by=(when.desc(), FlowRun.id.desc()))
+            .label("rank"),
+        )
+        .where(
+            FlowRun.flow_group_id.in_(ids),
+            FlowRun.state_type.is_not(None),
+            FlowRun.state_type != StateType.SCHEDULED,
+        )
+        .subquery()
+    )
+    last_ids = sa.select(ranked.c.id).where(ranked.c.rank == 1)
+    last_runs = session.scalars(sa.select(FlowRun).where(FlowRun.id.in_(last_ids))).all()
+    last = {run["flow_id"]: run for run in flow_runs_out(session, last_runs)}
+    next_due = dict(
+        session.execute(
+            sa.select(FlowRun.flow_group_id, sa.func.min(FlowRun.expected_start_time))
+            .where(FlowRun.flow_group_id.in_(ids), FlowRun.state_type == StateType.SCHEDULED)
+            .group_by(FlowRun.flow_group_id)
+        )
+        .tuples()
+        .all()
+    )
+    tags: dict[str, set[str]] = {}
+    for group_id, deployment_tags in session.execute(
+        sa.select(Deployment.flow_group_id, Deployment.tags).where(
+            Deployment.flow_group_id.in_(ids)
+        )
+    ).tuples():
+        tags.setdefault(group_id, set()).update(deployment_tags or [])
+    for item in items:
+        item["last_run"] = last.get(item["id"])
+        item["next_run_at"] = iso(next_due.get(item["id"]))
+        item["tags"] = sorted(tags.get(item["id"], ()))
 
 
 def list_versions(session: Session, flow_id: str, *, limit: int, offset: int) -> dict[str, Any]:
