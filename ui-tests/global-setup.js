@@ -11,13 +11,9 @@ module.exports = async config => {
   try {
     const page = await browser.newPage();
     await page.goto(`${baseURL}/lab`, { timeout: 180000 });
-    await page.waitForFunction(
-      () => !!window.jupyterapp,
-      null,
-      {
-        timeout: 180000
-      }
-    );
+    await page.waitForFunction(() => !!window.jupyterapp, null, {
+      timeout: 180000
+    });
     await page.waitForSelector(
       '.lm-TabBar-tab[data-id="jupyter-flows-panel"]',
       {
