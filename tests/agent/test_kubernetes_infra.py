@@ -103,7 +103,7 @@ def test_a_name_clash_with_another_runs_job_is_an_error(
 ) -> None:
     k8s.start(run_spec("run-1"))
     other = KubernetesJob(host=fake_k8s.url)
-    other.job_name = lambda run: "jupyter-flows-run-1-1"  # type: ignore[method-assign]
+    other.jobs.job_name = lambda run: "jupyter-flows-run-1-1"  # type: ignore[method-assign]
     with pytest.raises(InfrastructureError, match="already exists.*belongs to another run"):
         other.start(run_spec("run-2"))
 

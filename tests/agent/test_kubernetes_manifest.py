@@ -12,8 +12,10 @@ from jupyter_flows.agent.infra import InvalidRunSpec, RunSpec
 pytest.importorskip("kubernetes")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
-from jupyter_flows.agent.infra.kubernetes import (  # noqa: E402
-    KubernetesJob,
+from jupyter_flows.agent.infra.kubernetes import KubernetesJob  # noqa: E402
+from jupyter_flows.agent.infra.kubernetes_manifest import (  # noqa: E402
+    JobBuilder,
+    check_label,
     label_value,
     quantity,
 )
@@ -89,13 +91,13 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_every_manifest_is_valid_for_every_supported_kubernetes(case: str, version: str) -> None:
     spec_overrides, config = CASES[case]
-    manifest = KubernetesJob(**config).manifest(run_spec(**spec_overrides))
+    manifest = JobBuilder(**config).manifest(run_spec(**spec_overrides))
     kubernetes_validate.validate(manifest, version, strict=True)
 
 
 def test_the_validator_is_strict_enough_to_catch_mistakes() -> None:
     """A guard on the guard: the checks above would fail on a broken manifest."""
-    manifest = KubernetesJob().manifest(run_spec())
+    manifest = JobBuilder().manifest(run_spec())
     broken = copy.deepcopy(manifest)
     broken["spec"]["backoffLimit"] = "zero"
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -108,7 +110,7 @@ def test_the_validator_is_strict_enough_to_catch_mistakes() -> None:
 
 def test_the_manifest_of_a_full_spec() -> None:
     spec_overrides, config = CASES["everything"]
-    job = KubernetesJob(namespace="flows", **config).manifest(run_spec(**spec_overrides))
+    job = JobBuilder(namespace="flows", **config).manifest(run_spec(**spec_overrides))
     assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
     assert job["metadata"]["namespace"] == "flows"
     assert job["metadata"]["name"] == f"jupyter-flows-{RUN_ID}-3"
@@ -168,13 +170,13 @@ def test_the_manifest_of_a_full_spec() -> None:
 
 
 def test_credential_values_never_appear_in_the_manifest() -> None:
-    manifest = KubernetesJob().manifest(run_spec(credentials=["db-password"]))
+    manifest = JobBuilder().manifest(run_spec(credentials=["db-password"]))
     [env] = manifest["spec"]["template"]["spec"]["containers"][0]["env"]
     assert "value" not in env and env["valueFrom"]["secretKeyRef"]["name"] == "db-password"
 
 
 def test_a_minimal_manifest_has_no_resources_and_no_service_account_token() -> None:
-    manifest = KubernetesJob().manifest(run_spec())
+    manifest = JobBuilder().manifest(run_spec())
     pod = manifest["spec"]["template"]["spec"]
     assert "resources" not in pod["containers"][0]
     assert "env" not in pod["containers"][0]
@@ -182,7 +184,7 @@ def test_a_minimal_manifest_has_no_resources_and_no_service_account_token() -> N
 
 
 def test_gpu_resource_name_is_configurable() -> None:
-    manifest = KubernetesJob(gpu_resource="amd.com/gpu").manifest(
+    manifest = JobBuilder(gpu_resource="amd.com/gpu").manifest(
         run_spec(resources={"image": "x:1", "gpu": 2})
     )
     limits = manifest["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
@@ -190,9 +192,9 @@ def test_gpu_resource_name_is_configurable() -> None:
 
 
 def test_job_names_are_short_unique_dns_labels() -> None:
-    infra = KubernetesJob()
+    jobs = JobBuilder()
     names = {
-        infra.job_name(run_spec(flow_run_id=run_id, attempt=attempt))
+        jobs.job_name(run_spec(flow_run_id=run_id, attempt=attempt))
         for run_id in ["Run/" + "x" * 80, "Run/" + "x" * 81, "UPPER_case id", RUN_ID]
         for attempt in (1, 2)
     }
@@ -203,7 +205,7 @@ def test_job_names_are_short_unique_dns_labels() -> None:
 
 
 def test_user_labels_cannot_replace_the_run_labels() -> None:
-    manifest = KubernetesJob().manifest(
+    manifest = JobBuilder().manifest(
         run_spec(resources={"image": "x:1", "labels": {"jupyter-flows.io/flow-run-id": "other"}})
     )
     assert manifest["metadata"]["labels"]["jupyter-flows.io/flow-run-id"] == RUN_ID
@@ -267,8 +269,6 @@ def test_bad_namespace_is_refused_at_configuration() -> None:
     "value", ["abc", "x" * 63, "x" * 64, "a/b", "-leading", "ünïcode", "", "a" * 200]
 )
 def test_label_values_are_always_valid_and_stable(value: str) -> None:
-    from jupyter_flows.agent.infra.kubernetes import check_label
-
     sanitized = label_value(value)
     check_label("jupyter-flows.io/x", sanitized)
     assert label_value(value) == sanitized

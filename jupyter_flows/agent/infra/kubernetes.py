@@ -1,16 +1,11 @@
-"""Flow runs as Kubernetes Jobs.
+"""Flow runs as Kubernetes Jobs: the Job's lifecycle.
 
-One batch/v1 Job per flow-run attempt, built from the run's resource spec with the typed
-models of the official client: the image, the command, cpu and memory requests and limits,
-``nvidia.com/gpu``, env vars, credentials as Secret references (never values), labels with
-the flow and run ids, ``ttlSecondsAfterFinished`` so finished Jobs clean themselves up, and
-``backoffLimit: 0`` because retries are the engine's business, not the Job controller's.
-
-The Job is named after the run id and attempt, so starting the same attempt twice (an
-agent that crashed after creating it) adopts the existing Job instead of running the flow
-again. ``wait`` lists then watches the Job until it completes or fails; ``logs`` waits for
-the pod's container to start and follows its log; ``cancel`` deletes the Job (its pods go
-with it); ``status`` explains a pod that is not running yet.
+One batch/v1 Job per flow-run attempt, built by ``JobBuilder`` (``kubernetes_manifest.py``)
+from the run's resource spec. The Job is named after the run id and attempt, so starting the
+same attempt twice (an agent that crashed after creating it) adopts the existing Job instead
+of running the flow again. ``wait`` lists then watches the Job until it completes or fails;
+``logs`` waits for the pod's container to start and follows its log; ``cancel`` deletes the
+Job (its pods go with it); ``status`` explains a pod that is not running yet.
 
 Every API call has a timeout, so an API server that is down or silent gives
 ``InfrastructureUnavailable``, never a hang. The ``kubernetes`` package (the ``kubernetes``
@@ -19,7 +14,6 @@ extra) is imported on first use.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -40,25 +34,17 @@ from jupyter_flows.agent.infra.base import (
     RunSpec,
     WaitTimeout,
 )
+from jupyter_flows.agent.infra.kubernetes_manifest import (
+    CONTAINER_NAME,
+    LABEL_PREFIX,
+    JobBuilder,
+    label_selector,
+    label_value,
+)
 
-__all__ = ["KubernetesJob", "LABEL_PREFIX", "CONTAINER_NAME"]
+__all__ = ["KubernetesJob", "describe_pod"]
 
 T = TypeVar("T")
-
-LABEL_PREFIX = "jupyter-flows.io/"
-CONTAINER_NAME = "flow"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "jupyter-flows"}
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_QUANTITY = re.compile(
-    r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+)?$"
-)
-_BYTES_SUFFIX = re.compile(r"^([0-9.]+)\s*(Ki|Mi|Gi|Ti|Pi|Ei|K|k|M|G|T|P|E)i?B$")
 
 
 class KubernetesJob(Infrastructure):
@@ -73,7 +59,7 @@ class KubernetesJob(Infrastructure):
     Cluster-wide choices are configuration, not part of a run's spec: ``image`` (used
     when a run names none), ``service_account``, ``image_pull_secrets``, ``node_selector``,
     ``tolerations``, ``labels`` added to every Job, ``gpu_resource`` (the extended
-    resource name of a GPU).
+    resource name of a GPU); they go to the ``JobBuilder`` that makes each run's Job.
     """
 
     kind = "kubernetes"
@@ -101,20 +87,21 @@ class KubernetesJob(Infrastructure):
         watch_seconds: int = 60,
         log_read_timeout: float = 300.0,
     ) -> None:
-        if not _DNS_LABEL.match(namespace):
-            raise InvalidRunSpec(f"namespace {namespace!r} is not a valid Kubernetes name")
+        self.jobs = JobBuilder(
+            namespace,
+            image=image,
+            image_pull_policy=image_pull_policy,
+            image_pull_secrets=image_pull_secrets,
+            service_account=service_account,
+            node_selector=node_selector,
+            tolerations=tolerations,
+            labels=labels,
+            gpu_resource=gpu_resource,
+            ttl_seconds_after_finished=ttl_seconds_after_finished,
+            active_deadline_seconds=active_deadline_seconds,
+            job_name_prefix=job_name_prefix,
+        )
         self.namespace = namespace
-        self.image = image
-        self.image_pull_policy = image_pull_policy
-        self.image_pull_secrets = tuple(image_pull_secrets)
-        self.service_account = service_account
-        self.node_selector = dict(node_selector or {})
-        self.tolerations = [dict(t) for t in tolerations]
-        self.labels = dict(labels or {})
-        self.gpu_resource = gpu_resource
-        self.ttl_seconds_after_finished = ttl_seconds_after_finished
-        self.active_deadline_seconds = active_deadline_seconds
-        self.job_name_prefix = job_name_prefix
         self.request_timeout = request_timeout
         self.watch_seconds = watch_seconds
         self.log_read_timeout = log_read_timeout
@@ -125,151 +112,14 @@ class KubernetesJob(Infrastructure):
         self._owns_client = api_client is None
         self._client_lock = threading.Lock()
 
-    # ------------------------------------------------------------------ the manifest
-
-    def job_name(self, run: RunSpec) -> str:
-        """A DNS label unique to the run and attempt (pods add 6 characters, so ≤ 56)."""
-        slug = re.sub(r"[^a-z0-9-]+", "-", run.flow_run_id.lower()).strip("-")
-        name = f"{self.job_name_prefix}{slug}-{run.attempt}"
-        if len(name) > 56 or not _DNS_LABEL.match(name):
-            digest = hashlib.sha256(f"{run.flow_run_id}/{run.attempt}".encode()).hexdigest()
-            keep = max(0, 56 - len(self.job_name_prefix) - 13 - len(str(run.attempt)))
-            name = f"{self.job_name_prefix}{slug[:keep].strip('-')}-{digest[:11]}-{run.attempt}"
-            name = re.sub(r"-+", "-", name).strip("-")
-        return name
-
-    def run_labels(self, run: RunSpec) -> dict[str, str]:
-        """The labels that find this run's Job and pods."""
-        return {
-            **MANAGED_BY,
-            LABEL_PREFIX + "flow-run-id": label_value(run.flow_run_id),
-            LABEL_PREFIX + "attempt": str(run.attempt),
-        }
-
-    def build_job(self, run: RunSpec) -> Any:
-        """The V1Job for ``run``; InvalidRunSpec names the field that cannot be used."""
-        from kubernetes import client as k8s
-
-        resources = run.resources
-        image = resources.get("image") or self.image
-        if not image or not isinstance(image, str):
-            raise InvalidRunSpec(
-                "resources.image is required for a Kubernetes Job (or configure a default image)"
-            )
-        labels = {
-            "app.kubernetes.io/name": "jupyter-flows",
-            "app.kubernetes.io/component": "flow-run",
-            **self.labels,
-            **run.labels,
-            **self.run_labels(run),
-            LABEL_PREFIX + "flow-id": label_value(run.flow_id),
-        }
-        for key, value in labels.items():
-            check_label(key, value)
-        annotations = {
-            LABEL_PREFIX + "flow-run-id": run.flow_run_id,
-            LABEL_PREFIX + "flow-id": run.flow_id,
-        }
-        if run.flow_name:
-            annotations[LABEL_PREFIX + "flow-name"] = run.flow_name
-
-        env = []
-        for name, value in run.env.items():
-            check_env_name(name)
-            env.append(k8s.V1EnvVar(name=name, value=value))
-        for credential in run.credentials:
-            check_env_name(credential.env_name)
-            if not _DNS_SUBDOMAIN.match(credential.secret_name):
-                raise InvalidRunSpec(
-                    f"credential {credential.name!r}: Secret name {credential.secret_name!r} "
-                    "is not a valid Kubernetes name"
-                )
-            if not _SECRET_KEY.match(credential.key):
-                raise InvalidRunSpec(
-                    f"credential {credential.name!r}: Secret key {credential.key!r} is invalid"
-                )
-            env.append(
-                k8s.V1EnvVar(
-                    name=credential.env_name,
-                    value_from=k8s.V1EnvVarSource(
-                        secret_key_ref=k8s.V1SecretKeySelector(
-                            name=credential.secret_name, key=credential.key, optional=False
-                        )
-                    ),
-                )
-            )
-
-        container = k8s.V1Container(
-            name=CONTAINER_NAME,
-            image=image,
-            image_pull_policy=self.image_pull_policy,
-            command=list(run.command),
-            env=env or None,
-            working_dir=run.working_dir,
-            resources=self._requirements(resources),
-        )
-        pod_spec = k8s.V1PodSpec(
-            containers=[container],
-            restart_policy="Never",
-            service_account_name=self.service_account,
-            automount_service_account_token=False if self.service_account is None else None,
-            node_selector=self.node_selector or None,
-            tolerations=[k8s.V1Toleration(**t) for t in self.tolerations] or None,
-            image_pull_secrets=[k8s.V1LocalObjectReference(name=s) for s in self.image_pull_secrets]
-            or None,
-        )
-        return k8s.V1Job(
-            api_version="batch/v1",
-            kind="Job",
-            metadata=k8s.V1ObjectMeta(
-                name=self.job_name(run),
-                namespace=self.namespace,
-                labels=labels,
-                annotations=annotations,
-            ),
-            spec=k8s.V1JobSpec(
-                backoff_limit=0,
-                ttl_seconds_after_finished=self.ttl_seconds_after_finished,
-                active_deadline_seconds=self.active_deadline_seconds,
-                template=k8s.V1PodTemplateSpec(
-                    metadata=k8s.V1ObjectMeta(labels=labels, annotations=annotations),
-                    spec=pod_spec,
-                ),
-            ),
-        )
-
-    def manifest(self, run: RunSpec) -> dict[str, Any]:
-        """The Job as the JSON the API server receives."""
-        from kubernetes.client import ApiClient
-
-        api: Any = ApiClient()
-        body: dict[str, Any] = api.sanitize_for_serialization(self.build_job(run))
-        return body
+    # ------------------------------------------------------------------ the run's Job
 
     def check(self, run: RunSpec) -> None:
-        self.build_job(run)
+        self.jobs.build_job(run)
 
-    def _requirements(self, resources: Mapping[str, Any]) -> Any:
-        from kubernetes import client as k8s
-
-        requests: dict[str, str] = {}
-        limits: dict[str, str] = {}
-        for field, name in (("cpu", "cpu"), ("memory", "memory"), ("disk", "ephemeral-storage")):
-            value = resources.get(field)
-            if value is None:
-                continue
-            requests[name] = quantity(value, f"resources.{field}")
-            limit = resources.get(f"{field}_limit", value)
-            if limit is not None:
-                limits[name] = quantity(limit, f"resources.{field}_limit")
-        gpu = resources.get("gpu")
-        if gpu:
-            if isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0:
-                raise InvalidRunSpec(f"resources.gpu must be a whole number of GPUs, not {gpu!r}")
-            limits[self.gpu_resource] = str(gpu)
-        if not requests and not limits:
-            return None
-        return k8s.V1ResourceRequirements(requests=requests or None, limits=limits or None)
+    def manifest(self, run: RunSpec) -> dict[str, Any]:
+        """The Job of ``run`` as the JSON the API server receives."""
+        return self.jobs.manifest(run)
 
     # ------------------------------------------------------------------ the interface
 
@@ -301,7 +151,7 @@ class KubernetesJob(Infrastructure):
                 "namespace": self.namespace,
                 "job": name,
                 "uid": job.metadata.uid,
-                "selector": _selector(self.run_labels(run)),
+                "selector": label_selector(self.jobs.run_labels(run)),
             },
         )
 
@@ -661,59 +511,6 @@ class _Conflict(InfrastructureError):
 _NO_POD = object()
 
 
-def label_value(value: str) -> str:
-    """``value`` as a valid label value: itself when it is one, else a readable hash."""
-    if len(value) <= 63 and _LABEL_VALUE.match(value):
-        return value
-    digest = hashlib.sha256(value.encode()).hexdigest()[:12]
-    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", value)[:50].strip("-_.")
-    return f"{readable}-{digest}" if readable else digest
-
-
-def check_label(key: str, value: str) -> None:
-    prefix, _, name = key.rpartition("/")
-    if (
-        not name
-        or len(name) > 63
-        or not _LABEL_NAME.match(name)
-        or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))
-    ):
-        raise InvalidRunSpec(f"label key {key!r} is not a valid Kubernetes label name")
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
-        raise InvalidRunSpec(
-            f"label {key}={value!r}: values are at most 63 letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit"
-        )
-
-
-def check_env_name(name: str) -> None:
-    if not _ENV_NAME.match(name):
-        raise InvalidRunSpec(f"environment variable name {name!r} is not valid in Kubernetes")
-
-
-def quantity(value: Any, field: str) -> str:
-    """A Kubernetes quantity from a number or a string ("500m", "4Gi", "4GB" → "4G")."""
-    if isinstance(value, bool):
-        raise InvalidRunSpec(f"{field}: {value!r} is not a quantity")
-    if isinstance(value, (int, float)):
-        if value < 0 or math.isnan(value) or math.isinf(value):
-            raise InvalidRunSpec(f"{field}: {value!r} is not a quantity")
-        text = str(int(value)) if float(value).is_integer() else repr(float(value))
-    elif isinstance(value, str):
-        text = value.strip()
-        match = _BYTES_SUFFIX.match(text)
-        if match:
-            number, unit = match.groups()
-            text = number + ("k" if unit == "K" else unit)
-    else:
-        raise InvalidRunSpec(f"{field}: {value!r} is not a quantity")
-    if not _QUANTITY.match(text):
-        raise InvalidRunSpec(
-            f"{field}: {value!r} is not a Kubernetes quantity (for example 500m, 2, 512Mi, 4Gi)"
-        )
-    return text
-
-
 def describe_pod(pod: Any) -> str:
     """Why a pod is where it is, in a few words."""
     status = pod.status
@@ -783,10 +580,6 @@ def _job_of(handle: Handle) -> tuple[str, str]:
     return handle.data["namespace"], handle.data["job"]
 
 
-def _selector(labels: Mapping[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in labels.items())
-
-
 def _status_message(error: Any) -> str:
     """The ``message`` of the Status object the API server sent, else the reason."""
     import json
@@ -840,6 +633,3 @@ def _parse_stamp(stamp: str) -> tuple[int, int] | None:
 def _seconds_since(when: tuple[int, int]) -> int:
     """Whole seconds from a log timestamp to now, rounded up, at least 1."""
     return max(1, math.ceil(time.time() - when[0]) + 1)
-
-
-__all__ += ["check_label", "describe_pod", "label_value", "quantity"]
