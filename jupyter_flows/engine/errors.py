@@ -39,6 +39,15 @@ class MappingError(FlowsError, ValueError):
     """``task.map`` was given iterables it cannot map over."""
 
 
+class UnknownPluginError(FlowsError, ValueError):
+    """No task runner, notebook engine or infrastructure has that name; the message lists
+    the known ones."""
+
+
+class PluginLoadError(FlowsError):
+    """A plugin that cannot be used: its import failed, or it is not of its kind's class."""
+
+
 class TimeoutInterrupt(BaseException):
     """Raised inside a timed-out task's thread to stop it at its next Python instruction.
 

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jupyter_flows.engine.futures import TaskFuture
+from jupyter_flows.engine.registry import Registry
 from jupyter_flows.engine.states import State
 from jupyter_flows.engine.task_run import TaskCall, run_on_worker
 
@@ -237,19 +238,20 @@ class _DaskResult:
             return self._state
 
 
-RUNNERS: dict[str, type[TaskRunner]] = {
-    "sequential": SequentialTaskRunner,
-    "threads": ThreadPoolTaskRunner,
-    "dask": DaskTaskRunner,
-}
+#: Task runners by name (run configs, notebook specs, the CLI); other packages add theirs
+#: through the ``jupyter_flows.task_runners`` entry-point group.
+TASK_RUNNERS: Registry[TaskRunner] = Registry(
+    "task runner",
+    TaskRunner,
+    "jupyter_flows.task_runners",
+    builtins={
+        "sequential": SequentialTaskRunner,
+        "threads": ThreadPoolTaskRunner,
+        "dask": DaskTaskRunner,
+    },
+)
 
 
 def task_runner_from_name(name: str, **options: Any) -> TaskRunner:
-    """Build a runner by its registered name (used by run configs and the CLI)."""
-    try:
-        cls = RUNNERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown task runner {name!r}; known: {', '.join(sorted(RUNNERS))}"
-        ) from None
-    return cls(**options)
+    """Build a runner by its registered name (UnknownPluginError lists the known ones)."""
+    return TASK_RUNNERS.get(name)(**options)
