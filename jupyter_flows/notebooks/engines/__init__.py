@@ -5,9 +5,9 @@
 - ``tasks``: each cell-task on the flow's task runner, values passed along the DAG's edges
   with cloudpickle (:mod:`.tasks`).
 
-Engines are found by name in a small registry, imported on first use (papermill loads only
-when the kernel engine runs): :func:`register_engine` and the
-``jupyter_flows.notebook_engines`` entry-point group add others.
+Engines are found by name in ``NOTEBOOK_ENGINES`` (the engine's generic registry), imported
+on first use (papermill loads only when the kernel engine runs): :func:`register_engine` and
+the ``jupyter_flows.notebook_engines`` entry-point group add others.
 
 Entry points: :func:`run_notebook_flow`, :func:`rerun_notebook_flow`, and
 :func:`execute_registered` (what an agent calls to run a registered notebook flow's run).
@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from jupyter_flows.engine.errors import PluginLoadError, UnknownPluginError
+from jupyter_flows.engine.registry import Registry
 from jupyter_flows.notebooks.engines.base import (
     CellError,
     NotebookDocument,
@@ -31,49 +33,43 @@ if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.rerun import rerun_notebook_flow
     from jupyter_flows.notebooks.engines.run import NotebookRunResult, run_notebook_flow
 
-#: Engine name -> "module:Class", imported when first asked for.
-BUILTIN: dict[str, str] = {
-    "kernel": "jupyter_flows.notebooks.engines.kernel:KernelEngine",
-    "tasks": "jupyter_flows.notebooks.engines.tasks:TasksEngine",
-}
-ENTRY_POINT_GROUP = "jupyter_flows.notebook_engines"
 
-_registry: dict[str, str | type[NotebookEngine]] = dict(BUILTIN)
+class UnknownNotebookEngine(UnknownPluginError, NotebookRunError):
+    """No notebook engine has that name; the message lists the known ones."""
+
+
+class NotebookEngineLoadError(PluginLoadError, NotebookRunError):
+    """A notebook engine that cannot be imported, or is not a NotebookEngine."""
+
+
+#: Notebook engines by name, imported when first asked for (papermill loads only when the
+#: kernel engine runs); other packages add theirs through the
+#: ``jupyter_flows.notebook_engines`` entry-point group.
+NOTEBOOK_ENGINES: Registry[NotebookEngine] = Registry(
+    "notebook engine",
+    NotebookEngine,
+    "jupyter_flows.notebook_engines",
+    builtins={
+        "kernel": "jupyter_flows.notebooks.engines.kernel:KernelEngine",
+        "tasks": "jupyter_flows.notebooks.engines.tasks:TasksEngine",
+    },
+    unknown_error=UnknownNotebookEngine,
+    load_error=NotebookEngineLoadError,
+)
 
 
 def register_engine(name: str, engine: str | type[NotebookEngine]) -> None:
     """Make ``engine`` (a class, or ``"module:Class"``) available as ``name``."""
-    _registry[name] = engine
+    NOTEBOOK_ENGINES.register(name, engine)
 
 
 def engine_names() -> list[str]:
-    return sorted(_registry)
+    return NOTEBOOK_ENGINES.names()
 
 
 def get_engine(name: str) -> type[NotebookEngine]:
-    """The engine class registered as ``name`` (NotebookRunError if there is none)."""
-    target = _registry.get(name)
-    if target is None:
-        target = _from_entry_points(name)
-    if target is None:
-        raise NotebookRunError(
-            f"unknown notebook engine {name!r}; known: {', '.join(engine_names())}"
-        )
-    if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
-        _registry[name] = target
-    assert isinstance(target, type) and issubclass(target, NotebookEngine)
-    return target
-
-
-def _from_entry_points(name: str) -> Any:
-    from importlib.metadata import entry_points
-
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        if point.name == name:
-            return point.load()
-    return None
+    """The engine class registered as ``name`` (a NotebookRunError if there is none)."""
+    return NOTEBOOK_ENGINES.get(name)
 
 
 def __getattr__(name: str) -> Any:  # the entry points, imported on first use
@@ -90,12 +86,14 @@ def __getattr__(name: str) -> Any:  # the entry points, imported on first use
 
 
 __all__ = [
-    "BUILTIN",
+    "NOTEBOOK_ENGINES",
     "CellError",
     "NotebookDocument",
     "NotebookEngine",
+    "NotebookEngineLoadError",
     "NotebookRunError",
     "NotebookRunResult",
+    "UnknownNotebookEngine",
     "UnpicklableVariable",
     "engine_names",
     "execute_registered",
