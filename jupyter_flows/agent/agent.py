@@ -58,8 +58,6 @@ RUN_SPEC_ENV = "JUPYTER_FLOWS_RUN_SPEC"
 AGENT_PID_ENV = "JUPYTER_FLOWS_AGENT_PID"
 #: The longest long poll the server accepts.
 MAX_CLAIM_WAIT = 30.0
-#: Kinds whose run process is a child of the agent.
-LOCAL_KINDS = frozenset({"local", "dask"})
 #: Above this the run spec is not passed in the environment; the run process fetches it.
 MAX_ENV_SPEC = 64 * 1024
 
@@ -345,13 +343,13 @@ class Agent:
                 "JUPYTER_FLOWS_FLOW_RUN_ID": claimed.id,
             }
         )
-        if self.infra.kind in LOCAL_KINDS:  # the run process ends if this agent dies
+        if self.infra.runs_on_this_machine:  # the run process ends if this agent dies
             env[AGENT_PID_ENV] = str(os.getpid())
         text = json.dumps(document)
         if len(text) <= MAX_ENV_SPEC:
             env[RUN_SPEC_ENV] = text
         # A pod has its image's interpreter; a local run, this agent's (or the spec's).
-        default = self.python if self.infra.kind in LOCAL_KINDS else "python"
+        default = self.python if self.infra.runs_on_this_machine else "python"
         python = str(config.get("python") or resources.get("python") or default)
         return RunSpec(
             flow_run_id=claimed.id,

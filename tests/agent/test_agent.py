@@ -25,6 +25,7 @@ from jupyter_flows.client import FlowsClient
 from jupyter_flows.client_models import FlowRun
 from jupyter_flows.spec.python_flows import registration
 from tests.flows_server import FlowsServer
+from tests.plugins import install_plugins
 
 #: A bound on waiting for another process, never an expectation of speed.
 PATIENCE = 90.0
@@ -328,6 +329,30 @@ def test_run_config_env_and_interpreter_reach_the_process(
     finally:
         agent.shutdown()
     assert out.read_text() == f"nightly {sys.executable}"
+
+
+def test_a_run_on_a_third_party_infrastructure_completes(
+    api: FlowsClient, flows_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An infrastructure from another package, found by name through its entry point; it
+    says it runs on this machine, so the run gets the agent's interpreter and pid."""
+    from jupyter_flows.agent.infra import base
+
+    monkeypatch.setattr(base, "INFRASTRUCTURES", base.INFRASTRUCTURES.copy())
+    install_plugins(tmp_path / "plugins", monkeypatch)
+    starts = tmp_path / "starts.txt"
+    monkeypatch.setenv("FLOWS_DEMO_LOG", str(starts))
+    deployment, queue = deploy(api, flows_file, "quick")
+    run = api.run_deployment(deployment, {"n": 3})
+    agent = Agent(api, queue, name=f"plugin-{queue}", infrastructure="plain-process")
+    try:
+        assert type(agent.infra).__module__ == "flows_demo_plugins.infra"
+        assert agent.run_once(wait=PATIENCE) == 1
+        ended = final(api, run.id)
+    finally:
+        agent.shutdown()
+    assert ended.state is not None and ended.state.type == "COMPLETED", ended.state
+    assert starts.read_text().split() == [run.id, agent.python, "True"]
 
 
 def test_a_run_on_kubernetes_jobs_completes(

@@ -126,11 +126,9 @@ class Scripted(Infrastructure):
 
 
 @pytest.fixture
-def registry() -> Iterator[None]:
-    saved = dict(base._registered)
-    yield
-    base._registered.clear()
-    base._registered.update(saved)
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations of a test go into a copy of the registry, dropped after it."""
+    monkeypatch.setattr(base, "INFRASTRUCTURES", base.INFRASTRUCTURES.copy())
 
 
 def test_kubernetes_is_built_in_and_loaded_lazily() -> None:
@@ -160,6 +158,15 @@ def test_unknown_and_broken_infrastructures_are_clear_errors(registry: None) -> 
     register_infrastructure("wrong", "threading:Thread")
     with pytest.raises(InfrastructureError, match="is not an Infrastructure"):
         infrastructure_class("wrong")
+
+
+def test_where_a_kind_runs_is_a_property_of_its_class() -> None:
+    """The agent hands its interpreter and pid to a run only on kinds that run here."""
+    assert infrastructure_class("local").runs_on_this_machine
+    assert infrastructure_class("dask").runs_on_this_machine
+    assert not Infrastructure.runs_on_this_machine
+    pytest.importorskip("kubernetes")
+    assert not infrastructure_class("kubernetes").runs_on_this_machine
 
 
 # ---------------------------------------------------------------------- run()

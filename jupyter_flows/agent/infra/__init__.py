@@ -1,16 +1,18 @@
 """Where flow runs run: the interface, its registry, and one module per kind."""
 
 from jupyter_flows.agent.infra.base import (
-    BUILTIN,
+    INFRASTRUCTURES,
     CredentialRef,
     ExitStatus,
     Handle,
     HandleNotFound,
     Infrastructure,
     InfrastructureError,
+    InfrastructureLoadError,
     InfrastructureUnavailable,
     InvalidRunSpec,
     RunSpec,
+    UnknownInfrastructure,
     WaitTimeout,
     available_infrastructures,
     infrastructure_class,
@@ -19,16 +21,18 @@ from jupyter_flows.agent.infra.base import (
 )
 
 __all__ = [
-    "BUILTIN",
+    "INFRASTRUCTURES",
     "CredentialRef",
     "ExitStatus",
     "Handle",
     "HandleNotFound",
     "Infrastructure",
     "InfrastructureError",
+    "InfrastructureLoadError",
     "InfrastructureUnavailable",
     "InvalidRunSpec",
     "RunSpec",
+    "UnknownInfrastructure",
     "WaitTimeout",
     "available_infrastructures",
     "infrastructure_class",

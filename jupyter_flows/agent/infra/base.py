@@ -15,17 +15,16 @@ Job). A kind implements five methods:
 :meth:`Infrastructure.run` owns the lifecycle the agent needs (start, stream logs, wait,
 honour a cancel request or a deadline, always clean up), so a kind never repeats it.
 
-Kinds are found by name through a small registry, imported only when asked for:
-``infrastructure_from_name("kubernetes", namespace="flows")``. A new kind is one module
-plus one line in ``BUILTIN`` (or an entry point in the ``jupyter_flows.infrastructure``
-group, for kinds that live in other packages).
+Kinds are found by name in ``INFRASTRUCTURES`` (the engine's generic registry), imported
+only when asked for: ``infrastructure_from_name("kubernetes", namespace="flows")``. A new
+kind is one module plus one line in its ``builtins`` (or an entry point in the
+``jupyter_flows.infrastructures`` group, for kinds that live in other packages).
 
-This module imports only the standard library.
+This module imports only the standard library and the engine's registry.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 import threading
 import time
@@ -34,17 +33,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from jupyter_flows.engine.errors import PluginLoadError, UnknownPluginError
+from jupyter_flows.engine.registry import Registry
+
 __all__ = [
-    "BUILTIN",
+    "INFRASTRUCTURES",
     "CredentialRef",
     "ExitStatus",
     "Handle",
     "HandleNotFound",
     "Infrastructure",
     "InfrastructureError",
+    "InfrastructureLoadError",
     "InfrastructureUnavailable",
     "InvalidRunSpec",
     "RunSpec",
+    "UnknownInfrastructure",
     "WaitTimeout",
     "available_infrastructures",
     "infrastructure_class",
@@ -236,6 +240,9 @@ class Infrastructure(ABC):
     """Where a flow run's process runs. Subclasses implement the five abstract methods."""
 
     kind: ClassVar[str]
+    #: Whether the run's process runs on the agent's machine: it then uses the agent's
+    #: interpreter and ends when the agent dies (a pod has its image's, and lives on).
+    runs_on_this_machine: ClassVar[bool] = False
 
     #: How long ``run`` waits for a cancelled run to confirm it stopped.
     cancel_grace_seconds: float = 60.0
@@ -354,67 +361,45 @@ class Infrastructure(ABC):
 
 # ---------------------------------------------------------------------- registry
 
-#: Built-in kinds: name → "module:Class", imported when first asked for.
-BUILTIN: dict[str, str] = {
-    "local": "jupyter_flows.agent.infra.local:LocalProcess",
-    "dask": "jupyter_flows.agent.infra.dask:DaskCluster",
-    "kubernetes": "jupyter_flows.agent.infra.kubernetes:KubernetesJob",
-}
-ALIASES = {"k8s": "kubernetes", "process": "local"}
-ENTRY_POINT_GROUP = "jupyter_flows.infrastructure"
 
-_registered: dict[str, str | type[Infrastructure]] = {}
-_registry_lock = threading.Lock()
+class UnknownInfrastructure(UnknownPluginError, InvalidRunSpec):
+    """No infrastructure has that name; the message lists the known ones."""
+
+
+class InfrastructureLoadError(PluginLoadError, InfrastructureUnavailable):
+    """An infrastructure that cannot be imported, or is not an Infrastructure."""
+
+
+#: Infrastructures by name, imported when first asked for; other packages add theirs
+#: through the ``jupyter_flows.infrastructures`` entry-point group.
+INFRASTRUCTURES: Registry[Infrastructure] = Registry(
+    "infrastructure",
+    Infrastructure,
+    "jupyter_flows.infrastructures",
+    builtins={
+        "local": "jupyter_flows.agent.infra.local:LocalProcess",
+        "dask": "jupyter_flows.agent.infra.dask:DaskCluster",
+        "kubernetes": "jupyter_flows.agent.infra.kubernetes:KubernetesJob",
+    },
+    aliases={"k8s": "kubernetes", "process": "local"},
+    unknown_error=UnknownInfrastructure,
+    load_error=InfrastructureLoadError,
+)
 
 
 def register_infrastructure(kind: str, target: str | type[Infrastructure]) -> None:
     """Make ``kind`` available: a class, or ``"module:Class"`` imported on first use."""
-    with _registry_lock:
-        _registered[kind] = target
+    INFRASTRUCTURES.register(kind, target)
 
 
 def available_infrastructures() -> list[str]:
-    names = set(BUILTIN) | set(_registered)
-    names.update(ep.name for ep in _entry_points())
-    return sorted(names)
+    return INFRASTRUCTURES.names()
 
 
 def infrastructure_class(kind: str) -> type[Infrastructure]:
-    name = ALIASES.get(kind, kind)
-    with _registry_lock:
-        target: str | type[Infrastructure] | None = _registered.get(name)
-    if target is None:
-        target = BUILTIN.get(name)
-    if target is None:
-        for ep in _entry_points():
-            if ep.name == name:
-                target = ep.value
-                break
-    if target is None:
-        raise InvalidRunSpec(
-            f"unknown infrastructure {kind!r}; known: {', '.join(available_infrastructures())}"
-        )
-    if isinstance(target, str):
-        module_name, _, attr = target.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as error:
-            raise InfrastructureUnavailable(
-                f"infrastructure {name!r} ({target}) cannot be loaded: {error}"
-            ) from error
-    else:
-        cls = target
-    if not (isinstance(cls, type) and issubclass(cls, Infrastructure)):
-        raise InfrastructureError(f"infrastructure {name!r} ({target}) is not an Infrastructure")
-    return cls
+    return INFRASTRUCTURES.get(kind)
 
 
 def infrastructure_from_name(kind: str, **config: Any) -> Infrastructure:
     """An infrastructure of ``kind``, configured by keyword arguments."""
     return infrastructure_class(kind)(**config)
-
-
-def _entry_points() -> list[Any]:
-    from importlib.metadata import entry_points
-
-    return list(entry_points(group=ENTRY_POINT_GROUP))

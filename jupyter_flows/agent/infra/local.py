@@ -34,6 +34,7 @@ class LocalProcess(Infrastructure):
     """Runs each flow run as a subprocess on this machine."""
 
     kind = "local"
+    runs_on_this_machine = True
     cancel_grace_seconds = 30.0
     log_drain_seconds = 10.0
 
