@@ -84,13 +84,16 @@ class Registry(Generic[T]):
         return sorted(names)
 
     def __contains__(self, name: object) -> bool:
+        """Whether ``name`` (or the name it is an alias of) is one ``names()`` lists."""
         if not isinstance(name, str):
             return False
         name = self.aliases.get(name, name)
         with self._lock:
             if name in self._targets:
                 return True
-        return any(point.name == name for point in self._entry_points())
+        return any(
+            point.name == name and not self._is_broken(point) for point in self._entry_points()
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -108,7 +111,8 @@ class Registry(Generic[T]):
         else:
             cls = self._from_entry_points(name)
         with self._lock:
-            self._loaded.setdefault(name, cls)
+            if self._targets.get(name) is target:  # not registered anew meanwhile
+                self._loaded.setdefault(name, cls)
         return cls
 
     def copy(self) -> Registry[T]:

@@ -98,6 +98,7 @@ def test_a_broken_plugin_is_logged_and_skipped(
     assert any("'wrong'" in m for m in warned), warned
     # Skipped: no longer offered, the others still work, and asking again still says why.
     assert "broken" not in runners_.names() and "wrong" not in runners_.names()
+    assert "broken" not in runners_ and "wrong" not in runners_
     assert runners_.get("recording").__name__ == "RecordingRunner"
     caplog.clear()
     with pytest.raises(PluginLoadError, match="cannot be loaded"):
