@@ -41,6 +41,7 @@ from jupyter_flows.client_models import (
     TaskRun,
     WorkQueue,
 )
+from jupyter_flows.engine import run_env
 
 __all__ = ["DEFAULT_API_URL", "FlowsAPIError", "FlowsClient", "FlowsConnectionError"]
 
@@ -121,10 +122,10 @@ class FlowsClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = normalize_api_url(
-            api_url or os.environ.get("JUPYTER_FLOWS_API_URL") or DEFAULT_API_URL
+            api_url or os.environ.get(run_env.API_URL) or DEFAULT_API_URL
         )
-        api_key = api_key or os.environ.get("JUPYTER_FLOWS_API_KEY")
-        token = token or os.environ.get("JUPYTER_FLOWS_API_TOKEN")
+        api_key = api_key or os.environ.get(run_env.API_KEY)
+        token = token or os.environ.get(run_env.API_TOKEN)
         self.headers: dict[str, str] = {"Accept": "application/json"}
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from jupyter_flows.engine.run_env import STORAGE_URL
+
 __all__ = [
     "BlobCorrupt",
     "BlobNotFound",
@@ -91,7 +93,7 @@ class StorageUnavailable(StorageError):
 
 def default_storage_url() -> str:
     """``JUPYTER_FLOWS_STORAGE_URL``, else ``blobs`` under the Jupyter data directory."""
-    url = os.environ.get("JUPYTER_FLOWS_STORAGE_URL")
+    url = os.environ.get(STORAGE_URL)
     if url:
         return url
     from jupyter_core.paths import jupyter_data_dir

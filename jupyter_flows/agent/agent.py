@@ -23,7 +23,6 @@ Cancelled. A second signal is *cold*: stop everything now.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -48,17 +47,16 @@ from jupyter_flows.agent.infra.base import (
     infrastructure_from_name,
 )
 from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
+from jupyter_flows.agent.run_document import RunDocument
 from jupyter_flows.client import FlowsAPIError, FlowsClient
 from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun
+from jupyter_flows.engine.run_env import RunEnv
 
 log = logging.getLogger("jupyter_flows.agent")
 
-#: What the run process (``jupyter_flows.agent.execute``) reads.
-RUN_SPEC_ENV = "JUPYTER_FLOWS_RUN_SPEC"
-AGENT_PID_ENV = "JUPYTER_FLOWS_AGENT_PID"
 #: The longest long poll the server accepts.
 MAX_CLAIM_WAIT = 30.0
-#: Above this the run spec is not passed in the environment; the run process fetches it.
+#: Above this the run document is not passed in the environment; the run process fetches it.
 MAX_ENV_SPEC = 64 * 1024
 
 
@@ -326,28 +324,18 @@ class Agent:
         """What the infrastructure needs: the command, env, credentials and resources."""
         config = claimed.run_config
         resources = dict(config.get("resources") or {})
-        version = claimed.flow_version
-        document = {
-            "id": claimed.id,
-            "name": claimed.name,
-            "parameters": claimed.parameters,
-            "run_config": config,
-            "flow_version": version.model_dump(mode="json") if version else None,
-        }
-        env = {str(k): str(v) for k, v in (config.get("env") or {}).items()}
-        env.update(self._api_env())
-        env.update(
-            {
-                "JUPYTER_FLOWS_RUN_PROCESS": "1",
-                "JUPYTER_FLOWS_CONSOLE_LOGS": "0",  # its logs reach the server already
-                "JUPYTER_FLOWS_FLOW_RUN_ID": claimed.id,
-            }
+        document = RunDocument.from_claim(claimed).to_json()
+        handoff = RunEnv(
+            flow_run_id=claimed.id,
+            **self._api_settings(),
+            run_document=document if len(document) <= MAX_ENV_SPEC else None,
+            # The run process ends if this agent dies.
+            agent_pid=os.getpid() if self.infra.runs_on_this_machine else None,
+            run_process=True,
+            console_logs=False,  # its logs reach the server already
         )
-        if self.infra.runs_on_this_machine:  # the run process ends if this agent dies
-            env[AGENT_PID_ENV] = str(os.getpid())
-        text = json.dumps(document)
-        if len(text) <= MAX_ENV_SPEC:
-            env[RUN_SPEC_ENV] = text
+        env = {str(k): str(v) for k, v in (config.get("env") or {}).items()}
+        env.update(handoff.to_environ())
         # A pod has its image's interpreter; a local run, this agent's (or the spec's).
         default = self.python if self.infra.runs_on_this_machine else "python"
         python = str(config.get("python") or resources.get("python") or default)
@@ -363,14 +351,15 @@ class Agent:
             attempt=max(1, claimed.attempt),
         )
 
-    def _api_env(self) -> dict[str, str]:
-        env = {"JUPYTER_FLOWS_API_URL": self.client.api_url}
+    def _api_settings(self) -> dict[str, str]:
+        """How the run process reaches the server: as this agent does."""
+        settings = {"api_url": self.client.api_url}
         scheme, _, value = self.client.headers.get("Authorization", "").partition(" ")
         if scheme == "Bearer":
-            env["JUPYTER_FLOWS_API_KEY"] = value
+            settings["api_key"] = value
         elif scheme == "token":
-            env["JUPYTER_FLOWS_API_TOKEN"] = value
-        return env
+            settings["api_token"] = value
+        return settings
 
     def _run(self, active: ActiveRun) -> None:
         try:

@@ -1,30 +1,31 @@
 """``python -m jupyter_flows.agent.execute RUN_ID``: run one claimed flow run in this process.
 
 What the agent starts for each run (locally, in a Dask run's process, in a Kubernetes pod).
-It reads what it needs from ``JUPYTER_FLOWS_RUN_SPEC`` (JSON the agent passes: the run's
-name, parameters, run config and flow version), or fetches the run and its version from the
-server when the spec is not there; then it loads the flow:
+The agent hands it a :class:`~jupyter_flows.engine.run_env.RunEnv` in the environment; its
+run document (:class:`~jupyter_flows.agent.run_document.RunDocument`: the run's name,
+parameters, run config and flow version) comes with it, or is fetched from the server by
+id when it was too large for the environment. Then it loads the flow by its kind
+(``spec.flow_kind.kind_of``, as ``FlowSpec.from_content`` reads it):
 
-- a notebook or script flow (the kind ``spec.flow_kind.kind_of`` reads from its content,
-  as ``FlowSpec.from_content`` does) runs through ``notebooks.engines.execute_registered``;
+- a notebook or script flow runs through ``notebooks.engines.execute_registered``;
 - a module of ``@flow`` functions: its entrypoint ``path.py:function`` is imported (a
   relative path from the run config's ``working_dir``, else this process's working
   directory).
 
 The flow runs as the claimed run itself (``run_flow(..., flow_run_id=RUN_ID)``): the
-engine's HTTP reporter (``JUPYTER_FLOWS_API_URL``/``_KEY``/``_TOKEN``) reports its states,
-task runs and logs into that run. With ``JUPYTER_FLOWS_RUN_PROCESS=1`` a timed-out flow ends
-this process. If the flow cannot even be loaded, the run is reported Failed with the reason.
-Exit code: 0 when the run completed, 1 otherwise.
+engine's HTTP reporter (the hand-off's API URL and key or token) reports its states, task
+runs and logs into that run; the hand-off's ``run_process`` lets a timed-out flow end this
+process, and its ``dask`` settings put the flow's tasks on a Dask cluster. If the flow
+cannot even be loaded, the run is reported Failed with the reason. Exit code: 0 when the
+run completed, 1 otherwise.
 
-While ``JUPYTER_FLOWS_AGENT_PID`` is set, a watchdog ends this process (and its process
+While the hand-off names the agent's pid, a watchdog ends this process (and its process
 group: Dask workers) if that agent dies, so nothing keeps running a run whose agent is gone
 (the server's reaper crashes and retries it).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -32,11 +33,9 @@ import threading
 import time
 from typing import Any
 
-from jupyter_flows.spec.flow_kind import FlowKind, kind_of
-
-RUN_SPEC_ENV = "JUPYTER_FLOWS_RUN_SPEC"
-AGENT_PID_ENV = "JUPYTER_FLOWS_AGENT_PID"
-DASK_ENV = "JUPYTER_FLOWS_DASK"
+from jupyter_flows.agent.run_document import RunDocument
+from jupyter_flows.engine.run_env import RunEnv
+from jupyter_flows.spec.flow_kind import FlowKind
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,82 +44,63 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m jupyter_flows.agent.execute RUN_ID", file=sys.stderr)
         return 2
     run_id = args[0]
-    _watch_agent()
-    spec = _spec(run_id)
-    version = spec.get("flow_version") or {}
-    config = spec.get("run_config") or {}
-    parameters = dict(spec.get("parameters") or {})
+    handoff = RunEnv.take()  # the flow's code and its children do not see the hand-off
+    _watch_agent(handoff.agent_pid)
+    document = RunDocument.from_run_env(handoff) or _fetch(run_id)
     try:
-        kind = _kind(version)
+        kind = document.kind
     except Exception as error:
         _fail(run_id, f"cannot load the flow: {type(error).__name__}: {error}")
         return 1
     if kind is not FlowKind.MODULE:
-        return _run_notebook(run_id, version, parameters)
+        return _run_notebook(run_id, document)
     try:
-        flow = _load_flow(version, config)
+        flow = _load_flow(document)
     except Exception as error:
         _fail(run_id, f"cannot load the flow: {type(error).__name__}: {error}")
         return 1
     from jupyter_flows.engine.flow import run_flow
+    from jupyter_flows.engine.runners import DaskTaskRunner
 
-    dask = os.environ.get(DASK_ENV)
-    if dask:
-        from jupyter_flows.engine.runners import DaskTaskRunner
-
-        settings = json.loads(dask)
-        runner = DaskTaskRunner(settings.get("address"), settings.get("cluster_kwargs"))
+    runner = DaskTaskRunner.from_run_env(handoff)
+    if runner is not None:
         flow = flow.with_options(task_runner=runner)
     try:
-        name = spec.get("name")
-        state = run_flow(flow, (), parameters, True, flow_run_id=run_id, flow_run_name=name)
+        state = run_flow(
+            flow, (), document.parameters, True, flow_run_id=run_id, flow_run_name=document.name
+        )
     except Exception as error:  # before the run started: the parameters do not bind
         _fail(run_id, f"cannot start the flow: {type(error).__name__}: {error}")
         return 1
     return 0 if state.is_completed() else 1
 
 
-def _spec(run_id: str) -> dict[str, Any]:
-    text = os.environ.pop(RUN_SPEC_ENV, "")
-    if text:
-        spec: dict[str, Any] = json.loads(text)
-        return spec
+def _fetch(run_id: str) -> RunDocument:
+    """The run document from the server (a pod, or a document too large for the env)."""
     from jupyter_flows.client import FlowsClient
 
-    with FlowsClient() as client:  # a pod, or a spec too large for the environment
-        run = client.get_flow_run(run_id)
-        version = client.get_flow_version(run.flow_version_id) if run.flow_version_id else None
-    content = version.content if version is not None else {}
-    return {
-        "id": run.id,
-        "name": run.name,
-        "parameters": run.parameters,
-        "run_config": content.get("run_config") or {},
-        "flow_version": version.model_dump(mode="json") if version is not None else None,
-    }
+    with FlowsClient() as client:
+        return RunDocument.fetch(client, run_id)
 
 
-def _kind(version: dict[str, Any]) -> FlowKind:
-    return kind_of(version.get("content") or {}, version.get("entrypoint"))
-
-
-def _run_notebook(run_id: str, version: dict[str, Any], parameters: dict[str, Any]) -> int:
+def _run_notebook(run_id: str, document: RunDocument) -> int:
     from jupyter_flows.notebooks.engines.registered import execute_registered
 
     try:
-        result = execute_registered(version, parameters, flow_run_id=run_id)
+        result = execute_registered(document.flow_version, document.parameters, flow_run_id=run_id)
     except Exception as error:
         _fail(run_id, f"cannot run the notebook: {type(error).__name__}: {error}")
         return 1
     return 0 if result.is_completed() else 1
 
 
-def _load_flow(version: dict[str, Any], config: dict[str, Any]) -> Any:
-    entrypoint = version.get("entrypoint")
+def _load_flow(document: RunDocument) -> Any:
+    version = document.flow_version
+    entrypoint = version.entrypoint if version is not None else None
     if not entrypoint or ":" not in entrypoint:
         raise ValueError(f"the flow version has no entrypoint 'path.py:function' ({entrypoint!r})")
     path, _, attr = entrypoint.rpartition(":")
-    folder = config.get("working_dir")
+    folder = document.run_config.get("working_dir")
     if folder and not os.path.isabs(path):
         path = os.path.join(folder, path)
     from jupyter_flows.engine.flow import Flow
@@ -145,12 +125,10 @@ def _fail(run_id: str, message: str) -> None:
         print(f"could not report the failure: {error}", file=sys.stderr, flush=True)
 
 
-def _watch_agent() -> None:
+def _watch_agent(agent: int | None) -> None:
     """End this process group if the agent that started it dies."""
-    raw = os.environ.pop(AGENT_PID_ENV, "")
-    if not raw.isdigit():
+    if agent is None:
         return
-    agent = int(raw)
 
     def watch() -> None:
         while True:

@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.errors import ResultPersistenceError
+from jupyter_flows.engine.run_env import RESULT_STORAGE
 
 if TYPE_CHECKING:
     from jupyter_flows.engine.context import TaskRunContext
@@ -34,7 +35,7 @@ _FORMAT_VERSION = 1
 
 def default_result_storage() -> str:
     return os.environ.get(
-        "JUPYTER_FLOWS_RESULT_STORAGE",
+        RESULT_STORAGE,
         os.path.join(os.path.expanduser("~"), ".jupyter_flows", "results"),
     )
 

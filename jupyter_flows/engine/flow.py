@@ -39,6 +39,7 @@ from jupyter_flows.engine.errors import (
 from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import capture_prints, configure_logging, flow_logger
 from jupyter_flows.engine.reporter import FlowRunRecord, Reporter, StateRecord, current_reporter
+from jupyter_flows.engine.run_env import RunEnv
 from jupyter_flows.engine.runners import TaskRunner, ThreadPoolTaskRunner
 from jupyter_flows.engine.states import (
     Completed,
@@ -316,7 +317,7 @@ def run_flow(
     )
     if parent is None:
         reporter.flush()
-        if state.is_timed_out() and os.environ.get("JUPYTER_FLOWS_RUN_PROCESS") == "1":
+        if state.is_timed_out() and RunEnv.from_environ().run_process:
             _end_process(TIMEOUT_EXIT_CODE)
     return _outcome(state, return_state)
 

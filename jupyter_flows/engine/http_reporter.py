@@ -46,6 +46,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.ids import new_id
+from jupyter_flows.engine.run_env import API_KEY, API_TOKEN, API_URL, FLUSH_TIMEOUT
 
 if TYPE_CHECKING:  # reporter.py imports this module when the environment asks for it
     from jupyter_flows.engine.reporter import (
@@ -415,16 +416,16 @@ def _message(response: Any) -> str:
 
 def from_environment() -> HttpReporter | None:
     """An HttpReporter for ``JUPYTER_FLOWS_API_URL``; None when that variable is unset."""
-    url = os.environ.get("JUPYTER_FLOWS_API_URL")
+    url = os.environ.get(API_URL)
     if not url:
         return None
     try:
-        flush_timeout = float(os.environ.get("JUPYTER_FLOWS_FLUSH_TIMEOUT", "10"))
+        flush_timeout = float(os.environ.get(FLUSH_TIMEOUT, "10"))
     except ValueError:
         flush_timeout = 10.0
     return HttpReporter(
         url,
-        api_key=os.environ.get("JUPYTER_FLOWS_API_KEY"),
-        token=os.environ.get("JUPYTER_FLOWS_API_TOKEN"),
+        api_key=os.environ.get(API_KEY),
+        token=os.environ.get(API_TOKEN),
         flush_timeout=flush_timeout,
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from jupyter_flows.engine.context import flow_run_context, get_run_context, task_run_context
 from jupyter_flows.engine.reporter import LogRecord, Reporter
+from jupyter_flows.engine.run_env import LOGGING_LEVEL, RunEnv
 
 LOGGER_NAME = "jupyter_flows"
 _logger = logging.getLogger(LOGGER_NAME)
@@ -74,11 +75,11 @@ def configure_logging() -> None:
     with _configure_lock:
         if _configured:
             return
-        level = os.environ.get("JUPYTER_FLOWS_LOGGING_LEVEL", "INFO").upper()
+        level = os.environ.get(LOGGING_LEVEL, "INFO").upper()
         _logger.setLevel(level)
         _logger.propagate = False
         _logger.addHandler(RunLogHandler())
-        if os.environ.get("JUPYTER_FLOWS_CONSOLE_LOGS", "1") not in ("0", "false", "no"):
+        if RunEnv.from_environ().console_logs:
             console = _ConsoleStderrHandler()
             console.setFormatter(_ConsoleFormatter())
             _logger.addHandler(console)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
+from jupyter_flows.engine.run_env import API_URL
 from jupyter_flows.engine.states import State
 
 RunKind = Literal["flow_run", "task_run"]
@@ -238,7 +239,7 @@ def current_reporter() -> Reporter:
     reporter = _current.get() or _default
     if reporter is not None:
         return reporter
-    url = os.environ.get("JUPYTER_FLOWS_API_URL")
+    url = os.environ.get(API_URL)
     return _environment_reporter(url) if url else _NULL
 
 

@@ -19,12 +19,15 @@ import contextvars
 import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.futures import TaskFuture
 from jupyter_flows.engine.registry import Registry
 from jupyter_flows.engine.states import State
 from jupyter_flows.engine.task_run import TaskCall, run_on_worker
+
+if TYPE_CHECKING:
+    from jupyter_flows.engine.run_env import RunEnv
 
 
 class TaskRunner:
@@ -155,6 +158,15 @@ class DaskTaskRunner(TaskRunner):
 
     def duplicate(self) -> DaskTaskRunner:
         return DaskTaskRunner(self.address, self.cluster_kwargs, self.client_kwargs)
+
+    @classmethod
+    def from_run_env(cls, env: RunEnv) -> DaskTaskRunner | None:
+        """The runner an agent's Dask infrastructure hands a run's process (``env.dask``:
+        a scheduler's address, or a LocalCluster's size); None when it hands none. The one
+        place a runner is made from the environment."""
+        if env.dask is None:
+            return None
+        return cls(env.dask.get("address"), env.dask.get("cluster_kwargs"))
 
     @property
     def client(self) -> Any:

@@ -15,6 +15,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
 from jupyter_flows._version import __version__
+from jupyter_flows.engine import run_env
 from jupyter_flows.server.background import BackgroundConfig
 from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
 from jupyter_flows.server.dispatch import Dispatcher
@@ -38,11 +39,6 @@ from jupyter_flows.server.handlers import (
 from jupyter_flows.server.local_agent import LocalAgentConfig
 from jupyter_flows.server.transactions import TransactionRunner
 from jupyter_flows.store import Database, default_url
-
-#: What kernels started by this server find in their environment (the engine's HTTP
-#: reporter reads them).
-API_URL_ENV = "JUPYTER_FLOWS_API_URL"
-API_TOKEN_ENV = "JUPYTER_FLOWS_API_TOKEN"
 
 HANDLER_MODULES = (
     version,
@@ -68,7 +64,7 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
     load_other_extensions = True
 
     db_url = Unicode(
-        help="SQLAlchemy URL of the store (default: $JUPYTER_FLOWS_DB_URL, else a SQLite "
+        help=f"SQLAlchemy URL of the store (default: ${run_env.DB_URL}, else a SQLite "
         "file in the Jupyter data dir).",
     ).tag(config=True)
     max_body_bytes = Int(
@@ -92,7 +88,7 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
     ).tag(config=True)
     set_kernel_env = Bool(
         True,
-        help=f"Set {API_URL_ENV} (and {API_TOKEN_ENV}) in this process's environment at "
+        help=f"Set {run_env.API_URL} (and {run_env.API_TOKEN}) in this process's environment at "
         "start, so kernels started by the server report their runs here. A value already "
         "set is kept.",
     ).tag(config=True)
@@ -141,10 +137,11 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
         if not self.set_kernel_env or self.serverapp is None:
             return
         server = self.serverapp
-        values = {API_URL_ENV: server.connection_url.rstrip("/") + base.API_PREFIX + "/"}
+        # What kernels started by this server find (the engine's HTTP reporter reads them).
+        values = {run_env.API_URL: server.connection_url.rstrip("/") + base.API_PREFIX + "/"}
         token = getattr(server.identity_provider, "token", "")
         if token:
-            values[API_TOKEN_ENV] = token
+            values[run_env.API_TOKEN] = token
         for key, value in values.items():
             if key in os.environ and self._env_set.get(key) != os.environ[key]:
                 continue  # set by the user: theirs wins

@@ -19,6 +19,8 @@ import sys
 
 from traitlets import Bool, HasTraits, Int, Unicode
 
+from jupyter_flows.engine import run_env
+
 log = logging.getLogger(__name__)
 
 
@@ -54,10 +56,10 @@ class LocalAgentConfig(HasTraits):
         ]
         if self.local_agent_limit > 0:
             cmd += ["--limit", str(self.local_agent_limit)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_FLOWS_API_")}
-        env["JUPYTER_FLOWS_API_URL"] = api_url
+        env = {k: v for k, v in os.environ.items() if not k.startswith(run_env.API_PREFIX)}
+        env[run_env.API_URL] = api_url
         if token:
-            env["JUPYTER_FLOWS_API_TOKEN"] = token
+            env[run_env.API_TOKEN] = token
         self._local_agent = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
         log.info("jupyter-flows: local agent started (pid %d)", self._local_agent.pid)
 

@@ -23,6 +23,7 @@ from typing import Any
 from jupyter_server.serverapp import ServerApp
 from traitlets.config import Config
 
+from jupyter_flows.engine import run_env
 from jupyter_flows.server.auth import FlowsAuthorizer, FlowsIdentityProvider
 from jupyter_flows.store import Database, default_url
 
@@ -123,7 +124,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--db",
         default=None,
         help="SQLAlchemy URL or SQLite file of the store (default: "
-        "$JUPYTER_FLOWS_DB_URL, else a SQLite file in the Jupyter data dir)",
+        f"${run_env.DB_URL}, else a SQLite file in the Jupyter data dir)",
     )
     parser.add_argument(
         "--token",

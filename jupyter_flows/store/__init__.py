@@ -14,7 +14,7 @@ holds plain functions taking a ``Session``, one module per group of entities:
 Only ``jupyter_flows.engine.states`` is imported from the rest of the package.
 """
 
-from jupyter_flows.store.db import DB_URL_ENV, Database, default_url
+from jupyter_flows.store.db import Database, default_url
 from jupyter_flows.store.errors import (
     Conflict,
     InvalidInput,
@@ -24,7 +24,6 @@ from jupyter_flows.store.errors import (
 )
 
 __all__ = [
-    "DB_URL_ENV",
     "Conflict",
     "Database",
     "InvalidInput",

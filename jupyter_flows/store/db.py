@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from jupyter_flows.engine.run_env import DB_URL
 from jupyter_flows.store.errors import StoreError
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 #: memory; a test checks this matches the migrations folder.
 HEAD_REVISION = "0004"
 
-#: Overrides the default database location for every process that opens the store.
-DB_URL_ENV = "JUPYTER_FLOWS_DB_URL"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Key of the PostgreSQL advisory lock that serialises concurrent upgrades.
@@ -42,7 +41,7 @@ _PG_MIGRATION_LOCK = 0x6A666C6F7773  # "jflows"
 
 def default_url() -> str:
     """``$JUPYTER_FLOWS_DB_URL``, else a SQLite file in the Jupyter data dir."""
-    env = os.environ.get(DB_URL_ENV)
+    env = os.environ.get(DB_URL)
     if env:
         return env
     from jupyter_core.paths import jupyter_data_dir

@@ -116,12 +116,12 @@ def test_a_registered_run_can_rerun_an_earlier_one_from_its_failed_cell(tmp_path
 def test_the_agents_dask_infrastructure_runs_the_cells_on_dask(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from jupyter_flows.engine.run_env import RunEnv
     from jupyter_flows.engine.runners import DaskTaskRunner
-    from jupyter_flows.notebooks.engines import registered
 
     settings = {"cluster_kwargs": {"n_workers": 1, "processes": False}}
     monkeypatch.setenv("JUPYTER_FLOWS_DASK", json.dumps(settings))
-    made = registered._dask_runner_from_environment()
+    made = DaskTaskRunner.from_run_env(RunEnv.from_environ())
     assert isinstance(made, DaskTaskRunner) and made.cluster_kwargs == settings["cluster_kwargs"]
     path = copy_notebook("report.ipynb", tmp_path)
     _, body = notebook_registration(path, engine="tasks", blob_storage=str(tmp_path / "blobs"))

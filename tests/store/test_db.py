@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from jupyter_flows.store import DB_URL_ENV, Database, default_url
+from jupyter_flows.engine.run_env import DB_URL
+from jupyter_flows.store import Database, default_url
 from jupyter_flows.store.db import normalize_url
 from jupyter_flows.store.models import FlowRun
 from tests.store.factories import make_run
@@ -20,7 +21,7 @@ IST = timezone(timedelta(hours=5, minutes=30))
 def test_default_is_a_sqlite_file_in_the_jupyter_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(DB_URL_ENV, raising=False)
+    monkeypatch.delenv(DB_URL, raising=False)
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
     assert default_url() == f"sqlite:///{tmp_path / 'data' / 'jupyter_flows' / 'flows.db'}"
     with Database() as db:
@@ -29,7 +30,7 @@ def test_default_is_a_sqlite_file_in_the_jupyter_data_dir(
 
 
 def test_env_var_overrides_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(DB_URL_ENV, f"sqlite:///{tmp_path / 'other.db'}")
+    monkeypatch.setenv(DB_URL, f"sqlite:///{tmp_path / 'other.db'}")
     with Database(upgrade=False) as db:
         assert db.url.database == str(tmp_path / "other.db")
 

@@ -1,7 +1,7 @@
 """A flow run whose tasks run on a Dask cluster.
 
 The run's process is a local one (:class:`~jupyter_flows.agent.infra.local.LocalProcess`);
-its flow gets a ``DaskTaskRunner`` (the run process reads ``JUPYTER_FLOWS_DASK``):
+its flow gets a ``DaskTaskRunner`` (``RunEnv.dask``, which the run process reads):
 
 - on the scheduler at ``address`` (the agent's setting, else the run config's
   ``dask.address``), or
@@ -16,16 +16,13 @@ takes the workers with it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from typing import Any
 
 from jupyter_flows.agent.infra.base import Handle, InvalidRunSpec, RunSpec
 from jupyter_flows.agent.infra.local import LocalProcess
-
-#: The variable the run process reads its Dask settings from.
-DASK_ENV = "JUPYTER_FLOWS_DASK"
+from jupyter_flows.engine.run_env import RunEnv
 
 
 class DaskCluster(LocalProcess):
@@ -75,5 +72,5 @@ class DaskCluster(LocalProcess):
         self.settings(run)
 
     def start(self, run: RunSpec) -> Handle:
-        env = {**run.env, DASK_ENV: json.dumps(self.settings(run))}
+        env = {**run.env, **RunEnv(dask=self.settings(run)).to_environ()}
         return super().start(replace(run, env=env))

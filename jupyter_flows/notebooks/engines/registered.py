@@ -25,6 +25,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from jupyter_flows.engine.run_env import RunEnv
+from jupyter_flows.engine.runners import DaskTaskRunner
 from jupyter_flows.notebooks.engines.base import NotebookDocument, NotebookRunError
 from jupyter_flows.notebooks.engines.run import NotebookRunResult, run_notebook_flow
 from jupyter_flows.spec.flow_spec import FlowKind, FlowSpec, FlowSpecError, parse_entrypoint
@@ -79,7 +81,8 @@ def execute_registered(
     # server's root), else this process's working directory (the agent's working_dir).
     options.setdefault("cwd", document.cwd or os.getcwd())
     if engine == "tasks" and options.get("task_runner") is None:
-        options["task_runner"] = _dask_runner_from_environment()
+        # What the agent's Dask infrastructure asks for, else the version's own runner.
+        options["task_runner"] = DaskTaskRunner.from_run_env(RunEnv.from_environ())
     if rerun_of is None and flow_run_id is not None:
         rerun_of, tagged_from_start = _rerun_tags(flow_run_id)
         if from_failed is None and tagged_from_start:
@@ -111,21 +114,9 @@ def execute_registered(
     )
 
 
-def _dask_runner_from_environment() -> Any:
-    """The agent's Dask infrastructure says where the run's tasks go (``JUPYTER_FLOWS_DASK``:
-    JSON ``{"address"?, "cluster_kwargs"?}``); None leaves the version's own runner."""
-    raw = os.environ.get("JUPYTER_FLOWS_DASK")
-    if not raw:
-        return None
-    from jupyter_flows.engine.runners import DaskTaskRunner
-
-    settings = json.loads(raw)
-    return DaskTaskRunner(settings.get("address"), settings.get("cluster_kwargs"))
-
-
 def _rerun_tags(flow_run_id: str) -> tuple[str | None, bool]:
     """``(rerun_of, from_start)`` from the run's tags on the server, if there is one."""
-    if not os.environ.get("JUPYTER_FLOWS_API_URL"):
+    if not RunEnv.from_environ().api_url:
         return None, False
     from jupyter_flows.client import FlowsAPIError, FlowsClient
 

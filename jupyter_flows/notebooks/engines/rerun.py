@@ -40,13 +40,14 @@ from jupyter_flows.notebooks.engines.run import (
 def read_run_record(flow_run_id: str, result_storage: str | None = None) -> dict[str, Any]:
     """The record a notebook run left for its reruns."""
     from jupyter_flows.engine.cache import ResultStore, default_result_storage
+    from jupyter_flows.engine.run_env import RESULT_STORAGE
 
     storage = result_storage or default_result_storage()
     found, record = ResultStore(storage).read(record_key(flow_run_id))
     if not found or not isinstance(record, dict) or record.get("format") != RUN_RECORD_FORMAT:
         raise NotebookRunError(
             f"no notebook run {flow_run_id!r} is recorded in {storage}: a rerun needs the "
-            "result storage the earlier run wrote to (JUPYTER_FLOWS_RESULT_STORAGE)"
+            f"result storage the earlier run wrote to ({RESULT_STORAGE})"
         )
     return record
 
