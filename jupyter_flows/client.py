@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -264,6 +264,21 @@ class FlowsClient:
             schedule=schedule,
         )
         return Deployment.model_validate(self._post("deployments", body))
+
+    def ensure_deployment(
+        self,
+        flow_id: str,
+        name: str,
+        *,
+        schedule: dict[str, Any] | None = None,
+        work_queue: str | None = None,
+    ) -> Deployment:
+        """The flow's deployment ``name``, made (queue "default" unless given) or changed
+        only where ``schedule`` or ``work_queue`` is given and differs (the server's rule)."""
+        body = _body(schedule=schedule, work_queue=work_queue)
+        path = f"flows/{quote(flow_id, safe='')}/deployments/{quote(name, safe='')}"
+        response = self.request("PUT", path, json_body=body)
+        return Deployment.model_validate(response.json())
 
     def list_deployments(
         self, *, flow_id: str | None = None, limit: int = 50, offset: int = 0

@@ -107,6 +107,27 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/flows/{flow_id}/deployments/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        flow_id: components['parameters']['flow_id'];
+        /** @description The deployment's name, unique within its flow. */
+        name: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    /** @description Make the flow's deployment `name`, or bring it up to date: what registering a flow with a deployment (`jupyter flows register`, `%flow register`, `notebooks/register`) does. A new deployment runs on `work_queue` (else `default`) on `schedule` (else none). An existing one changes only where a field is given and differs from what it has: an omitted field keeps its value, the same body again changes nothing (the runs its schedule made stay), and an interval schedule without an `anchor` keeps the anchor it has. */
+    put: operations['ensureDeployment'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/flow-versions/{version_id}': {
     parameters: {
       query?: never;
@@ -1042,6 +1063,11 @@ export interface components {
       paused?: boolean;
       schedule?: components['schemas']['Schedule'] | null;
     };
+    /** @description What the deployment should have; an omitted (or null) field keeps its value. */
+    EnsureDeployment: {
+      schedule?: components['schemas']['Schedule'] | null;
+      work_queue?: string | null;
+    };
     Deployment: {
       id: string;
       flow_id: string;
@@ -1740,6 +1766,50 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+    };
+  };
+  ensureDeployment: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        flow_id: components['parameters']['flow_id'];
+        /** @description The deployment's name, unique within its flow. */
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['EnsureDeployment'];
+      };
+    };
+    responses: {
+      /** @description The deployment existed; it is returned as it is now. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Deployment'];
+        };
+      };
+      /** @description The new deployment. */
+      201: {
+        headers: {
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Deployment'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
     };
   };
   getFlowVersion: {

@@ -140,3 +140,22 @@ def test_registering_tells_a_new_version_from_an_existing_one() -> None:
         again = api.register_flow("etl", {"tasks": []})
     assert (first.new, again.new) == (True, False)
     assert again.version.id == "v1"
+
+
+def test_ensure_deployment_puts_only_the_fields_given() -> None:
+    seen: list[tuple[str, str, dict[str, object]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.raw_path.decode(), json.loads(request.content)))
+        answer = {"id": "d1", "flow_id": "f1", "name": "a b/c", "work_queue": "default"}
+        return httpx.Response(201, json=answer)
+
+    with fake(handler) as api:
+        made = api.ensure_deployment("f1", "a b/c")
+        api.ensure_deployment("f1", "a b/c", schedule={"cron": "0 9 * * *"}, work_queue="gpu")
+    assert made.id == "d1" and made.name == "a b/c"
+    path = "/api/flows/flows/f1/deployments/a%20b%2Fc"
+    assert seen == [
+        ("PUT", path, {}),
+        ("PUT", path, {"schedule": {"cron": "0 9 * * *"}, "work_queue": "gpu"}),
+    ]

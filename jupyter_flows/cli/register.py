@@ -96,17 +96,9 @@ def ensure_deployment(
     schedule: dict[str, Any] | None = None,
     queue: str | None = None,
 ) -> Deployment:
-    """The flow's deployment ``name``: created, or changed where a schedule or queue is given."""
-    for existing in api.iterate(api.list_deployments, flow_id=flow_id):
-        if existing.name != name:
-            continue
-        changes: dict[str, Any] = {}
-        if schedule is not None:
-            changes["schedule"] = schedule
-        if queue is not None and queue != existing.work_queue:
-            changes["work_queue"] = queue
-        return api.update_deployment(existing.id, **changes) if changes else existing
-    return api.create_deployment(flow_id, name, work_queue=queue, schedule=schedule)
+    """The flow's deployment ``name``: created, or changed where a schedule or queue is given
+    (the server's rule: ``FlowsClient.ensure_deployment``)."""
+    return api.ensure_deployment(flow_id, name, schedule=schedule, work_queue=queue)
 
 
 def request_rerun(

@@ -119,6 +119,15 @@ class UpdateDeployment(Wire):
     schedule: Schedule | None = None
 
 
+class EnsureDeployment(Wire):
+    """``PUT flows/{id}/deployments/{name}``: what the deployment should have; an omitted
+    field keeps the value an existing deployment has (a new one: queue "default", no
+    schedule)."""
+
+    schedule: Schedule | None = None
+    work_queue: Name | None = None
+
+
 class RunDeployment(Wire):
     parameters: dict[str, Any] = Field(default_factory=dict)
     tags: Tags | None = None

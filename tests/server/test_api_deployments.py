@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from jupyter_flows.store import Database
+from jupyter_flows.store import deployments as store_deployments
+
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
 
@@ -130,3 +133,101 @@ async def test_pause_and_resume(api) -> None:
     assert paused["paused"] is True
     resumed = (await api("POST", f"deployments/{dep['id']}/resume", expect=200)).body
     assert resumed["paused"] is False
+
+
+# ------------------------------------------------------------ PUT flows/{id}/deployments/{name}
+
+HOURLY = {"interval_seconds": 3600, "anchor": "2026-01-01T00:00:00+00:00"}
+
+
+async def test_ensure_creates_a_deployment_with_the_defaults(api) -> None:
+    version = await api.register()
+    path = f"flows/{version['flow_id']}/deployments/nightly"
+    made = await api("PUT", path, {"work_queue": "gpu", "schedule": HOURLY}, expect=201)
+    assert made.headers["Location"].endswith(f"/api/flows/deployments/{made.body['id']}")
+    assert made.body["name"] == "nightly" and made.body["flow_id"] == version["flow_id"]
+    assert made.body["work_queue"] == "gpu" and made.body["schedule"] == HOURLY
+    assert made.body["version_policy"] == "latest" and made.body["paused"] is False
+
+    # No body: the queue "default", no schedule.
+    bare = await api("PUT", f"flows/{version['flow_id']}/deployments/adhoc", expect=201)
+    assert bare.body["work_queue"] == "default" and bare.body["schedule"] is None
+    got = await api("GET", f"deployments/{made.body['id']}", expect=200)
+    assert got.body == made.body
+
+
+async def test_ensure_changes_only_what_is_given(api) -> None:
+    version = await api.register()
+    path = f"flows/{version['flow_id']}/deployments/nightly"
+    made = (await api("PUT", path, {"work_queue": "gpu", "schedule": HOURLY}, expect=201)).body
+
+    moved = (await api("PUT", path, {"work_queue": "cpu"}, expect=200)).body
+    assert moved["id"] == made["id"]
+    assert moved["work_queue"] == "cpu" and moved["schedule"] == HOURLY  # schedule kept
+    cron = {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}
+    rescheduled = (await api("PUT", path, {"schedule": cron}, expect=200)).body
+    assert rescheduled["schedule"] == cron and rescheduled["work_queue"] == "cpu"
+    kept = (await api("PUT", path, {"schedule": None, "work_queue": None}, expect=200)).body
+    assert kept == rescheduled  # null is "keep", as an omitted field
+    listed = (await api("GET", "deployments", params={"flow_id": version["flow_id"]})).body
+    assert listed["total"] == 1
+
+
+async def test_ensure_is_idempotent(api, flows_db_url: str) -> None:
+    version = await api.register()
+    path = f"flows/{version['flow_id']}/deployments/nightly"
+    body = {"work_queue": "gpu", "schedule": HOURLY}
+    made = (await api("PUT", path, body, expect=201)).body
+    with Database(flows_db_url) as db, db.transaction() as session:
+        (schedule,) = store_deployments.read_schedules(session, made["id"])
+        schedule_id = schedule.id
+    again = (await api("PUT", path, body, expect=200)).body
+    assert again == made  # not even its updated time moved
+    # An interval without an anchor is the same schedule: its slots do not shift.
+    same = (await api("PUT", path, {"schedule": {"interval_seconds": 3600}}, expect=200)).body
+    assert same == made
+    with Database(flows_db_url) as db, db.transaction() as session:
+        (schedule,) = store_deployments.read_schedules(session, made["id"])
+        assert schedule.id == schedule_id  # never replaced, so its Scheduled runs stay
+
+
+async def test_ensure_of_an_unknown_flow_is_404(api) -> None:
+    answer = await api("PUT", f"flows/{UNKNOWN}/deployments/nightly", {}, expect=404)
+    assert answer.error == "not_found" and UNKNOWN in answer.body["message"]
+    assert (await api("GET", "deployments")).body["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "needle"),
+    [
+        ("d", {"colour": "red"}, "colour: unknown field"),
+        ("d", {"work_queue": ""}, "work_queue"),
+        ("d", {"schedule": {"cron": "every day"}}, "cron"),
+        ("d", {"schedule": {"interval_seconds": 0}}, "schedule"),
+        ("d", {"schedule": {"cron": "0 9 * * *", "timezone": "Mars/Base"}}, "timezone"),
+        ("d" * 201, {}, "name"),
+    ],
+)
+async def test_bad_ensure_requests_are_400_and_change_nothing(api, name, body, needle) -> None:
+    version = await api.register()
+    path = f"flows/{version['flow_id']}/deployments/{name}"
+    answer = await api("PUT", path, body, expect=400)
+    assert answer.error == "invalid_input" and needle in answer.body["message"]
+    bad_json = await api("PUT", f"flows/{version['flow_id']}/deployments/d", raw="{", expect=400)
+    assert bad_json.error == "invalid_input"
+    assert (await api("GET", "deployments")).body["total"] == 0
+
+
+async def test_ensure_finds_its_deployment_among_many(api, flows_db_url: str) -> None:
+    """The lookup is by (flow, name), not a scan of the first page of the flow's deployments."""
+    version = await api.register()
+    flow_id = version["flow_id"]
+    with Database(flows_db_url) as db, db.transaction() as session:
+        for i in range(600):
+            store_deployments.create_deployment(session, flow_group_id=flow_id, name=f"d{i:03}")
+    path = f"flows/{flow_id}/deployments/zz-last"
+    made = (await api("PUT", path, {"work_queue": "gpu"}, expect=201)).body
+    again = (await api("PUT", path, {"work_queue": "cpu"}, expect=200)).body
+    assert again["id"] == made["id"] and again["work_queue"] == "cpu"
+    listed = await api("GET", "deployments", params={"flow_id": flow_id, "limit": "1"})
+    assert listed.body["total"] == 601

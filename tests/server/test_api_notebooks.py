@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_flows.store import Database
+from jupyter_flows.store import deployments as store_deployments
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "notebooks"
 
 
@@ -115,6 +118,20 @@ async def test_register_makes_a_version_and_its_deployment(api, root: Path, _blo
     )
     assert sorted(t["key"] for t in cells.body["version"]["content"]["tasks"]) == ["count", "load"]
     assert cells.body["version"]["version_number"] == 2
+
+
+async def test_register_finds_its_deployment_among_many(api, root: Path, flows_db_url: str) -> None:
+    """More deployments than one page: registering again updates the one named, found by
+    (flow, name), rather than trying to make it a second time."""
+    body = {"path": "work/script.py", "name": "script", "deployment": "zz-last"}
+    first = (await api("POST", "notebooks/register", body, expect=201)).body
+    flow_id = first["version"]["flow_id"]
+    with Database(flows_db_url) as db, db.transaction() as session:
+        for i in range(600):
+            store_deployments.create_deployment(session, flow_group_id=flow_id, name=f"d{i:03}")
+    again = await api("POST", "notebooks/register", {**body, "queue": "nb"}, expect=200)
+    assert again.body["deployment"]["id"] == first["deployment"]["id"]
+    assert again.body["deployment"]["work_queue"] == "nb"
 
 
 async def test_bad_register_requests_are_refused(api, root: Path) -> None:

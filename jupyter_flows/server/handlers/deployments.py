@@ -1,4 +1,5 @@
-"""Deployments: CRUD, pause/resume, and ``POST deployments/{id}/runs``."""
+"""Deployments: CRUD, pause/resume, ``POST deployments/{id}/runs``, and
+``PUT flows/{id}/deployments/{name}`` (make or update a flow's deployment by name)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,22 @@ class DeploymentsHandler(FlowsHandler):
 
         result = await self.run(deployments.create_deployment, self.body(CreateDeployment))
         self.reply(result, 201, location=f"deployments/{result['id']}")
+
+
+class FlowDeploymentHandler(FlowsHandler):
+    """A flow's deployment by name: ``PUT`` makes it (201) or brings it up to date (200)."""
+
+    auth_resource = "flows.deployments"
+
+    @authenticated
+    @authorized
+    async def put(self, flow_id: str, name: str) -> None:
+        from jupyter_flows.server.wire import EnsureDeployment
+
+        body = self.body(EnsureDeployment, optional=True)
+        result, created = await self.run(deployments.ensure_deployment, flow_id, name, body)
+        location = f"deployments/{result['id']}" if created else None
+        self.reply(result, 201 if created else 200, location=location)
 
 
 class DeploymentHandler(FlowsHandler):
@@ -87,4 +104,5 @@ default_handlers = [
     (rf"{API_PREFIX}/deployments/{ID}", DeploymentHandler),
     (rf"{API_PREFIX}/deployments/{ID}/(?P<action>pause|resume)", PauseHandler),
     (rf"{API_PREFIX}/deployments/{ID}/runs", DeploymentRunsHandler),
+    (rf"{API_PREFIX}/flows/(?P<flow_id>[^/]+)/deployments/(?P<name>[^/]+)", FlowDeploymentHandler),
 ]

@@ -1,4 +1,9 @@
-"""Deployments: a flow set up to run (parameters, work queue, schedule), and their runs."""
+"""Deployments: a flow set up to run (parameters, work queue, schedule), and their runs.
+
+:func:`ensure_deployment` is the one rule for "the deployment of a registered flow":
+``PUT flows/{id}/deployments/{name}``, the notebook registration and, through the client,
+``jupyter flows register`` and the ``%flow`` magic all use it.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
     from jupyter_flows.server.wire import (
         CreateDeployment,
         CronSchedule,
+        EnsureDeployment,
         IntervalSchedule,
         RunDeployment,
         UpdateDeployment,
@@ -105,6 +111,72 @@ def create_deployment(session: Session, body: CreateDeployment) -> dict[str, Any
     check_parameters(_schema_of(session, version_id), body.parameters, partial=True)
     _set_schedule(session, deployment.id, body.schedule)
     return deployment_out(session, deployment)
+
+
+#: The longest deployment name (``wire.Name``).
+NAME_MAX = 200
+
+
+def ensure_deployment(
+    session: Session, flow_id: str, name: str, body: EnsureDeployment
+) -> tuple[dict[str, Any], bool]:
+    """The flow's deployment ``name``, made or brought up to date; (answer, created).
+
+    A new deployment runs on ``body.work_queue`` (else the queue "default") on
+    ``body.schedule`` (else none). An existing one changes only where the body gives a
+    queue or a schedule that differs from what it has: an omitted field keeps its value,
+    and sending the same body again changes nothing (so the Scheduled runs its schedule
+    made stay). An interval schedule without an anchor keeps the anchor it has, so
+    registering again does not shift its slots. The lookup by (flow, name) uses the store's
+    unique index on those columns, however many deployments the flow has.
+    """
+    from jupyter_flows.server.wire import CreateDeployment, UpdateDeployment
+
+    if not 1 <= len(name) <= NAME_MAX:
+        raise InvalidInput(f"a deployment's name has 1 to {NAME_MAX} characters")
+    store_flows.read_flow_group(session, flow_id)
+    existing = store_deployments.find_deployment(session, flow_id, name)
+    if existing is None:
+        create = CreateDeployment(
+            flow_id=flow_id,
+            name=name,
+            work_queue=body.work_queue or "default",
+            schedule=body.schedule,
+        )
+        return create_deployment(session, create), True
+    changes: dict[str, Any] = {}
+    if body.schedule is not None and not _same_schedule(session, existing.id, body.schedule):
+        changes["schedule"] = body.schedule
+    if body.work_queue is not None:
+        queue = session.get(WorkQueue, existing.work_queue_id) if existing.work_queue_id else None
+        if queue is None or queue.name != body.work_queue:
+            changes["work_queue"] = body.work_queue
+    if not changes:
+        return deployment_out(session, existing), False
+    return update_deployment(session, existing.id, UpdateDeployment(**changes)), False
+
+
+def _same_schedule(
+    session: Session, deployment_id: str, wanted: IntervalSchedule | CronSchedule
+) -> bool:
+    """Whether the deployment's one schedule is ``wanted`` already."""
+    from jupyter_flows.server.wire import IntervalSchedule
+
+    schedules = store_deployments.read_schedules(session, deployment_id)
+    if len(schedules) != 1:
+        return False
+    (have,) = schedules
+    if isinstance(wanted, IntervalSchedule):
+        return (
+            have.kind == "interval"
+            and have.interval_seconds == wanted.interval_seconds
+            and (wanted.anchor is None or have.anchor_date == wanted.anchor)
+        )
+    return (
+        have.kind == "cron"
+        and have.cron == " ".join(wanted.cron.split())
+        and have.timezone == wanted.timezone
+    )
 
 
 def read_deployment(session: Session, deployment_id: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.service import deployments, flows
-from jupyter_flows.store import deployments as store_deployments
 
 if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.base import NotebookDocument
@@ -70,7 +69,7 @@ def register_notebook(
     """Register the notebook's flow version and make or update its deployment."""
     from jupyter_flows.notebooks.engines.base import NotebookRunError
     from jupyter_flows.notebooks.reader import NotebookError
-    from jupyter_flows.server.wire import CreateDeployment, RegisterFlow, UpdateDeployment
+    from jupyter_flows.server.wire import EnsureDeployment, RegisterFlow
     from jupyter_flows.spec.notebook_flows import notebook_registration
 
     try:
@@ -85,32 +84,9 @@ def register_notebook(
     except (NotebookError, NotebookRunError) as exc:
         raise InvalidInput(str(exc)) from None
     version, created = flows.register_flow(session, RegisterFlow(**registration))
-    flow_id = version["flow_id"]
-    existing = next(
-        (
-            d
-            for d in store_deployments.read_deployments(session, flow_group_id=flow_id, limit=500)
-            if d.name == body.deployment
-        ),
-        None,
+    wanted = EnsureDeployment(schedule=body.schedule, work_queue=body.queue)
+    deployment, _ = deployments.ensure_deployment(
+        session, version["flow_id"], body.deployment, wanted
     )
-    if existing is None:
-        deployment = deployments.create_deployment(
-            session,
-            CreateDeployment(
-                flow_id=flow_id,
-                name=body.deployment,
-                work_queue=body.queue or "default",
-                schedule=body.schedule,
-            ),
-        )
-    else:
-        changes: dict[str, Any] = {}
-        if body.schedule is not None:
-            changes["schedule"] = body.schedule
-        if body.queue is not None:
-            changes["work_queue"] = body.queue
-        update = UpdateDeployment(**changes)
-        deployment = deployments.update_deployment(session, existing.id, update)
     answer = {"version": version, "deployment": deployment, "spec": spec.to_document()}
     return answer, created
