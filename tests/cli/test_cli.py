@@ -343,7 +343,7 @@ def test_api_key_commands(invoke: Invoke, flows_server: FlowsServer) -> None:
     assert invoke("runs", "ls", env=agent_env).exit_code == 0
     assert "not authorized" in one_line_error(invoke("api-key", "ls", env=agent_env))
     assert "Revoked" in invoke("api-key", "revoke", key["id"]).output
-    assert "authentication required" in one_line_error(invoke("runs", "ls", env=agent_env))
+    assert "the API key sent was refused" in one_line_error(invoke("runs", "ls", env=agent_env))
 
 
 # ---------------------------------------------------------------- reaching the server
@@ -361,7 +361,9 @@ def test_an_unreachable_server_is_one_line_naming_it(invoke: Invoke) -> None:
 def test_a_wrong_key_is_refused(invoke: Invoke) -> None:
     result = invoke("runs", "ls", env={"JUPYTER_FLOWS_API_KEY": "jf_wrong"})
     assert result.exit_code == 1
-    assert "authentication required" in one_line_error(result)
+    assert one_line_error(result) == (
+        "Error: the API key sent was refused: it is wrong, revoked, or another server's"
+    )
 
 
 # ---------------------------------------------------------------- the event stream
