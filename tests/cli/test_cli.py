@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_flows.client import FlowsClient
+from jupyter_flows.client import FlowsAPIError, FlowsClient
 from jupyter_flows.client_models import FlowRun
 from tests.cli.conftest import Invoke
 from tests.flows_server import FlowsServer, free_port
@@ -257,6 +257,11 @@ def test_logs_prints_filters_and_searches(invoke: Invoke, finished_run: FlowRun)
         "ERROR   | flow - disk full",
     ]
     assert "start" not in invoke("logs", finished_run.id, "--level", "warning").output
+    nothing = invoke("logs", finished_run.id, "--level", "critical")
+    assert nothing.exit_code == 0 and nothing.stdout == ""
+    assert nothing.stderr == "No log lines at critical or above (3 lines in all).\n"
+    unfound = invoke("logs", finished_run.id, "--search", "nowhere", "--level", "error").stderr
+    assert unfound == "No log lines at error or above containing 'nowhere' (3 lines in all).\n"
     searched = invoke("logs", finished_run.id, "--search", "DISK").output
     assert "disk full" in searched and "slow" not in searched
     followed = invoke("logs", finished_run.id, "--follow")
@@ -295,6 +300,39 @@ def test_logs_follow_prints_lines_as_they_arrive(invoke: Invoke, api: FlowsClien
     ]
     assert result.output.count("tick 1") == 1
     assert "Flow run ended Completed" in result.output
+
+
+def test_names_are_looked_up_without_a_request_that_fails(
+    invoke: Invoke, deployment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed request is a 404 warning in the server's log: a name is never tried as an id."""
+    failed: list[str] = []
+    sent = FlowsClient.request
+
+    def request(self: FlowsClient, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return sent(self, method, path, **kwargs)
+        except FlowsAPIError as exc:
+            failed.append(f"{exc.status} {method} {path}")
+            raise
+
+    monkeypatch.setattr(FlowsClient, "request", request)
+    flow, name = deployment.split("/")
+    for command in (
+        ["run", deployment],
+        ["run", name],
+        ["runs", "ls", "--flow", flow],
+        ["deployment", "ls", "--flow", f"default/{flow}"],
+        ["deployment", "pause", name],
+    ):
+        result = invoke(*command)
+        assert result.exit_code == 0, (command, result.output)
+    assert failed == []
+    error = one_line_error(invoke("run", f"no-such-flow/{name}"))
+    assert (
+        error == "Error: no flow 'no-such-flow': register it first (jupyter flows register FILE.py)"
+    )
+    assert failed == []
 
 
 def test_an_unknown_run_is_one_clear_line(invoke: Invoke) -> None:
