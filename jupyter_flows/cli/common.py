@@ -175,8 +175,7 @@ def resolve_flow(api: FlowsClient, ref: str, *, register_hint: str = REGISTER_HI
     if found is not None:
         return found
     project, _, name = ref.rpartition("/")
-    filters = {"name": name, **({"project": project} if project else {})}
-    matches = list(api.iterate(api.list_flows, **filters))
+    matches = list(api.iterate(api.list_flows, name=name, project=project or None))
     if len(matches) == 1:
         return matches[0]
     if not matches:

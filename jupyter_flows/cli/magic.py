@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import posixpath
@@ -485,20 +486,16 @@ def _show_executed_notebook(api: Any, run: Any, artifact: Any) -> None:
     here = _session_path()
     path = None
     if here is not None:
-        try:
+        with contextlib.suppress(FlowsAPIError):  # no contents manager, or no blob
             path = api.open_artifact(artifact.id)
-        except FlowsAPIError:
-            pass
     if here is None or path is None:
         name = artifact.data.get("name") or "."
         print(f"  Executed notebook: jupyter flows artifacts {run.id} --save {name}")
         return
     href = quote(posixpath.relpath(path, posixpath.dirname(here) or "."))
     text = f"Executed notebook: {path}"
-    display(
-        {"text/markdown": f"Executed notebook: [{path}]({href})", "text/plain": text},
-        raw=True,
-    )
+    markdown = f"Executed notebook: [{path}]({href})"
+    display({"text/markdown": markdown, "text/plain": text}, raw=True)  # type: ignore[no-untyped-call]
 
 
 def _print_table(rows: list[tuple[str, ...]], indent: str = "") -> None:

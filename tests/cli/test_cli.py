@@ -209,8 +209,15 @@ def test_run_watch_follows_the_run_and_exits_by_its_end(
     lines = result.output.splitlines()
     # Piped output gets a line per state change, then the final view, each on its own line.
     assert "2/2 task runs finished" in lines
-    assert any(line.endswith(f"task run load-0 {tasks[-1][1].capitalize()}") for line in lines)
     assert lines[-1].startswith("Flow run ") and lines[-1].endswith(f"ended {final.capitalize()}")
+    # Every state each run went through, in the order the server applied them.
+    changes = [line.split(" ", 1)[1] for line in lines if line[:2].isdigit()]
+    run_name = lines[0].split("Created flow run ", 1)[1].split(" ", 1)[0]
+    expected = [f"flow run {run_name} {s}" for s in ("Scheduled", "Pending", "Running")]
+    for name, state in tasks:
+        expected += [f"task run {name} {s}" for s in ("Pending", "Running", state.capitalize())]
+    expected.append(f"flow run {run_name} {final.capitalize()}")
+    assert changes == expected
 
 
 # ---------------------------------------------------------------- logs and cancel
