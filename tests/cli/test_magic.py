@@ -218,6 +218,14 @@ def test_the_magic_in_a_real_kernel(tmp_path: Path) -> None:
         nbformat.v4.new_code_cell("%load_ext jupyter_flows"),
         nbformat.v4.new_code_cell("%%flow task hello\nprint('hello from a task')\n6 * 7"),
         nbformat.v4.new_code_cell("%flow fly"),
+        nbformat.v4.new_code_cell(
+            "from jupyter_flows import flow, get_run_logger\n"
+            "@flow\n"
+            "def logs_twice():\n"
+            "    get_run_logger().info('informed')\n"
+            "    get_run_logger().warning('warned')\n"
+            "logs_twice()"
+        ),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
     NotebookClient(
@@ -228,11 +236,19 @@ def test_the_magic_in_a_real_kernel(tmp_path: Path) -> None:
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     outputs = notebook.cells[1].outputs
-    assert any(o.get("text") == "hello from a task\n" for o in outputs), outputs
+    printed = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+    assert "\nhello from a task\n" in printed, outputs  # a line of its own
     assert any(o.get("data", {}).get("text/plain") == "42" for o in outputs), outputs
     (error,) = notebook.cells[2].outputs  # IPython prints a UsageError as one line
     assert error["name"] == "stderr" and error["text"].startswith("UsageError: %flow: unknown")
     assert error["text"].count("\n") == 1  # a short message, not a traceback dump
+    # INFO on stdout (JupyterLab paints stderr red, as errors), WARNING on stderr.
+    streams = {"stdout": "", "stderr": ""}
+    for output in notebook.cells[3].outputs:
+        if output["output_type"] == "stream":
+            streams[output["name"]] += output["text"]
+    assert "INFO    | Flow run" in streams["stdout"] and "informed" in streams["stdout"]
+    assert "warned" in streams["stderr"] and "informed" not in streams["stderr"]
     assert json.dumps(outputs)
 
 
