@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         _fail(run_id, f"cannot load the flow: {type(error).__name__}: {error}")
         return 1
     if kind is not FlowKind.MODULE:
-        return _run_notebook(run_id, version, parameters)
+        return _run_notebook(run_id, version, parameters, spec.get("name"))
     try:
         flow = _load_flow(version, config)
     except Exception as error:
@@ -104,11 +104,13 @@ def _kind(version: dict[str, Any]) -> FlowKind:
     return kind_of(version.get("content") or {}, version.get("entrypoint"))
 
 
-def _run_notebook(run_id: str, version: dict[str, Any], parameters: dict[str, Any]) -> int:
+def _run_notebook(
+    run_id: str, version: dict[str, Any], parameters: dict[str, Any], name: str | None
+) -> int:
     from jupyter_flows.notebooks.engines.registered import execute_registered
 
     try:
-        result = execute_registered(version, parameters, flow_run_id=run_id)
+        result = execute_registered(version, parameters, flow_run_id=run_id, flow_run_name=name)
     except Exception as error:
         _fail(run_id, f"cannot run the notebook: {type(error).__name__}: {error}")
         return 1

@@ -141,6 +141,7 @@ def test_run_wait_runs_and_logs(
     shell.run_line_magic("flow", f"logs {run.id}")
     logs = capsys.readouterr().out
     assert "report: 3 ratios, sum 6.0" in logs
+    assert f"Beginning flow run {run.name!r}" in logs  # one run, one name: the API's
     shell.run_line_magic("flow", f"logs {run.id} --level critical")
     total = len(logs.strip().splitlines())
     assert capsys.readouterr().out == f"No log lines at critical or above ({total} lines in all).\n"
