@@ -87,7 +87,12 @@ def _run_notebook(run_id: str, document: RunDocument) -> int:
     from jupyter_flows.notebooks.engines.registered import execute_registered
 
     try:
-        result = execute_registered(document.flow_version, document.parameters, flow_run_id=run_id)
+        result = execute_registered(
+            document.flow_version,
+            document.parameters,
+            flow_run_id=run_id,
+            flow_run_name=document.name,
+        )
     except Exception as error:
         _fail(run_id, f"cannot run the notebook: {type(error).__name__}: {error}")
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -145,47 +146,85 @@ def level_number(value: str | None) -> int | None:
 
 # ------------------------------------------------------------------ looking things up by name
 
+#: Ids are UUIDs; anything else is a name, looked up with a list filter, so that a name is
+#: never first tried as an id (a 404 in the server's log for every lookup by name).
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+#: How a person registers a flow, in a terminal (the magic says ``%flow register``).
+REGISTER_HINT = "jupyter flows register FILE.py"
 
-def resolve_flow(api: FlowsClient, ref: str) -> FlowGroup:
-    """A flow by id or by name (in any project; ``project/name`` to choose)."""
+
+def looks_like_id(ref: str) -> bool:
+    return bool(_ID.match(ref))
+
+
+def _by_id(get: Callable[[str], Any], ref: str) -> Any:
+    """``get(ref)`` when ``ref`` is an id, else None; None too for an id that is not found."""
+    if not looks_like_id(ref):
+        return None
     try:
-        return api.get_flow(ref)
+        return get(ref)
     except FlowsAPIError as exc:
         if exc.status != 404:
             raise
+    return None
+
+
+def resolve_flow(api: FlowsClient, ref: str, *, register_hint: str = REGISTER_HINT) -> FlowGroup:
+    """A flow by id or by name (in any project; ``project/name`` to choose)."""
+    found: FlowGroup | None = _by_id(api.get_flow, ref)
+    if found is not None:
+        return found
     project, _, name = ref.rpartition("/")
-    matches = [
-        f
-        for f in api.iterate(api.list_flows)
-        if f.name == name and (not project or f.project == project)
-    ]
+    matches = list(api.iterate(api.list_flows, name=name, project=project or None))
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise CLIError(f"no flow {ref!r}: register it first (jupyter flows register FILE.py)")
+        raise CLIError(f"no flow {ref!r}: register it first ({register_hint})")
     raise CLIError(f"several flows are named {name!r}: use PROJECT/{name} or the flow's id")
 
 
-def resolve_deployment(api: FlowsClient, ref: str) -> Deployment:
+def resolve_deployment(
+    api: FlowsClient, ref: str, *, register_hint: str = REGISTER_HINT
+) -> Deployment:
     """A deployment by id, by ``FLOW/DEPLOYMENT`` or by its name alone when unique."""
     if "/" in ref:
         flow_ref, _, name = ref.rpartition("/")
-        flow = resolve_flow(api, flow_ref)
+        flow = resolve_flow(api, flow_ref, register_hint=register_hint)
         for deployment in api.iterate(api.list_deployments, flow_id=flow.id):
             if deployment.name == name:
                 return deployment
         raise CLIError(f"flow {flow.name!r} has no deployment named {name!r}")
-    try:
-        return api.get_deployment(ref)
-    except FlowsAPIError as exc:
-        if exc.status != 404:
-            raise
+    found: Deployment | None = _by_id(api.get_deployment, ref)
+    if found is not None:
+        return found
     matches = [d for d in api.iterate(api.list_deployments) if d.name == ref]
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise CLIError(f"no deployment {ref!r} (give its id or FLOW/NAME)")
     raise CLIError(f"several deployments are named {ref!r}: use FLOW/{ref} or the id")
+
+
+def no_log_lines(
+    api: FlowsClient,
+    run_id: str,
+    minimum: int | None = None,
+    search: str | None = None,
+    task_run_id: str | None = None,
+) -> str:
+    """Why nothing was printed: ``no log lines at warning or above (12 lines in all)``."""
+    total = api.get_flow_run_logs(run_id, limit=1).total
+    if not total:
+        return f"no log lines for flow run {run_id} yet"
+    what = []
+    if minimum is not None:
+        what.append(f"at {LEVEL_NAMES.get(minimum, str(minimum)).lower()} or above")
+    if search:
+        what.append(f"containing {search!r}")
+    if task_run_id:
+        what.append(f"of task run {task_run_id}")
+    lines = "line" if total == 1 else "lines"
+    return f"no log lines {' '.join(what) or 'yet'} ({total} {lines} in all)"
 
 
 # ------------------------------------------------------------------ output

@@ -21,7 +21,7 @@ from jupyter_flows.cli.common import (
     state_text,
     table,
 )
-from jupyter_flows.cli.live import watch_run
+from jupyter_flows.cli.live import open_events, watch_run
 from jupyter_flows.client_models import Deployment
 
 
@@ -344,17 +344,25 @@ def run(ref: str, params: tuple[str, ...], tags: tuple[str, ...], watch: bool) -
     parameters = parse_params(params)
     api = client()
     found = resolve_deployment(api, ref)
-    created = api.run_deployment(found.id, parameters, tags=tags or None)
     out = console()
-    out.print(
-        f"Created flow run {created.name} ({created.id}) of deployment {found.name}, state ",
-        state_text(created.state),
-        sep="",
-    )
-    if not watch:
-        return
-    ended = watch_run(api, created.id)
+    # Piped, --watch prints every state from the event stream: open it before the run exists.
+    events = open_events(api, found.flow_id) if watch and not out.is_terminal else None
+    try:
+        created = api.run_deployment(found.id, parameters, tags=tags or None)
+        out.print(
+            f"Created flow run {created.name} ({created.id}) of deployment {found.name}, state ",
+            state_text(created.state),
+            sep="",
+        )
+        if not watch:
+            return
+        ended = watch_run(api, created.id, events)
+    finally:
+        if events is not None:
+            events.close()
     assert ended.state is not None
     out.print(f"Flow run {ended.name} ended ", state_text(ended.state), sep="")
+    if any(a.type == "notebook" for a in api.iterate(api.list_artifacts, ended.id)):
+        out.print(f"Its executed notebook: jupyter flows artifacts {ended.id} --save .")
     if ended.state.type != "COMPLETED":
         raise click.exceptions.Exit(1)

@@ -26,16 +26,21 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
+import posixpath
 import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from jupyter_flows.engine.run_env import RunEnv
 
 _SETTLED = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT")
 
@@ -237,15 +242,19 @@ class FlowMagics(Magics):
             _print_table(rows)
 
     def _logs(self, args: list[str]) -> None:
+        from jupyter_flows.cli.common import level_number, no_log_lines
+
         parser = _parser("logs")
         parser.add_argument("run_id")
         parser.add_argument("--level")
         options = parser.parse_args(args)
+        minimum = level_number(options.level)
         with _client() as api:
             names = {t.id: t.name for t in api.iterate(api.list_task_runs, options.run_id)}
-            lines = list(api.iterate(api.get_flow_run_logs, options.run_id, level=options.level))
-        if not lines:
-            print(f"No log lines for flow run {options.run_id} yet.")
+            lines = list(api.iterate(api.get_flow_run_logs, options.run_id, level=minimum))
+            if not lines:
+                said = no_log_lines(api, options.run_id, minimum)
+                print(f"{said[0].upper()}{said[1:]}.")
         for line in lines:
             at = line.timestamp.astimezone().strftime("%H:%M:%S")
             level = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR"}.get(line.level, "")
@@ -312,9 +321,20 @@ def find_notebook_path() -> str:
 
 
 def _path_from_sessions() -> str | None:
-    """Ask the Jupyter server which session runs this kernel."""
-    url = os.environ.get("JUPYTER_FLOWS_API_URL")
-    token = os.environ.get("JUPYTER_FLOWS_API_TOKEN")
+    """The notebook of this kernel's session, on this machine."""
+    path = _session_path()
+    if path is None:
+        return None
+    for candidate in (path, os.path.join(os.getcwd(), os.path.basename(path))):
+        if candidate and os.path.exists(candidate):
+            return os.path.abspath(candidate)
+    return None
+
+
+def _session_path() -> str | None:
+    """Ask the Jupyter server which session runs this kernel: its path below the root."""
+    env = RunEnv.from_environ()
+    url, token = env.api_url, env.api_token
     if not url:
         return None
     try:
@@ -333,11 +353,7 @@ def _path_from_sessions() -> str | None:
         return None
     for session in sessions if isinstance(sessions, list) else []:
         if (session.get("kernel") or {}).get("id") == kernel_id:
-            path = session.get("path") or ""
-            candidates = [path, os.path.join(os.getcwd(), os.path.basename(path))]
-            for candidate in candidates:
-                if candidate and os.path.exists(candidate):
-                    return os.path.abspath(candidate)
+            return str(session.get("path") or "") or None
     return None
 
 
@@ -367,25 +383,30 @@ def _client() -> Any:
         raise UsageError(f"%flow: {exc}") from None
 
 
+#: Where a notebook's flow is registered from (the CLI says ``jupyter flows register``).
+REGISTER_HINT = "%flow register, in its notebook"
+
+
 def _flow(api: Any, name: str) -> Any:
-    for group in api.iterate(api.list_flows, name=name):
-        return group
+    from jupyter_flows.cli.common import CLIError, resolve_flow
+
     try:
-        return api.get_flow(name)
-    except Exception:
-        raise UsageError(f"%flow: no flow {name!r}: register it first (%flow register)") from None
+        return resolve_flow(api, name, register_hint=REGISTER_HINT)
+    except CLIError as exc:
+        raise UsageError(f"%flow: {exc.message}") from None
 
 
 def _deployment(api: Any, ref: str) -> Any:
-    from jupyter_flows.cli.common import resolve_deployment
+    """A deployment as the CLI finds it, or a flow's name for its ``default`` deployment."""
+    from jupyter_flows.cli.common import CLIError, looks_like_id, resolve_deployment
 
-    refs = [ref] if "/" in ref else [ref, f"{ref}/default"]
+    refs = [ref] if "/" in ref or looks_like_id(ref) else [ref, f"{ref}/default"]
     last = ""
     for candidate in refs:
         try:
-            return resolve_deployment(api, candidate)
-        except Exception as exc:
-            last = _short(exc)
+            return resolve_deployment(api, candidate, register_hint=REGISTER_HINT)
+        except CLIError as exc:
+            last = exc.message
     raise UsageError(f"%flow run: {last}")
 
 
@@ -433,7 +454,7 @@ def _status_text(api: Any, run_id: str, run: Any = None) -> Any:
     if run.start_time is not None:
         end = run.end_time or datetime.now(timezone.utc)
         elapsed = f" {max(0.0, (end - run.start_time).total_seconds()):.1f}s"
-    return Pretty(f"⏵ {run.name}: {_state(run)}{elapsed} — tasks: {tasks}")
+    return Pretty(f"Flow run {run.name}: {_state(run)}{elapsed}; tasks: {tasks}")
 
 
 def _print_outcome(api: Any, run: Any) -> None:
@@ -441,12 +462,42 @@ def _print_outcome(api: Any, run: Any) -> None:
     message = f": {state.message}" if state is not None and state.message else ""
     print(f"Flow run {run.name} ended {_state(run)}{message}")
     try:
-        artifacts = api.request("GET", f"flow-runs/{run.id}/artifacts").json().get("items", [])
+        artifacts = list(api.iterate(api.list_artifacts, run.id))
     except Exception:
         artifacts = []
+    notebooks = [a for a in artifacts if a.type == "notebook"]
     for artifact in artifacts:
-        data = artifact.get("data", {})
-        print(f"  {artifact['type']}: {data.get('path') or data.get('uri') or data.get('url')}")
+        if artifact.type != "notebook":
+            data = artifact.data
+            print(f"  {artifact.type}: {data.get('path') or data.get('url') or data.get('uri')}")
+    if notebooks:
+        _show_executed_notebook(api, run, notebooks[-1])
+
+
+def _show_executed_notebook(api: Any, run: Any, artifact: Any) -> None:
+    """A link that opens the run's executed notebook in JupyterLab.
+
+    The server writes it below its root, where the open-artifact command writes it; the
+    link is relative to this notebook's folder, which JupyterLab opens in a tab. Where
+    there is no such server (a team server's kernel), the command that saves it.
+    """
+    from IPython.display import display
+
+    from jupyter_flows.client import FlowsAPIError
+
+    here = _session_path()
+    path = None
+    if here is not None:
+        with contextlib.suppress(FlowsAPIError):  # no contents manager, or no blob
+            path = api.open_artifact(artifact.id)
+    if here is None or path is None:
+        name = artifact.data.get("name") or "."
+        print(f"  Executed notebook: jupyter flows artifacts {run.id} --save {name}")
+        return
+    href = quote(posixpath.relpath(path, posixpath.dirname(here) or "."))
+    text = f"Executed notebook: {path}"
+    markdown = f"Executed notebook: [{path}]({href})"
+    display({"text/markdown": markdown, "text/plain": text}, raw=True)  # type: ignore[no-untyped-call]
 
 
 def _print_table(rows: list[tuple[str, ...]], indent: str = "") -> None:

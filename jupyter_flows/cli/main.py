@@ -11,24 +11,25 @@ from __future__ import annotations
 import click
 
 from jupyter_flows.cli import admin, agents, flows, inspect, runs
+from jupyter_flows.engine import run_env
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--url",
-    envvar="JUPYTER_FLOWS_API_URL",
+    envvar=run_env.API_URL,
     metavar="URL",
     help="The API root, e.g. http://127.0.0.1:8888/api/flows/ [env JUPYTER_FLOWS_API_URL].",
 )
 @click.option(
     "--api-key",
-    envvar="JUPYTER_FLOWS_API_KEY",
+    envvar=run_env.API_KEY,
     metavar="KEY",
     help="An API key of a standalone server [env JUPYTER_FLOWS_API_KEY].",
 )
 @click.option(
     "--token",
-    envvar="JUPYTER_FLOWS_API_TOKEN",
+    envvar=run_env.API_TOKEN,
     metavar="TOKEN",
     help="A jupyter-server token [env JUPYTER_FLOWS_API_TOKEN].",
 )

@@ -22,6 +22,7 @@ from jupyter_flows.cli.common import (
     duration,
     json_option,
     level_number,
+    no_log_lines,
     print_json,
     resolve_flow,
     state_text,
@@ -117,16 +118,19 @@ def logs(
             if not page.items or offset >= page.total:
                 return printed
 
-    fetch()
-    if not follow:
-        return
-    with out.status("Following the log (Ctrl-C stops)…"):
-        while not (run.state is not None and run.state.is_final):
-            time.sleep(FOLLOW_POLL_SECONDS)
-            run = api.get_flow_run(run_id)
-            fetch()
-    fetch()  # lines delivered after the final state
-    out.print(Text.assemble("Flow run ended ", state_text(run.state)))
+    printed = fetch()
+    if follow:
+        with out.status("Following the log (Ctrl-C stops)…"):
+            while not (run.state is not None and run.state.is_final):
+                time.sleep(FOLLOW_POLL_SECONDS)
+                run = api.get_flow_run(run_id)
+                printed += fetch()
+        printed += fetch()  # lines delivered after the final state
+    if not printed:  # on stderr: what is piped stays log lines
+        said = no_log_lines(api, run_id, minimum, search, task_run_id)
+        click.echo(f"{said[0].upper()}{said[1:]}.", err=True)
+    if follow:
+        out.print(Text.assemble("Flow run ended ", state_text(run.state)))
 
 
 def _task_names(api: FlowsClient, run_id: str) -> dict[str, str]:

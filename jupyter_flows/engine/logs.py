@@ -2,7 +2,9 @@
 
 ``get_run_logger()`` returns a logger bound to the current run. Records go two ways: to the
 run's reporter (so the server and sidebar see them) and to the console (stderr), like
-Prefect's. ``JUPYTER_FLOWS_LOGGING_LEVEL`` sets the level (default INFO) and
+Prefect's; in a Jupyter kernel, INFO and below go to stdout (JupyterLab paints stderr red,
+as if every line were an error) and WARNING and above to stderr.
+``JUPYTER_FLOWS_LOGGING_LEVEL`` sets the level (default INFO) and
 ``JUPYTER_FLOWS_CONSOLE_LOGS=0`` silences the console.
 
 ``log_prints=True`` on a flow or task sends its ``print()`` calls to the run logger instead of
@@ -80,25 +82,43 @@ def configure_logging() -> None:
         _logger.propagate = False
         _logger.addHandler(RunLogHandler())
         if RunEnv.from_environ().console_logs:
-            console = _ConsoleStderrHandler()
+            console = ConsoleHandler()
             console.setFormatter(_ConsoleFormatter())
             _logger.addHandler(console)
         _configured = True
 
 
-class _ConsoleStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is *now* (Jupyter replaces it per cell)."""
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is *now* (Jupyter replaces it per cell); in a Jupyter
+    kernel, records below WARNING to sys.stdout."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
+        self._level = logging.WARNING  # of the record being written (emit holds the lock)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._level = record.levelno
+        super().emit(record)
 
     @property  # type: ignore[override,unused-ignore]
     def stream(self) -> Any:
+        if self._level < logging.WARNING and _is_kernel_stream(sys.stdout):
+            return sys.stdout
         return sys.stderr
 
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+
+def _is_kernel_stream(stream: Any) -> bool:
+    """A Jupyter kernel's output stream (ipykernel's OutStream, known without importing it),
+    or a stream that wraps one as ``original`` (what ``%%flow task`` installs)."""
+    for _ in range(3):
+        if type(stream).__module__.startswith("ipykernel."):
+            return True
+        stream = getattr(stream, "original", None)
+    return False
 
 
 class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]

@@ -12,6 +12,10 @@ given by key, name or cell id), ``flow:skip`` (not a task; its definitions are n
 ``flow:merge`` (this cell and the next one that runs make one task), and papermill's
 ``parameters`` (the parameters cell; ``injected-parameters`` cells of papermill's output
 notebooks are left out).
+
+Cells that only drive jupyter-flows itself (``%load_ext jupyter_flows``, ``%flow …``,
+``%%flow …``) are never tasks: they register and follow the flow, they are not part of it.
+Each one left out is said in a ``flow_magic`` warning.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ KERNEL_NAMES = frozenset(dir(builtins)) | word_set(
     "__name__ __doc__ __builtins__ __builtin__ __spec__ __loader__ __package__"
 )
 _HISTORY = re.compile(r"^_(?:i{1,3})?\d+$")  # _3, _i3: output and input history
+#: A line that drives jupyter-flows: the %flow magic, or loading the extension.
+_FLOW_MAGIC = re.compile(r"^(?:%%?flow(?:\s|$)|%(?:re|un)?load_ext\s+jupyter_flows\s*$)")
 CellRef = int | str
 
 
@@ -244,6 +250,28 @@ def _tasks(source: Source, warnings: list[WarningSpec]) -> tuple[list[_Task], li
             continue
         if _is_empty(cell.source):
             continue
+        magic = flow_magic_lines(cell.source)
+        if magic and (magic[0].startswith("%%") or len(magic) == len(_code_lines(cell.source))):
+            warnings.append(
+                WarningSpec(
+                    code="flow_magic",
+                    message=f"cell {cell.index} ({_quote(magic[0])}) only drives jupyter-flows: "
+                    "it is left out of the flow",
+                    cells=[cell.index],
+                )
+            )
+            continue
+        flow_lines = [line for line in magic if line.startswith("%flow")]
+        if flow_lines:  # %load_ext beside code is harmless: the run loads the extension
+            warnings.append(
+                WarningSpec(
+                    code="flow_magic",
+                    message=f"cell {cell.index} runs {_quote(flow_lines[0])} beside other code, "
+                    "so every run of the flow runs it too: put it in a cell of its own, "
+                    "which is left out of the flow",
+                    cells=[cell.index],
+                )
+            )
         if tags.parameters:
             if has_parameters:
                 warnings.append(
@@ -317,7 +345,25 @@ def _name(cells: list[Cell], tags: list[_Tags], headings: dict[int, str], kind: 
 
 
 def _is_empty(source: str) -> bool:
-    return all(not line.strip() or line.lstrip().startswith("#") for line in source.splitlines())
+    return not _code_lines(source)
+
+
+def _code_lines(source: str) -> list[str]:
+    stripped = (line.strip() for line in source.splitlines())
+    return [line for line in stripped if line and not line.startswith("#")]
+
+
+def flow_magic_lines(source: str) -> list[str]:
+    """The lines of a cell that drive jupyter-flows (``%flow …``, ``%load_ext
+    jupyter_flows``); a ``%%flow`` cell magic is its first line."""
+    lines = _code_lines(source)
+    if lines and lines[0].startswith("%%"):
+        return lines[:1] if _FLOW_MAGIC.match(lines[0]) else []
+    return [line for line in lines if _FLOW_MAGIC.match(line)]
+
+
+def _quote(line: str) -> str:
+    return line if len(line) <= 40 else line[:39] + "…"
 
 
 _ATX = re.compile(r"^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
@@ -603,6 +649,10 @@ def _select(
         if cell.index in skipped_indices:
             raise NotebookError(source.path, "the cell is tagged flow:skip", cell=cell.index)
         task = by_cell.get(cell.index)
+        if task is None and flow_magic_lines(cell.source):
+            raise NotebookError(
+                source.path, "the cell only drives jupyter-flows (%flow …)", cell=cell.index
+            )
         if task is None:
             raise NotebookError(source.path, "the cell has no code to run", cell=cell.index)
         if cell.index not in wanted_cells:

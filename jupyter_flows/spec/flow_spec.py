@@ -118,7 +118,7 @@ class WarningSpec(_Model):
     code: str = Field(
         description="undefined_name, defined_later, defined_in_skipped_cell, "
         "multiple_definitions, opaque_definitions, syntax_error, unpicklable, parameters, "
-        "unknown_tag, merge, no_code."
+        "unknown_tag, merge, no_code, flow_magic."
     )
     message: str
     tasks: list[str] = Field(default_factory=list)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_flows.client import FlowsClient
+from jupyter_flows.client import FlowsAPIError, FlowsClient
 from jupyter_flows.client_models import FlowRun
 from tests.cli.conftest import Invoke
 from tests.flows_server import FlowsServer, free_port
@@ -209,8 +209,15 @@ def test_run_watch_follows_the_run_and_exits_by_its_end(
     lines = result.output.splitlines()
     # Piped output gets a line per state change, then the final view, each on its own line.
     assert "2/2 task runs finished" in lines
-    assert any(line.endswith(f"task run load-0 {tasks[-1][1].capitalize()}") for line in lines)
     assert lines[-1].startswith("Flow run ") and lines[-1].endswith(f"ended {final.capitalize()}")
+    # Every state each run went through, in the order the server applied them.
+    changes = [line.split(" ", 1)[1] for line in lines if line[:2].isdigit()]
+    run_name = lines[0].split("Created flow run ", 1)[1].split(" ", 1)[0]
+    expected = [f"flow run {run_name} {s}" for s in ("Scheduled", "Pending", "Running")]
+    for name, state in tasks:
+        expected += [f"task run {name} {s}" for s in ("Pending", "Running", state.capitalize())]
+    expected.append(f"flow run {run_name} {final.capitalize()}")
+    assert changes == expected
 
 
 # ---------------------------------------------------------------- logs and cancel
@@ -257,6 +264,11 @@ def test_logs_prints_filters_and_searches(invoke: Invoke, finished_run: FlowRun)
         "ERROR   | flow - disk full",
     ]
     assert "start" not in invoke("logs", finished_run.id, "--level", "warning").output
+    nothing = invoke("logs", finished_run.id, "--level", "critical")
+    assert nothing.exit_code == 0 and nothing.stdout == ""
+    assert nothing.stderr == "No log lines at critical or above (3 lines in all).\n"
+    unfound = invoke("logs", finished_run.id, "--search", "nowhere", "--level", "error").stderr
+    assert unfound == "No log lines at error or above containing 'nowhere' (3 lines in all).\n"
     searched = invoke("logs", finished_run.id, "--search", "DISK").output
     assert "disk full" in searched and "slow" not in searched
     followed = invoke("logs", finished_run.id, "--follow")
@@ -295,6 +307,39 @@ def test_logs_follow_prints_lines_as_they_arrive(invoke: Invoke, api: FlowsClien
     ]
     assert result.output.count("tick 1") == 1
     assert "Flow run ended Completed" in result.output
+
+
+def test_names_are_looked_up_without_a_request_that_fails(
+    invoke: Invoke, deployment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed request is a 404 warning in the server's log: a name is never tried as an id."""
+    failed: list[str] = []
+    sent = FlowsClient.request
+
+    def request(self: FlowsClient, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return sent(self, method, path, **kwargs)
+        except FlowsAPIError as exc:
+            failed.append(f"{exc.status} {method} {path}")
+            raise
+
+    monkeypatch.setattr(FlowsClient, "request", request)
+    flow, name = deployment.split("/")
+    for command in (
+        ["run", deployment],
+        ["run", name],
+        ["runs", "ls", "--flow", flow],
+        ["deployment", "ls", "--flow", f"default/{flow}"],
+        ["deployment", "pause", name],
+    ):
+        result = invoke(*command)
+        assert result.exit_code == 0, (command, result.output)
+    assert failed == []
+    error = one_line_error(invoke("run", f"no-such-flow/{name}"))
+    assert (
+        error == "Error: no flow 'no-such-flow': register it first (jupyter flows register FILE.py)"
+    )
+    assert failed == []
 
 
 def test_an_unknown_run_is_one_clear_line(invoke: Invoke) -> None:
@@ -343,7 +388,7 @@ def test_api_key_commands(invoke: Invoke, flows_server: FlowsServer) -> None:
     assert invoke("runs", "ls", env=agent_env).exit_code == 0
     assert "not authorized" in one_line_error(invoke("api-key", "ls", env=agent_env))
     assert "Revoked" in invoke("api-key", "revoke", key["id"]).output
-    assert "authentication required" in one_line_error(invoke("runs", "ls", env=agent_env))
+    assert "the API key sent was refused" in one_line_error(invoke("runs", "ls", env=agent_env))
 
 
 # ---------------------------------------------------------------- reaching the server
@@ -361,7 +406,9 @@ def test_an_unreachable_server_is_one_line_naming_it(invoke: Invoke) -> None:
 def test_a_wrong_key_is_refused(invoke: Invoke) -> None:
     result = invoke("runs", "ls", env={"JUPYTER_FLOWS_API_KEY": "jf_wrong"})
     assert result.exit_code == 1
-    assert "authentication required" in one_line_error(result)
+    assert one_line_error(result) == (
+        "Error: the API key sent was refused: it is wrong, revoked, or another server's"
+    )
 
 
 # ---------------------------------------------------------------- the event stream

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -130,6 +131,8 @@ def test_run_wait_runs_and_logs(
         out = capsys.readouterr().out
         assert f"of {name}: Scheduled" in out
         assert "ended Completed" in out
+        assert f"Flow run {run_name(out)}: Completed" in out  # the status line
+        assert all(c.isascii() or c in "…" for c in out), "a glyph some fonts lack"
         (run,) = api.list_flow_runs(flow_id=group.id).items
 
     shell.run_line_magic("flow", f"runs {name}")
@@ -138,6 +141,15 @@ def test_run_wait_runs_and_logs(
     shell.run_line_magic("flow", f"logs {run.id}")
     logs = capsys.readouterr().out
     assert "report: 3 ratios, sum 6.0" in logs
+    assert f"Beginning flow run {run.name!r}" in logs  # one run, one name: the API's
+    shell.run_line_magic("flow", f"logs {run.id} --level critical")
+    total = len(logs.strip().splitlines())
+    assert capsys.readouterr().out == f"No log lines at critical or above ({total} lines in all).\n"
+
+
+def run_name(out: str) -> str:
+    """The run's name in ``Flow run NAME (ID) of FLOW: STATE``."""
+    return out.split("Flow run ", 1)[1].split(" ", 1)[0]
 
 
 def test_a_cell_runs_as_a_task_with_its_states_recorded(
@@ -181,9 +193,13 @@ def test_usage_errors_are_one_line(shell: InteractiveShell, line: str, needle: s
 def test_server_errors_are_one_line(
     shell: InteractiveShell, server: FlowsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(UsageError, match="no flow 'no-such-flow'|no deployment") as caught:
+    with pytest.raises(UsageError) as caught:
         shell.run_line_magic("flow", "run no-such-flow")
-    assert "\n" not in str(caught.value)
+    assert str(caught.value) == (
+        "%flow run: no flow 'no-such-flow': register it first (%flow register, in its notebook)"
+    )
+    with pytest.raises(UsageError, match="%flow: no flow 'nope': register it first \\(%flow"):
+        shell.run_line_magic("flow", "runs nope")
     monkeypatch.setenv("JUPYTER_FLOWS_API_URL", "http://127.0.0.1:9/api/flows/")
     with pytest.raises(UsageError, match="cannot reach the jupyter-flows server"):
         shell.run_line_magic("flow", "runs anything")
@@ -203,6 +219,14 @@ def test_the_magic_in_a_real_kernel(tmp_path: Path) -> None:
         nbformat.v4.new_code_cell("%load_ext jupyter_flows"),
         nbformat.v4.new_code_cell("%%flow task hello\nprint('hello from a task')\n6 * 7"),
         nbformat.v4.new_code_cell("%flow fly"),
+        nbformat.v4.new_code_cell(
+            "from jupyter_flows import flow, get_run_logger\n"
+            "@flow\n"
+            "def logs_twice():\n"
+            "    get_run_logger().info('informed')\n"
+            "    get_run_logger().warning('warned')\n"
+            "logs_twice()"
+        ),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
     NotebookClient(
@@ -213,9 +237,50 @@ def test_the_magic_in_a_real_kernel(tmp_path: Path) -> None:
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     outputs = notebook.cells[1].outputs
-    assert any(o.get("text") == "hello from a task\n" for o in outputs), outputs
+    printed = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+    assert "\nhello from a task\n" in printed, outputs  # a line of its own
     assert any(o.get("data", {}).get("text/plain") == "42" for o in outputs), outputs
     (error,) = notebook.cells[2].outputs  # IPython prints a UsageError as one line
     assert error["name"] == "stderr" and error["text"].startswith("UsageError: %flow: unknown")
     assert error["text"].count("\n") == 1  # a short message, not a traceback dump
+    # INFO on stdout (JupyterLab paints stderr red, as errors), WARNING on stderr.
+    streams = {"stdout": "", "stderr": ""}
+    for output in notebook.cells[3].outputs:
+        if output["output_type"] == "stream":
+            streams[output["name"]] += output["text"]
+    assert "INFO    | Flow run" in streams["stdout"] and "informed" in streams["stdout"]
+    assert "warned" in streams["stderr"] and "informed" not in streams["stderr"]
     assert json.dumps(outputs)
+
+
+def test_the_executed_notebook_is_a_link_that_opens_in_jupyterlab(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from jupyter_flows.cli import magic
+
+    class Api:
+        opened: list[str] = []
+
+        def open_artifact(self, artifact_id: str) -> str:
+            self.opened.append(artifact_id)
+            return "jupyter-flows-runs/report/run-1a2b3c4d-1a2b3c4d.ipynb"
+
+    run = SimpleNamespace(id="0190-run", name="run-1a2b3c4d")
+    artifact = SimpleNamespace(id="a1", data={"name": "report-run-1a2b3c4d.ipynb"})
+    shown: list[dict[str, str]] = []
+    monkeypatch.setattr("IPython.display.display", lambda data, raw: shown.append(data))
+    monkeypatch.setattr(magic, "_session_path", lambda: "work/q3/report.ipynb")
+    magic._show_executed_notebook(Api(), run, artifact)
+    (data,) = shown
+    assert data["text/markdown"] == (
+        "Executed notebook: [jupyter-flows-runs/report/run-1a2b3c4d-1a2b3c4d.ipynb]"
+        "(../../jupyter-flows-runs/report/run-1a2b3c4d-1a2b3c4d.ipynb)"
+    )
+    assert Api.opened == ["a1"]
+
+    monkeypatch.setattr(magic, "_session_path", lambda: None)  # not a JupyterLab kernel
+    magic._show_executed_notebook(Api(), run, artifact)
+    assert capsys.readouterr().out == (
+        "  Executed notebook: jupyter flows artifacts 0190-run --save report-run-1a2b3c4d.ipynb\n"
+    )
+    assert Api.opened == ["a1"]

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from jupyter_flows.cli.register import request_rerun
@@ -183,3 +184,71 @@ def test_a_notebook_runs_on_an_agent_fails_then_reruns_with_new_parameters(
         assert b"injected-parameters" in executed and b"divisor = 2" in executed
     else:
         assert artifacts == []
+
+
+@pytest.mark.slow
+def test_a_notebook_whose_saved_cells_drive_it_with_the_magic_runs_to_completed(
+    flows_server: FlowsServer, agent_pool: Agents, storage: Path
+) -> None:
+    """The README's notebook tour, as a data scientist saves it: the magic in the notebook.
+
+    Registered from the CLI, run by an agent on the kernel engine, followed with
+    'run --watch' piped: the magic's cells are left out (and registration says so), the run
+    has one name everywhere, the kernel's start-up noise is not in its log, and the other
+    magics a notebook holds do what they do in JupyterLab.
+    """
+    queue = f"nb-{uuid.uuid4().hex[:8]}"
+    path = storage / f"tour_{queue}.ipynb"
+    cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_flows"),
+        nbformat.v4.new_markdown_cell("## Parameters"),
+        nbformat.v4.new_code_cell("days = 3", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("## Compute"),
+        nbformat.v4.new_code_cell("total = days * 2\nfiles = !ls\nprint('total', total)"),
+        nbformat.v4.new_code_cell("%%capture hidden\nprint('not in the log')"),
+        nbformat.v4.new_markdown_cell("## Report"),
+        nbformat.v4.new_code_cell("print('report:', total, hidden.stdout.strip())\n!echo shell"),
+        nbformat.v4.new_code_cell("%flow register --queue q"),
+        nbformat.v4.new_code_cell(f"%flow run {path.stem} -p days=4 --wait"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, path)
+
+    out = cli(flows_server, "register", str(path), "--queue", queue, cwd=storage)
+    assert out.returncode == 0, out.stdout + out.stderr
+    left_out = [line for line in out.stdout.splitlines() if "left out of the flow" in line]
+    assert [line.split(" (")[0] for line in left_out] == ["! cell 0", "! cell 8", "! cell 9"]
+    agent_pool.start(queue, f"agent-{queue}")
+
+    refused = cli(flows_server, "run", f"{path.stem}/default", "-p", "dayz=4", cwd=storage)
+    assert "(did you mean 'days'?); its parameters are: days" in refused.stderr
+
+    watched = cli(
+        flows_server, "run", f"{path.stem}/default", "-p", "days=4", "--watch", cwd=storage
+    )
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    api = api_of(flows_server)
+    (run,) = api.list_flow_runs(flow_id=api.get_flow_run(_run_id(watched.stdout)).flow_id).items
+    assert run.state is not None and run.state.type == "COMPLETED", run.state
+    tasks = _task_runs(api, run.id)
+    assert set(tasks) == {"parameters", "compute", "compute-2", "report"}
+    # run --watch: every state of every task, in the server's order, the run's last.
+    changes = [line.split(" ", 1)[1] for line in watched.stdout.splitlines() if line[:2].isdigit()]
+    for task in tasks.values():
+        said = [c.rsplit(" ", 1)[1] for c in changes if c.startswith(f"task run {task.name} ")]
+        assert said == ["Pending", "Running", "Completed"], changes
+    assert changes[-1] == f"flow run {run.name} Completed"
+    assert f"jupyter flows artifacts {run.id} --save ." in watched.stdout
+
+    messages = _messages(api, run.id)
+    assert "report: 8 not in the log" in messages and "shell" in messages
+    assert f"Beginning flow run {run.name!r} for flow {path.stem!r}" in messages  # one name
+    assert not [m for m in messages if "IPKernelApp" in m or "without encryption" in m]
+    (artifact,) = api.list_artifacts(run.id).items
+    assert artifact.data["name"] == f"{path.stem}-{run.name}.ipynb"
+
+
+def _run_id(output: str) -> str:
+    """The id in 'Created flow run NAME (ID) of deployment …'."""
+    return output.split("Created flow run ", 1)[1].split("(", 1)[1].split(")", 1)[0]

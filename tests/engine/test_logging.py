@@ -122,3 +122,45 @@ def test_a_broken_reporter_does_not_break_the_run() -> None:
             assert pipeline() == 5
     finally:
         logging.raiseExceptions = True
+
+
+class _Collected(list[str]):
+    def write(self, text: str) -> None:
+        self.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _KernelStream(_Collected):
+    """Stands for ipykernel's OutStream: the console handler knows it by its module."""
+
+
+_KernelStream.__module__ = "ipykernel.iostream"
+
+
+@pytest.mark.parametrize(
+    ("kind", "info_goes_to"), [(_KernelStream, "stdout"), (_Collected, "stderr")]
+)
+def test_console_lines_below_warning_go_to_stdout_in_a_notebook_only(
+    monkeypatch: pytest.MonkeyPatch, kind: type[_Collected], info_goes_to: str
+) -> None:
+    from jupyter_flows.engine.logs import ConsoleHandler
+
+    streams = {"stdout": kind(), "stderr": kind()}
+    monkeypatch.setattr("sys.stdout", streams["stdout"])
+    monkeypatch.setattr("sys.stderr", streams["stderr"])
+    handler = ConsoleHandler()
+    log = logging.getLogger("jupyter_flows.tests.console")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("careful")
+        log.info("informed")
+        log.error("broken")
+    finally:
+        log.removeHandler(handler)
+    assert "".join(streams[info_goes_to]).count("informed") == 1
+    assert "careful" in "".join(streams["stderr"]) and "broken" in "".join(streams["stderr"])
+    if info_goes_to == "stdout":
+        assert "careful" not in "".join(streams["stdout"])

@@ -79,6 +79,42 @@ def test_empty_and_comment_only_cells_are_not_tasks() -> None:
     assert [t.cell_indices for t in spec.tasks] == [[2]]
 
 
+def test_cells_that_drive_jupyter_flows_are_never_tasks_and_the_spec_says_so() -> None:
+    spec = inspect_notebook(
+        nb(
+            "%load_ext jupyter_flows",
+            {"md": "## Report"},
+            "x = 1",
+            "%flow register --engine tasks\n# and run it\n%flow run report --wait",
+            "%%flow task adhoc\ny = x + 1",
+            "%reload_ext jupyter_flows",
+            "%flow runs report",
+        )
+    )
+    assert [t.key for t in spec.tasks] == ["report"]
+    left_out = [w for w in spec.warnings if w.code == "flow_magic"]
+    assert [w.cells for w in left_out] == [[0], [3], [4], [5], [6]]
+    assert left_out[1].message == (
+        "cell 3 (%flow register --engine tasks) only drives jupyter-flows: it is left out "
+        "of the flow"
+    )
+    with pytest.raises(NotebookError, match="only drives jupyter-flows"):
+        inspect_notebook(nb("x = 1", "%flow register"), cells=[1])
+
+
+def test_a_flow_magic_beside_code_stays_and_is_warned_about() -> None:
+    spec = inspect_notebook(nb("import json\n%load_ext jupyter_flows", "x = 1\n%flow runs r"))
+    assert len(spec.tasks) == 2
+    (warning,) = spec.warnings
+    assert warning.code == "flow_magic" and warning.cells == [1]
+    assert "beside other code" in warning.message
+
+
+def test_other_magics_stay_tasks() -> None:
+    spec = inspect_notebook(nb("%matplotlib inline", "%pip install x", "!ls", "%flowers = 1"))
+    assert len(spec.tasks) == 4 and "flow_magic" not in codes(spec)
+
+
 def test_no_code_is_a_warning_not_an_error() -> None:
     spec = inspect_notebook(nb({"md": "# Only prose"}))
     assert spec.tasks == [] and codes(spec) == ["no_code"]

@@ -114,3 +114,31 @@ def test_the_engine_is_in_papermills_registry_and_runs_plain_papermill(tmp_path:
     )
     executed = nbformat.read(out, as_version=4)
     assert executed.cells[-1].outputs[0]["text"] == "base: 1\n"
+
+
+def test_the_kernels_own_output_is_not_the_flows_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """ipykernel warns on start ("Kernel is running over TCP without encryption") on its
+    stderr, which was the run process's: an agent shipped it as INFO lines of the run."""
+    import logging
+
+    from jupyter_flows.engine.logs import configure_logging
+
+    configure_logging()  # once per process: then this test may lower the level
+    engine_logger = logging.getLogger("jupyter_flows")
+    before = engine_logger.level
+    engine_logger.setLevel(logging.DEBUG)
+    try:
+        path = copy_notebook("report.ipynb", tmp_path)
+        got = run(path, tmp_path, {"n": 4, "label": "weekly"}, engine="kernel")
+    finally:
+        engine_logger.setLevel(before)
+    assert got.result.is_completed(), got.result.state.message
+    kernel_said = [line for line in got.records.logs if "kernel process wrote" in line.message]
+    assert [line.level for line in kernel_said] == [logging.DEBUG]
+    assert "IPKernelApp" in kernel_said[0].message  # it did say something
+    # Not on this process's stderr (an agent ships that as the run's log), but as the line
+    # logged at DEBUG, which the console prints at this test's level.
+    err = capfd.readouterr().err
+    assert err.count("[IPKernelApp]") == err.count("kernel process wrote:\n[IPKernelApp]") == 1

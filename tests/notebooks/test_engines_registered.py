@@ -65,10 +65,14 @@ def test_a_registered_script_runs_on_the_kernel_engine(tmp_path: Path) -> None:
         script, engine="kernel", blob_storage=str(tmp_path / "blobs")
     )
     assert _kind(_version(body)) is FlowKind.SCRIPT
-    got = _execute(_version(body), tmp_path)
+    got = _execute(_version(body), tmp_path, flow_run_id="0190-4d2a", flow_run_name="run-1a2b3c4d")
     assert got.result.is_completed(), got.result.state.message
     assert sorted(got.result.task_runs) == sorted(t.key for t in spec.tasks)
     assert got.result.artifacts[0].type == "notebook"
+    # One run, one name: the API's, in the records, the log lines and the notebook's name.
+    assert got.records.flow_runs[0].name == got.result.flow_run_name == "run-1a2b3c4d"
+    assert got.result.artifacts[0].data["name"] == "word_stats-run-1a2b3c4d.ipynb"
+    assert "Beginning flow run 'run-1a2b3c4d'" in [line.message for line in got.records.logs][0]
 
 
 def test_a_notebook_whose_code_changed_is_refused(tmp_path: Path) -> None:

@@ -112,6 +112,11 @@ async def test_runs_check_parameters_against_the_flow_version(api) -> None:
     assert "'n'" in wrong.body["message"]
     unknown = await api("POST", path, {"parameters": {"n": 1, "zz": 2}}, expect=400)
     assert "'zz'" in unknown.body["message"]
+    misspelt = await api("POST", path, {"parameters": {"n": 1, "lable": "y"}}, expect=400)
+    assert misspelt.body["message"] == (
+        "parameter 'lable' is not a parameter of this flow (did you mean 'label'?); "
+        "its parameters are: label, n"
+    )
     assert (await api("GET", "flow-runs")).body["total"] == 0
 
     run = await api(

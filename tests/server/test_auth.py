@@ -32,15 +32,15 @@ async def _key(api, role: str) -> dict[str, str]:
 
 
 async def test_no_key_or_a_wrong_key_is_401(api) -> None:
-    for headers in (
-        {"Authorization": ""},
-        {"Authorization": "Bearer jf_not-a-key"},
-        {"Authorization": "token wrong"},
+    for headers, says in (
+        ({"Authorization": ""}, "authentication required"),
+        ({"Authorization": "Bearer jf_not-a-key"}, "the API key sent was refused"),
+        ({"Authorization": "token wrong"}, "the token sent was refused"),
     ):
         answer = await api("GET", "flow-runs", headers=headers, expect=401)
-        assert answer.error == "unauthorized"
+        assert answer.error == "unauthorized" and answer.body["message"].startswith(says)
         answer = await api("POST", "ingest", {}, headers=headers, expect=401)
-        assert answer.error == "unauthorized"
+        assert answer.error == "unauthorized" and answer.body["message"].startswith(says)
 
 
 async def test_agent_key_on_a_user_endpoint_is_403(api) -> None:

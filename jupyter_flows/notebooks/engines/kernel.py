@@ -13,6 +13,10 @@ blob and reported as the run's ``notebook`` artifact.
 
 Only the cells of the spec's tasks run: cells tagged ``flow:skip`` and, for a selection,
 the cells left out are removed before papermill sees the notebook (markdown stays).
+
+The kernel process's own output (its start-up warnings, such as "Kernel is running over TCP
+without encryption") is not the flow's: it goes to a file, logged at DEBUG when the run
+ends, or at WARNING when the kernel died (what it said is then the clue).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class CellObserver:
                 if injected:  # papermill's injected cell is the end of the parameters task
                     self.last_cell[task.key] = _INJECTED
         self.failure: CellError | None = None
+        #: Where the kernel process writes its own stdout and stderr (a temporary file).
+        self.kernel_output: Any = None
         self._partial: dict[tuple[str, str], str] = {}
         self._traceback: dict[str, str] = {}
 
@@ -159,6 +165,20 @@ class _ObservedExecutionManager(NotebookExecutionManager):  # type: ignore[misc]
 
 class _ObservedClient(PapermillNotebookClient):  # type: ignore[misc]
     """papermill's notebook client, handing each output to the observer as it arrives."""
+
+    def start_new_kernel(self, **kwargs: Any) -> None:  # papermill's (sync) way in
+        super().start_new_kernel(**self._kernel_output(kwargs))
+
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        await super().async_start_new_kernel(**self._kernel_output(kwargs))
+
+    def _kernel_output(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Start the kernel writing into the observer's file, not the run's own output."""
+        output = self.nb_man.observer.kernel_output
+        if output is not None:
+            kwargs.setdefault("stdout", output)
+            kwargs.setdefault("stderr", output)
+        return kwargs
 
     def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
         output = super().process_message(msg, cell, cell_index)
@@ -268,7 +288,11 @@ class KernelEngine(NotebookEngine):
         nb = _executable(run)
         observer = CellObserver(run, injected=bool(run.parameters))
         kernel_name = run.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or None
-        with tempfile.TemporaryDirectory(prefix="jupyter-flows-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="jupyter-flows-") as tmp,
+            tempfile.TemporaryFile() as kernel_output,
+        ):
+            observer.kernel_output = kernel_output
             # papermill takes paths (it formats them with the parameters): write the input.
             source = str(Path(tmp) / "input.ipynb")
             nbformat.write(nb, source)
@@ -294,6 +318,9 @@ class KernelEngine(NotebookEngine):
             except BaseException as exc:
                 error = exc
             executed = Path(output).read_bytes() if Path(output).exists() else None
+            _log_kernel_output(
+                run, kernel_output, died=error is not None and observer.failure is None
+            )
         if executed is not None:
             run.output_notebook = nbformat.reads(executed.decode("utf-8"), as_version=4)
             self._store(run, executed)
@@ -324,6 +351,15 @@ class KernelEngine(NotebookEngine):
             "notebook", data, key="output-notebook", description="The executed notebook"
         )
         run.logger.info("Executed notebook stored as blob %s (%s)", digest[:12], name)
+
+
+def _log_kernel_output(run: NotebookRun, output: Any, died: bool) -> None:
+    """What the kernel process wrote itself: DEBUG lines, or WARNING when it died."""
+    output.seek(0)
+    text = output.read()[-20_000:].decode("utf-8", "replace").strip()
+    if text:
+        level = 30 if died else 10
+        run.logger.log(level, "The kernel process wrote:\n%s", _ANSI.sub("", text))
 
 
 def _executable(run: NotebookRun) -> Any:

@@ -42,6 +42,7 @@ def execute_registered(
     notebook: str | os.PathLike[str] | Mapping[str, Any] | bytes | None = None,
     *,
     flow_run_id: str | None = None,
+    flow_run_name: str | None = None,
     flow_name: str | None = None,
     blob_storage: str | None = None,
     rerun_of: str | None = None,
@@ -55,7 +56,9 @@ def execute_registered(
     schema first: ParameterError). ``notebook``: the notebook to run (path, notebook dict
     or its JSON bytes); by default the blob the entrypoint names, from ``blob_storage``
     (default: ``JUPYTER_FLOWS_STORAGE_URL``, else the local blob folder). ``flow_run_id``:
-    the claimed run to run as. ``options`` go to :func:`run_notebook_flow`
+    the claimed run to run as, named ``flow_run_name`` (default: its name on the server,
+    so log lines and the executed notebook name the run as the API does). ``options`` go
+    to :func:`run_notebook_flow`
     (``task_runner``, ``result_storage``, ``cwd``, ``kernel_name``, ``timeout_seconds``…).
     ``rerun_of``: the flow run this one reruns (default: the run's ``rerun-of:`` tag), from
     its first failed cell unless ``from_failed`` is False (or the run is tagged
@@ -83,10 +86,15 @@ def execute_registered(
     if engine == "tasks" and options.get("task_runner") is None:
         # What the agent's Dask infrastructure asks for, else the version's own runner.
         options["task_runner"] = DaskTaskRunner.from_run_env(RunEnv.from_environ())
-    if rerun_of is None and flow_run_id is not None:
-        rerun_of, tagged_from_start = _rerun_tags(flow_run_id)
-        if from_failed is None and tagged_from_start:
-            from_failed = False
+    if flow_run_id is not None and (rerun_of is None or flow_run_name is None):
+        name, tagged_rerun_of, tagged_from_start = _run_facts(flow_run_id)
+        flow_run_name = flow_run_name or name
+        if rerun_of is None:
+            rerun_of = tagged_rerun_of
+            if from_failed is None and tagged_from_start:
+                from_failed = False
+    if flow_run_name is not None:
+        options["flow_run_name"] = flow_run_name
     if rerun_of is not None:
         from jupyter_flows.notebooks.engines.rerun import rerun_notebook_flow
 
@@ -114,19 +122,21 @@ def execute_registered(
     )
 
 
-def _rerun_tags(flow_run_id: str) -> tuple[str | None, bool]:
-    """``(rerun_of, from_start)`` from the run's tags on the server, if there is one."""
+def _run_facts(flow_run_id: str) -> tuple[str | None, str | None, bool]:
+    """``(name, rerun_of, from_start)``: the run's name, and what its tags say, from the
+    server, if there is one."""
     if not RunEnv.from_environ().api_url:
-        return None, False
+        return None, None, False
     from jupyter_flows.client import FlowsAPIError, FlowsClient
 
     try:
         with FlowsClient() as api:
-            tags = api.get_flow_run(flow_run_id).tags
+            run = api.get_flow_run(flow_run_id)
     except (FlowsAPIError, ValueError):
-        return None, False
+        return None, None, False
+    tags = run.tags
     rerun_of = next((t[len(RERUN_TAG) :] for t in tags if t.startswith(RERUN_TAG)), None)
-    return rerun_of, FROM_START_TAG in tags
+    return run.name, rerun_of, FROM_START_TAG in tags
 
 
 def _version_parts(version: Any) -> tuple[dict[str, Any], str | None, str | None]:

@@ -101,6 +101,7 @@ def run_notebook_flow(
     flow_name: str | None = None,
     flow_version: str | None = None,
     flow_run_id: str | None = None,
+    flow_run_name: str | None = None,
     result_storage: str | None = None,
     blob_storage: str | None = None,
     kernel_name: str | None = None,
@@ -119,8 +120,9 @@ def run_notebook_flow(
     spec's. The run is reported to the current reporter (``use_reporter``, or the server
     when ``JUPYTER_FLOWS_API_URL`` is set). ``parameters`` are checked before anything
     starts (:class:`ParameterError`: no flow run, no kernel). ``flow_run_id``: run as this
-    existing flow run (an agent's claimed run). The result's ``state`` says how it ended;
-    nothing is raised for a failed cell (``result.raise_for_state()`` does).
+    existing flow run (an agent's claimed run), named ``flow_run_name``. The result's
+    ``state`` says how it ended; nothing is raised for a failed cell
+    (``result.raise_for_state()`` does).
     """
     from jupyter_flows.engine.cache import default_result_storage
     from jupyter_flows.notebooks.engines import get_engine
@@ -174,7 +176,9 @@ def run_notebook_flow(
         timeout_seconds=timeout_seconds,
     )
     with tags(*run_tags):
-        state: State = run_flow(flow, (), values, True, flow_run_id=flow_run_id)
+        state: State = run_flow(
+            flow, (), values, True, flow_run_id=flow_run_id, flow_run_name=flow_run_name
+        )
     run = holder.get("run")
     if run is None:  # the body never started (a timeout before it, say)
         return NotebookRunResult(flow_run_id or "", "", chosen, state, values)

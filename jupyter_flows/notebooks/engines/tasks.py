@@ -198,8 +198,12 @@ class CellFunction:
     # -- running the code ----------------------------------------------------------------
     def _run(self, namespace: dict[str, Any]) -> None:
         source = _ipython_source(self.source)
-        if "get_ipython" in source and "get_ipython" not in namespace:
+        magic = "get_ipython" in source
+        if magic and "get_ipython" not in namespace:
             namespace["get_ipython"] = _get_ipython
+        if magic:  # a magic binds names in IPython's namespace (%%capture out): take them
+            shell_ns = _get_ipython().user_ns
+            before = {name: shell_ns.get(name, _MISSING) for name in self.outputs}
         filename = f"<cell {self.cell_index if self.cell_index is not None else self.key}>"
         lines = source.splitlines(keepends=True)
         linecache.cache[filename] = (len(source), None, lines, filename)
@@ -215,6 +219,10 @@ class CellFunction:
             value = self._exec(compile(last, filename, "eval", flags, dont_inherit=True), namespace)
             if value is not None:
                 _display(value)
+        if magic:
+            for name, old in before.items():
+                if name not in namespace and shell_ns.get(name, _MISSING) is not old:
+                    namespace[name] = shell_ns[name]
 
     @staticmethod
     def _exec(code: types.CodeType, namespace: dict[str, Any]) -> Any:
@@ -307,6 +315,9 @@ def _ipython_source(source: str) -> str:
     return str(TransformerManager().transform_cell(source))
 
 
+_MISSING = object()
+
+
 def _get_ipython() -> Any:
     from IPython import get_ipython
     from IPython.core.interactiveshell import InteractiveShell
@@ -393,9 +404,9 @@ class _Router(io.TextIOBase):
         target = _capture.get()
         if target is None:
             return int(self.original.write(text))
-        target.streams[self.name].write(text)
-        if target.echo:
+        if target.echo:  # first: a complete line is printed before the log line it makes
             self.original.write(text)
+        target.streams[self.name].write(text)
         return len(text)
 
     def flush(self) -> None:

@@ -31,6 +31,7 @@ from jupyter_flows.store.hashing import InvalidContent
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
+    from tornado.web import RequestHandler
 
     from jupyter_flows.server.transactions import TransactionRunner
 
@@ -125,6 +126,24 @@ def error_response(status_code: int, exc: BaseException | None) -> tuple[int, di
     }
 
 
+def unauthorized(handler: RequestHandler, doing: str = "") -> Unauthorized:
+    """401: a credential was sent and refused, or none was sent (``doing``: e.g. "to listen
+    to events")."""
+    from jupyter_flows.store.keys import TOKEN_PREFIX
+
+    header = handler.request.headers.get("Authorization", "")
+    sent = header.partition(" ")[2].strip() or handler.get_query_argument("token", "")
+    if sent:
+        what = "API key" if sent.startswith(TOKEN_PREFIX) else "token"
+        return Unauthorized(
+            f"the {what} sent was refused: it is wrong, revoked, or another server's"
+        )
+    return Unauthorized(
+        f"authentication required{' ' + doing if doing else ''}: a Jupyter token, or an API "
+        "key sent as 'Authorization: Bearer jf_…'"
+    )
+
+
 class FlowsHandler(APIHandler):
     """Base of every jupyter-flows API handler."""
 
@@ -146,12 +165,8 @@ class FlowsHandler(APIHandler):
         # jupyter_server answers "not logged in" with 403; the contract says 401.
         return getattr(self, "_jupyter_current_user", None) is None and self.check_host()
 
-    @staticmethod
-    def _unauthorized() -> Unauthorized:
-        return Unauthorized(
-            "authentication required: a Jupyter token, or an API key sent as "
-            "'Authorization: Bearer jf_…'"
-        )
+    def _unauthorized(self) -> Unauthorized:
+        return unauthorized(self)
 
     # ---------------------------------------------------------------- helpers for verbs
 

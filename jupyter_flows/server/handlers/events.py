@@ -21,9 +21,9 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from jupyter_flows.server.context import SETTINGS_KEY
-from jupyter_flows.server.errors import Forbidden, Unauthorized
+from jupyter_flows.server.errors import Forbidden
 from jupyter_flows.server.event_bus import Subscription
-from jupyter_flows.server.handlers.base import API_PREFIX, error_response
+from jupyter_flows.server.handlers.base import API_PREFIX, error_response, unauthorized
 
 AUTH_RESOURCE = "flows.events"
 
@@ -41,7 +41,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
             await super().prepare(*args, **kwargs)
         except HTTPError as exc:
             if exc.status_code == 403 and self._jupyter_current_user is None and self.check_host():
-                raise Unauthorized("authentication required to listen to events") from None
+                raise unauthorized(self, "to listen to events") from None
             raise
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -53,7 +53,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.current_user is None:
-            raise Unauthorized("authentication required to listen to events")
+            raise unauthorized(self, "to listen to events")
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
         )

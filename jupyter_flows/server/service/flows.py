@@ -261,13 +261,22 @@ def check_parameters(
             missing = [n for n in error.validator_value if n not in parameters]
             messages.append(f"parameter {missing[0]!r} is required" if missing else error.message)
         elif error.validator == "additionalProperties":
-            known = set((schema.get("properties") or {}).keys())
-            extra = sorted(set(parameters) - known)
-            messages.append(
-                f"parameter {extra[0]!r} is not a parameter of this flow"
-                if extra
-                else error.message
-            )
+            known = sorted((schema.get("properties") or {}).keys())
+            extra = sorted(set(parameters) - set(known))
+            messages.append(_unknown_parameter(extra[0], known) if extra else error.message)
         else:
             messages.append(f"parameters: {error.message}")
     raise InvalidParameters("; ".join(messages))
+
+
+def _unknown_parameter(name: str, known: list[str]) -> str:
+    """``parameter 'dayz' is not a parameter of this flow (did you mean 'days'?); …``"""
+    import difflib
+
+    if not known:
+        return f"parameter {name!r} is not a parameter of this flow: it takes none"
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"parameter {name!r} is not a parameter of this flow{hint}; its parameters are: " + (
+        ", ".join(known)
+    )
