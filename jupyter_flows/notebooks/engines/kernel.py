@@ -95,8 +95,8 @@ class CellObserver:
             *lines, rest = text.split("\n")
             if rest:
                 self._partial[(key, name)] = rest
-            for line in lines:
-                logger.log(30 if name == "stderr" else 20, "%s", line)
+            for line in lines:  # a shell command's output through a pty ends lines in \r\n
+                logger.log(30 if name == "stderr" else 20, "%s", line.rstrip("\r"))
         elif kind in ("display_data", "execute_result"):
             data = output.get("data", {})
             text = data.get("text/plain")
@@ -305,6 +305,8 @@ class KernelEngine(NotebookEngine):
                     parameters=run.parameters or None,
                     engine_name=PAPERMILL_ENGINE,
                     kernel_name=kernel_name,
+                    # The DAG was read as Python; a notebook written by a tool may not say so.
+                    language=_language(nb),
                     progress_bar=False,
                     log_output=False,
                     start_timeout=run.start_timeout,
@@ -384,3 +386,10 @@ def _end_unstarted(run: NotebookRun, error: BaseException | None) -> None:
             call.set_state(Completed() if error is None else Failed(why, exception=error))
         else:
             call.set_state(Failed(why, name="NotReady"))
+
+
+def _language(nb: nbformat.NotebookNode) -> str:
+    """The notebook's language as papermill reads it, Python when its metadata is silent."""
+    kernelspec = nb.metadata.get("kernelspec") or {}
+    info = nb.metadata.get("language_info") or {}
+    return str(kernelspec.get("language") or info.get("name") or "python")

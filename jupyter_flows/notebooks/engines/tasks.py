@@ -360,8 +360,8 @@ class _LineLog:
     def write(self, text: str) -> None:
         text = self.partial + text
         *lines, self.partial = text.split("\n")
-        for line in lines:
-            _log_quietly(self.logger, self.level, line)
+        for line in lines:  # a shell command's output through a pty ends lines in \r\n
+            _log_quietly(self.logger, self.level, line.rstrip("\r"))
 
     def close(self) -> None:
         if self.partial:
