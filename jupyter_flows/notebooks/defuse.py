@@ -13,33 +13,36 @@ knowingly not handled, are listed in ``docs/notebooks.md``; in short:
   defined: they are recorded as the function's *deferred* effects, and count as reads of
   whichever cell uses the function (a call, or any other use of its name). A function that
   declares ``global x`` and assigns it defines ``x`` for that cell, in the same way. Lambda
-  bodies count as read where the lambda is written.
+  bodies count as read where the lambda is written. Names inside strings that are
+  evaluated count too (``df.query("a > @limit")``, ``pd.eval("a + b")``).
 - **mutates**: a name from before this code that it changes in place: ``x.attr = …``,
   ``x[k] = …``, ``del x[k]``, ``x[k] += …``, a call of a method named in
   :data:`MUTATING_METHODS` (or ending in one ``_``, PyTorch's in-place convention) on ``x`` or
   on anything reached from it (``x.a[0].append(…)``), any method call with ``inplace=True``,
   and ``setattr(x, …)``, ``random.shuffle(x)``, ``heapq.heappush(x, …)`` and the like. A
-  mutated name is read too, and the cell makes a new version of it.
+  mutated name is read too, and the cell makes a new version of it. A change through an
+  alias changes what it aliases: ``for d in [train, test]: d["x"] = …`` changes both, and
+  ``aliases`` tells the DAG what a name bound here may share objects with, so a change
+  through ``frames`` in a later cell reaches the frames it holds.
 - Any other method call is **read-only** (``df.head()``, ``df.describe()``, ``len(df)``): a
   call we cannot judge is taken as a read, because treating it as a change would chain every
   later cell that uses the name behind this one and lose the parallelism the DAG is for.
+- **State outside names** (:mod:`defuse_state`): files at literal paths, global random
+  state, magics from extensions, ``%store``, environment variables and installed packages
+  are read and defined as state names (``file:out.csv``…); draws from a random generator
+  (``rng.normal()``) are listed in ``draws`` for the DAG to judge.
 """
 
 from __future__ import annotations
 
 import ast
-import re
-import shlex
-import string
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-
-def word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
+from jupyter_flows.notebooks import defuse_magics, defuse_state
+from jupyter_flows.notebooks.defuse_state import ENV, FILE, MODULE, RANDOM, is_state, word_set
 
 MUTATING_METHODS = word_set(
     # list, deque, dict, set, bytearray
@@ -62,14 +65,9 @@ MUTATING_FUNCTIONS = word_set(
 )
 """Functions (plain or module attributes) that change their first argument in place."""
 
-# Magics whose argument or body is Python run in the user's namespace.
-_PYTHON_LINE_MAGICS = {"time": (), "prun": ("s", "l", "T", "D")}
-_PYTHON_CELL_MAGICS = {"time": (), "prun": ("s", "l", "T", "D"), "capture": ()}
-# Run in a namespace of their own (timeit): reads only.
-_ISOLATED_MAGICS = {"timeit": ("n", "r", "p")}
-_HELP_MAGICS = {"pinfo", "pinfo2", "pdef", "pdoc", "psource", "pfile"}
-# Cell magics that run another program and can keep its output: ``%%bash --out x``.
-_SCRIPT_MAGICS = {"bash", "sh", "script", "perl", "ruby", "python", "python2", "python3", "pypy"}
+# Calls that return something sharing the objects of their arguments (``enumerate(frames)``).
+_PASS_THROUGH = word_set("enumerate zip reversed iter list tuple sorted filter chain")
+_VIEW_METHODS = word_set("values items keys")
 # Things that cannot be pickled, so cannot travel between tasks run in different processes.
 _UNPICKLABLE_CALLS = {
     "open": "an open file",
@@ -86,6 +84,9 @@ _UNPICKLABLE_CALLS = {
     "NamedTemporaryFile": "an open file",
 }
 
+Argument = tuple[int | str, tuple[str, ...]]
+"""A call's argument: its position (or keyword) and the names whose objects it passes."""
+
 
 @dataclass(frozen=True)
 class Effects:
@@ -94,14 +95,28 @@ class Effects:
     reads: frozenset[str] = frozenset()
     defines: frozenset[str] = frozenset()
     mutates: frozenset[str] = frozenset()
+    soft_reads: frozenset[str] = frozenset()
+    """Names read only if an earlier cell defines them (no warning otherwise)."""
+    draws: frozenset[str] = frozenset()
+    """Names a random draw is made from: a change if the name holds a seeded generator."""
+    mutated_params: frozenset[tuple[int, str]] = frozenset()
+    """Parameters (position, name) the function changes in place: its arguments change."""
+    drawn_params: frozenset[tuple[int, str]] = frozenset()
+    """Parameters it draws from: a change of a seeded generator passed there."""
 
     def __bool__(self) -> bool:
-        return bool(self.reads or self.defines or self.mutates)
+        return any(
+            (self.reads, self.defines, self.mutates, self.soft_reads, self.draws),
+        ) or bool(self.mutated_params or self.drawn_params)
 
 
 @dataclass(frozen=True)
 class DefUse:
-    """The def/use facts of one piece of code (a cell, or cells merged into one task)."""
+    """The def/use facts of one piece of code (a cell, or cells merged into one task).
+
+    Names include state names (``file:out.csv``, ``random:numpy``…, see
+    :mod:`defuse_state`): reading one no earlier cell defines is no dependency.
+    """
 
     reads: tuple[str, ...] = ()
     """Global names read before this code binds them (sorted)."""
@@ -119,10 +134,26 @@ class DefUse:
     """Names bound to values that will not pickle: (name, what it is)."""
     error: str | None = None
     """A syntax error: the code's names are unknown."""
+    soft_reads: tuple[str, ...] = ()
+    """Names read only if an earlier cell defines them (``$name`` in a shell line, tables
+    named in SQL): no edge and no warning otherwise."""
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Names bound here that may share objects with other names: ``frames = [a, b]``."""
+    draws: tuple[str, ...] = ()
+    """Earlier names drawn from as random generators (``rng.normal()``, ``random_state=rng``)."""
+    generators: tuple[str, ...] = ()
+    """Names bound here to a seeded random generator (``np.random.default_rng(0)``)."""
+    calls: tuple[tuple[str, tuple[Argument, ...]], ...] = ()
+    """Calls of earlier functions with the names their arguments pass: a function that
+    changes its parameter in place changes those."""
 
     @property
     def deferred_map(self) -> Mapping[str, Effects]:
         return dict(self.deferred)
+
+    @property
+    def alias_map(self) -> Mapping[str, tuple[str, ...]]:
+        return dict(self.aliases)
 
 
 # ------------------------------------------------------------------ entry point
@@ -165,7 +196,7 @@ def _parse(code: str) -> ast.Module:
 def _transformer() -> Any:
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager()
+    return TransformerManager()  # type: ignore[no-untyped-call]
 
 
 # ------------------------------------------------------------------ scopes
@@ -177,6 +208,9 @@ class _Scope:
     def read(self, name: str) -> None:
         raise NotImplementedError
 
+    def soft(self, name: str) -> None:
+        """A read that counts only if an earlier cell defines ``name``."""
+
     def bind(self, name: str) -> None:
         raise NotImplementedError
 
@@ -185,6 +219,19 @@ class _Scope:
 
     def mutate(self, name: str) -> None:
         raise NotImplementedError
+
+    def alias(self, name: str, sources: set[str]) -> None:
+        """``name`` (just bound) may share objects with ``sources``."""
+
+    def draw(self, name: str) -> None:
+        """A random draw from ``name`` (a change, if it is a seeded generator)."""
+        self.read(name)
+
+    def generator(self, name: str) -> None:
+        """``name`` (just bound) is a seeded random generator."""
+
+    def call(self, function: str, arguments: list[Argument]) -> None:
+        """``function`` was called with these arguments."""
 
     def defer(self, name: str, effects: Effects) -> None:
         """A function or class ``name`` was defined here with these deferred effects."""
@@ -207,13 +254,19 @@ class _ModuleScope(_Scope):
     def __init__(self) -> None:
         self.bound: set[str] = set()
         self.reads: set[str] = set()
+        self.soft_reads: set[str] = set()
         self.defines: set[str] = set()
         self.mutates: set[str] = set()
         self.deletes: set[str] = set()
         self.deferred: dict[str, Effects] = {}
         self.values: dict[str, str] = {}
         self.why_opaque: list[str] = []
+        self.aliases: dict[str, set[str]] = {}
+        self.draws: set[str] = set()
+        self.generators: set[str] = set()
+        self.calls: list[tuple[str, tuple[Argument, ...]]] = []
         self._applying: set[str] = set()
+        self._mutating: set[str] = set()
 
     def read(self, name: str) -> None:
         if name not in self.bound:
@@ -224,12 +277,20 @@ class _ModuleScope(_Scope):
             try:
                 for read in sorted(effects.reads):
                     self.read(read)
+                for read in sorted(effects.soft_reads):
+                    self.soft(read)
+                for drawn in sorted(effects.draws):
+                    self.draw(drawn)
                 for mutated in sorted(effects.mutates):
                     self.mutate(mutated)
                 for defined in sorted(effects.defines):
                     self.bind(defined, keep_deferred=True)
             finally:
                 self._applying.discard(name)
+
+    def soft(self, name: str) -> None:
+        if name not in self.bound:
+            self.soft_reads.add(name)
 
     def delete(self, name: str) -> None:
         super().delete(name)
@@ -240,13 +301,46 @@ class _ModuleScope(_Scope):
         self.bound.add(name)
         self.defines.add(name)
         self.values.pop(name, None)
+        self.aliases.pop(name, None)
+        self.generators.discard(name)
         if not keep_deferred:
             self.deferred.pop(name, None)
 
     def mutate(self, name: str) -> None:
+        if name in self._mutating:
+            return
+        self._mutating.add(name)
+        try:
+            self.read(name)
+            if name not in self.bound:
+                self.mutates.add(name)
+            for source in sorted(self.aliases.get(name, ())):
+                self.mutate(source)  # a change through an alias changes what it aliases
+        finally:
+            self._mutating.discard(name)
+
+    def alias(self, name: str, sources: set[str]) -> None:
+        sources = {s for s in sources if s != name}
+        if sources:
+            self.aliases[name] = sources
+
+    def draw(self, name: str) -> None:
         self.read(name)
         if name not in self.bound:
-            self.mutates.add(name)
+            self.draws.add(name)
+
+    def generator(self, name: str) -> None:
+        self.generators.add(name)
+
+    def call(self, function: str, arguments: list[Argument]) -> None:
+        effects = self.deferred.get(function)
+        if effects is not None:  # defined in this cell: its parameters' changes apply now
+            for name in changed_arguments(effects.mutated_params, arguments):
+                self.mutate(name)
+            for name in changed_arguments(effects.drawn_params, arguments):
+                self.draw(name)
+        elif function not in self.bound and arguments:
+            self.calls.append((function, tuple(arguments)))
 
     def defer(self, name: str, effects: Effects) -> None:
         if effects:
@@ -268,42 +362,104 @@ class _ModuleScope(_Scope):
             deletes=tuple(sorted(self.deletes)),
             opaque=tuple(self.why_opaque),
             unpicklable=tuple(sorted(self.values.items())),
+            soft_reads=tuple(sorted(self.soft_reads - self.reads)),
+            aliases=tuple(sorted((n, tuple(sorted(s))) for n, s in self.aliases.items())),
+            draws=tuple(sorted(self.draws)),
+            generators=tuple(sorted(self.generators)),
+            calls=tuple(self.calls),
         )
+
+
+def changed_arguments(
+    params: frozenset[tuple[int, str]], arguments: Iterable[Argument]
+) -> list[str]:
+    """The names passed at the parameters a function changes."""
+    changed: list[str] = []
+    for key, names in arguments:
+        if any(key in (position, name) for position, name in params):
+            changed.extend(names)
+    return changed
 
 
 class _FunctionScope(_Scope):
     """A function body: its locals are fixed by Python's rule (bound anywhere in it)."""
 
-    def __init__(self, local: set[str], declared_global: set[str]) -> None:
+    def __init__(self, local: set[str], declared_global: set[str], params: list[str]) -> None:
         self.local = local
         self.declared_global = declared_global
+        self.params = {name: position for position, name in enumerate(params) if name}
         self.reads: set[str] = set()
+        self.soft_reads: set[str] = set()
         self.defines: set[str] = set()
         self.mutates: set[str] = set()
+        self.draws: set[str] = set()
+        self.mutated_params: set[tuple[int, str]] = set()
+        self.drawn_params: set[tuple[int, str]] = set()
+        self.aliases: dict[str, set[str]] = {}
+        self._mutating: set[str] = set()
 
     def read(self, name: str) -> None:
         if name not in self.local:
             self.reads.add(name)
 
+    def soft(self, name: str) -> None:
+        if name not in self.local:
+            self.soft_reads.add(name)
+
     def bind(self, name: str) -> None:
-        if name in self.declared_global:
+        if name in self.declared_global or is_state(name):
             self.defines.add(name)
+        self.aliases.pop(name, None)
 
     def mutate(self, name: str) -> None:
         if name not in self.local:
             self.reads.add(name)
             self.mutates.add(name)
+            return
+        if name in self.params:
+            self.mutated_params.add((self.params[name], name))
+        if name in self._mutating:
+            return
+        self._mutating.add(name)
+        try:
+            for source in sorted(self.aliases.get(name, ())):
+                self.mutate(source)
+        finally:
+            self._mutating.discard(name)
+
+    def alias(self, name: str, sources: set[str]) -> None:
+        if name in self.local:
+            self.aliases[name] = {s for s in sources if s != name}
+
+    def draw(self, name: str) -> None:
+        if name not in self.local:
+            self.reads.add(name)
+            self.draws.add(name)
+        elif name in self.params:
+            self.drawn_params.add((self.params[name], name))
 
     def merge(self, inner: Effects) -> None:
         """A nested function's effects: what is not local here escapes further."""
         for name in inner.reads:
             self.read(name)
+        for name in inner.soft_reads:
+            self.soft(name)
         for name in inner.mutates:
             self.mutate(name)
+        for name in inner.draws:
+            self.draw(name)
         self.defines |= inner.defines  # ``global x`` in a nested function is still global
 
     def effects(self) -> Effects:
-        return Effects(frozenset(self.reads), frozenset(self.defines), frozenset(self.mutates))
+        return Effects(
+            frozenset(self.reads),
+            frozenset(self.defines),
+            frozenset(self.mutates),
+            frozenset(self.soft_reads - self.reads),
+            frozenset(self.draws),
+            frozenset(self.mutated_params),
+            frozenset(self.drawn_params),
+        )
 
 
 class _LocalScope(_Scope):
@@ -314,13 +470,22 @@ class _LocalScope(_Scope):
         self.local: set[str] = set()
         self.walrus_escapes = walrus_escapes
         self.methods: list[Effects] = []  # class bodies: what their methods do when called
+        self.aliases: dict[str, set[str]] = {}
 
     def read(self, name: str) -> None:
         if name not in self.local:
             self.parent.read(name)
 
+    def soft(self, name: str) -> None:
+        if name not in self.local:
+            self.parent.soft(name)
+
     def bind(self, name: str) -> None:
+        if is_state(name):
+            self.parent.bind(name)
+            return
         self.local.add(name)
+        self.aliases.pop(name, None)
 
     def bind_walrus(self, name: str) -> None:
         if self.walrus_escapes:  # PEP 572: a walrus in a comprehension binds outside it
@@ -331,6 +496,20 @@ class _LocalScope(_Scope):
     def mutate(self, name: str) -> None:
         if name not in self.local:
             self.parent.mutate(name)
+            return
+        for source in sorted(self.aliases.pop(name, ())):
+            self.mutate(source)
+
+    def alias(self, name: str, sources: set[str]) -> None:
+        self.aliases[name] = {s for s in sources if s != name}
+
+    def draw(self, name: str) -> None:
+        if name not in self.local:
+            self.parent.draw(name)
+
+    def call(self, function: str, arguments: list[Argument]) -> None:
+        if function not in self.local:
+            self.parent.call(function, arguments)
 
     def defer(self, name: str, effects: Effects) -> None:
         if effects:
@@ -355,15 +534,22 @@ class _Visitor(ast.NodeVisitor):
 
     # ---------------------------------------------------------------- targets
 
-    def bind_target(self, target: ast.expr) -> None:
+    def bind_target(self, target: ast.expr, sources: set[str] | None = None) -> None:
+        """Bind ``target``; ``sources``: the names whose objects the value may hold."""
         if isinstance(target, ast.Name):
             self.scope.bind(target.id)
+            if sources:
+                self.scope.alias(target.id, sources)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
-                self.bind_target(element)
+                self.bind_target(element, sources)
         elif isinstance(target, ast.Starred):
-            self.bind_target(target.value)
+            self.bind_target(target.value, sources)
         elif isinstance(target, (ast.Attribute, ast.Subscript)):
+            key = defuse_state.environment_key(target)
+            if key is not None:
+                self.scope.bind(ENV + key)  # os.environ["KEY"] = …
+                return
             self.mutate_target(target)
         else:
             self.visit(target)
@@ -388,11 +574,27 @@ class _Visitor(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         for target in node.targets:
-            self.bind_target(target)
+            self._bind_value(target, node.value)
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
             what = _unpicklable(node.value)
             if what:
-                self.scope.note_value(node.targets[0].id, what)
+                self.scope.note_value(name, what)
+            if defuse_state.seeded_generator(node.value):
+                self.scope.generator(name)
+
+    def _bind_value(self, target: ast.expr, value: ast.expr) -> None:
+        """``a, b = x, y`` pairs each target with its value; otherwise all with all."""
+        if (
+            isinstance(target, (ast.Tuple, ast.List))
+            and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts)
+            and not any(isinstance(e, ast.Starred) for e in [*target.elts, *value.elts])
+        ):
+            for element, part in zip(target.elts, value.elts, strict=True):
+                self._bind_value(element, part)
+            return
+        self.bind_target(target, _alias_sources(value))
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self.visit(node.annotation)
@@ -401,7 +603,7 @@ class _Visitor(ast.NodeVisitor):
                 self._visit_chain(node.target)
             return  # ``x: int`` alone binds nothing
         self.visit(node.value)
-        self.bind_target(node.target)
+        self._bind_value(node.target, node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -426,18 +628,28 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
+            self._imported(alias.name)
             self.scope.bind(alias.asname or alias.name.split(".")[0])
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module and not node.level:
+            self._imported(node.module)
         for alias in node.names:
             if alias.name == "*":
                 self.scope.opaque(f"from {'.' * node.level}{node.module or ''} import *")
             else:
                 self.scope.bind(alias.asname or alias.name)
 
+    def _imported(self, module: str) -> None:
+        """An import reads the module file a cell wrote, or the package it installed."""
+        top = module.split(".")[0]
+        self.scope.read(MODULE + defuse_state.module_name(top))
+        for path in defuse_state.module_files(module):
+            self.scope.read(FILE + path)
+
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
-        self.bind_target(node.target)
+        self.bind_target(node.target, _alias_sources(node.iter))
         self.visit_body(node.body)
         self.visit_body(node.orelse)
 
@@ -516,6 +728,10 @@ class _Visitor(ast.NodeVisitor):
         effects = function_effects(node)
         for name in sorted(effects.reads):
             self.scope.read(name)
+        for name in sorted(effects.soft_reads):
+            self.scope.soft(name)
+        for name in sorted(effects.draws):
+            self.scope.draw(name)
         for name in sorted(effects.mutates):
             self.scope.mutate(name)
 
@@ -536,6 +752,8 @@ class _Visitor(ast.NodeVisitor):
             frozenset().union(*(e.reads for e in body.methods)),
             frozenset().union(*(e.defines for e in body.methods)),
             frozenset().union(*(e.mutates for e in body.methods)),
+            frozenset().union(*(e.soft_reads for e in body.methods)),
+            frozenset().union(*(e.draws for e in body.methods)),
         )
         self.scope.bind(node.name)
         if isinstance(self.scope, _FunctionScope):
@@ -551,7 +769,7 @@ class _Visitor(ast.NodeVisitor):
         for number, generator in enumerate(generators):
             if number:
                 inner.visit(generator.iter)
-            inner.bind_target(generator.target)
+            inner.bind_target(generator.target, _alias_sources(generator.iter))
             for condition in generator.ifs:
                 inner.visit(condition)
         for part in parts:
@@ -578,7 +796,38 @@ class _Visitor(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         if self._ipython_call(node):
             return
+        code = defuse_state.exec_code(node)
+        if code is not None:
+            self.generic_visit(node)
+            self.python(code, isolated=False)  # exec("x = 1") runs in this namespace
+            return
         self.generic_visit(node)
+        self._in_place(node)
+        self._files(node)
+        self._random(node)
+        strict, soft = defuse_state.evaluated_names(node)
+        for name in sorted(strict):
+            self.scope.read(name)
+        for name in sorted(soft):
+            self.scope.soft(name)
+        setting, reading = defuse_state.environment_call(node)
+        if setting:
+            self.scope.bind(ENV + setting)
+        if reading:
+            self.scope.read(ENV + reading)
+        if isinstance(node.func, ast.Name):
+            arguments: list[Argument] = []
+            for position, arg in enumerate(node.args):
+                names = _alias_sources(arg.value if isinstance(arg, ast.Starred) else arg)
+                if names:
+                    arguments.append((position, tuple(sorted(names))))
+            for keyword in node.keywords:
+                names = _alias_sources(keyword.value)
+                if keyword.arg and names:
+                    arguments.append((keyword.arg, tuple(sorted(names))))
+            self.scope.call(node.func.id, arguments)
+
+    def _in_place(self, node: ast.Call) -> None:
         func = node.func
         inplace = any(
             k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
@@ -586,7 +835,11 @@ class _Visitor(ast.NodeVisitor):
         )
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if isinstance(func, ast.Attribute) and (
-            inplace or func.attr in MUTATING_METHODS or _torch_inplace(func.attr)
+            inplace
+            or func.attr in MUTATING_METHODS
+            or _torch_inplace(func.attr)
+            or func.attr in defuse_state.MODULE_SETTERS
+            or (func.attr == "use" and (defuse_state.dotted(func) or "").endswith("style.use"))
         ):
             root = _root_name(func.value)
             if root is not None:
@@ -595,6 +848,39 @@ class _Visitor(ast.NodeVisitor):
             root = _root_name(node.args[0])
             if root is not None:
                 self.scope.mutate(root)
+
+    def _files(self, node: ast.Call) -> None:
+        written, appended, read = defuse_state.file_effects(node)
+        for path in read:
+            self.scope.read(FILE + path)
+        touched = set(written) | set(appended) | set(read)
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            literal = defuse_state.path_literal(arg)
+            if literal and literal not in touched and defuse_state.looks_like_path(literal):
+                self.scope.read(FILE + literal)  # a literal path: the file an earlier cell wrote
+        for path in appended:
+            self.scope.mutate(FILE + path)
+        for path in written:
+            self.scope.bind(FILE + path)
+
+    def _random(self, node: ast.Call) -> None:
+        seeded, drawn = defuse_state.global_random(node)
+        if seeded:
+            self.scope.bind(RANDOM + seeded)
+        elif drawn:
+            self.scope.mutate(RANDOM + drawn)
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in defuse_state.GENERATOR_DRAWS
+            and isinstance(func.value, ast.Name)
+        ):
+            self.scope.draw(func.value.id)
+        for keyword in node.keywords:
+            if keyword.arg in defuse_state.GENERATOR_KEYWORDS and isinstance(
+                keyword.value, ast.Name
+            ):
+                self.scope.draw(keyword.value.id)
 
     # ---------------------------------------------------------------- IPython
 
@@ -611,71 +897,23 @@ class _Visitor(ast.NodeVisitor):
             return False
         args = [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
         if func.attr in ("system", "getoutput") and args:
-            self._expand(args[0])
+            defuse_magics.shell(self.scope, args[0])
         elif func.attr == "run_line_magic" and len(args) == 2:
-            self._line_magic(*args)
+            defuse_magics.line_magic(self, *args)
         elif func.attr == "run_cell_magic" and len(args) == 3:
-            self._cell_magic(*args)
+            defuse_magics.cell_magic(self, *args)
         else:
             return False
         return True
 
-    def _line_magic(self, magic: str, line: str) -> None:
-        if magic in _PYTHON_LINE_MAGICS:
-            self._python(_strip_options(line, _PYTHON_LINE_MAGICS[magic]), isolated=False)
-        elif magic in _ISOLATED_MAGICS:
-            self._python(_strip_options(line, _ISOLATED_MAGICS[magic]), isolated=True)
-        elif magic in _HELP_MAGICS:
-            root = _root_of_source(line)
-            if root:
-                self.scope.read(root)
-        elif magic == "store":
-            self._store(line)
-        elif magic == "run":
-            self.scope.opaque(f"%run {line}".strip())
-        else:
-            self._expand(line)
-
-    def _cell_magic(self, magic: str, line: str, body: str) -> None:
-        if magic in _PYTHON_CELL_MAGICS:
-            words = _strip_options(line, _PYTHON_CELL_MAGICS[magic]).split()
-            self._python(body, isolated=False)
-            if magic == "capture" and words:
-                self.scope.bind(words[0])  # %%capture out: the captured output
-        elif magic in _ISOLATED_MAGICS:
-            setup = _strip_options(line, _ISOLATED_MAGICS[magic])
-            self._python(f"{setup}\n{body}", isolated=True)
-        else:
-            self._expand(line)
-            if magic in _SCRIPT_MAGICS:
-                for name in _script_outputs(line):
-                    self.scope.bind(name)
-
-    def _python(self, code: str, *, isolated: bool) -> None:
+    def python(self, code: str, *, isolated: bool) -> None:
+        """Python a magic runs: in this namespace, or (``isolated``) in one of its own."""
         try:
             tree = _parse(code)
         except SyntaxError:
             return
         scope = _LocalScope(self.scope) if isolated else self.scope
         _Visitor(scope).visit_body(tree.body)
-
-    def _store(self, line: str) -> None:
-        words = _split(line)
-        if words[:1] == ["-r"]:
-            if len(words) == 1:
-                self.scope.opaque("%store -r")
-            for name in words[1:]:
-                if name.isidentifier():
-                    self.scope.bind(name)
-        elif words and not words[0].startswith("-"):
-            for name in words:
-                if name.isidentifier():
-                    self.scope.read(name)
-
-    def _expand(self, text: str) -> None:
-        """IPython expands ``$name`` and ``{expr}`` in shell lines and magic lines."""
-        for name in _expanded_names(text):
-            self.scope.read(name)
 
 
 # ------------------------------------------------------------------ helpers
@@ -684,7 +922,11 @@ class _Visitor(ast.NodeVisitor):
 def function_effects(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Effects:
     """What calling the function reads, defines (``global``) and mutates of the globals."""
     local, declared = _locals_of(node)
-    scope = _FunctionScope(local, declared)
+    args = node.args
+    params = [a.arg for a in [*args.posonlyargs, *args.args]]
+    scope = _FunctionScope(local, declared, params)
+    for arg in args.kwonlyargs:
+        scope.params.setdefault(arg.arg, -1)
     visitor = _Visitor(scope)
     if isinstance(node, ast.Lambda):
         visitor.visit(node.body)
@@ -731,6 +973,48 @@ def _locals_of(
     return local - declared, declared
 
 
+def _alias_sources(node: ast.expr | None) -> set[str]:
+    """The names whose objects ``node``'s value may hold or be: ``[a, b]`` → a, b.
+
+    Containers of names, an element or slice of a name (``frames[0]``, ``a[::2]``, a NumPy
+    view), ``enumerate``/``zip``/``list``… of them, ``d.values()``, ``x if c else y``.
+    """
+    if node is None:
+        return set()
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return set().union(
+            *(_alias_sources(e.value if isinstance(e, ast.Starred) else e) for e in node.elts)
+        )
+    if isinstance(node, ast.Dict):
+        return set().union(*(_alias_sources(v) for v in node.values))
+    if isinstance(node, ast.Subscript) and _is_view_index(node.slice):
+        return _alias_sources(node.value)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in _PASS_THROUGH:
+            return set().union(*(_alias_sources(a) for a in node.args))
+        if isinstance(func, ast.Attribute) and func.attr in _VIEW_METHODS and not node.args:
+            return _alias_sources(func.value)
+        return set()
+    if isinstance(node, ast.IfExp):
+        return _alias_sources(node.body) | _alias_sources(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        return set().union(*(_alias_sources(v) for v in node.values))
+    if isinstance(node, ast.NamedExpr):
+        return _alias_sources(node.value)
+    return set()
+
+
+def _is_view_index(index: ast.expr) -> bool:
+    if isinstance(index, (ast.Constant, ast.Slice)):
+        return True
+    if isinstance(index, ast.Tuple):
+        return all(isinstance(e, (ast.Constant, ast.Slice)) for e in index.elts)
+    return isinstance(index, ast.UnaryOp) and isinstance(index.operand, ast.Constant)
+
+
 def _root_name(node: ast.expr) -> str | None:
     """``a`` for ``a``, ``a.b``, ``a[0].c``; None when the chain starts elsewhere (a call)."""
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
@@ -750,60 +1034,6 @@ def _unpicklable(value: ast.expr) -> str | None:
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         return _UNPICKLABLE_CALLS.get(name)
     return None
-
-
-def _split(line: str) -> list[str]:
-    try:
-        return shlex.split(line)
-    except ValueError:
-        return line.split()
-
-
-def _strip_options(line: str, takes_value: Iterable[str]) -> str:
-    """``-n 10 -r 3 x = f()`` → ``x = f()`` for a magic whose options are ``-X [value]``."""
-    with_value = set(takes_value)
-    rest = line.lstrip()
-    while rest.startswith("-"):
-        option, _, rest = rest.partition(" ")
-        if option.lstrip("-")[:1] in with_value and len(option.lstrip("-")) == 1:
-            _, _, rest = rest.lstrip().partition(" ")
-        rest = rest.lstrip()
-    return rest
-
-
-def _script_outputs(line: str) -> Iterator[str]:
-    words = _split(line)
-    for option, value in zip(words, words[1:], strict=False):
-        if option in ("--out", "--err", "--proc") and value.isidentifier():
-            yield value
-
-
-def _root_of_source(text: str) -> str | None:
-    try:
-        expr = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        return None
-    return _root_name(expr)
-
-
-_DOLLAR = re.compile(r"(?<!\$)\$([A-Za-z_]\w*)")
-
-
-def _expanded_names(text: str) -> set[str]:
-    names = set(_DOLLAR.findall(text.replace("$$", "")))
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f]
-    except ValueError:
-        fields = []
-    for field_text in fields:
-        try:
-            expr = ast.parse(field_text, mode="eval")
-        except SyntaxError:
-            continue
-        names.update(
-            n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        )
-    return names
 
 
 def merge_sources(sources: Iterable[str]) -> DefUse:
@@ -828,6 +1058,7 @@ __all__ = [
     "Effects",
     "analyze",
     "function_effects",
+    "is_state",
     "merge_sources",
     "transform",
 ]
