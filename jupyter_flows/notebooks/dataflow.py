@@ -32,6 +32,7 @@ from typing import Literal, Protocol
 from jupyter_flows.notebooks.defuse import DefUse, Effects, changed_arguments
 from jupyter_flows.notebooks.defuse_state import (
     ANY_MAGIC,
+    DIR,
     FILE,
     MAGIC,
     RANDOM,
@@ -84,6 +85,7 @@ class _Version:
     #: (member, its identity, its version's task) for each name this one may share objects with
     members: list[tuple[str, str, str]] = field(default_factory=list)
     generator: bool = False
+    module: bool = False
 
 
 @dataclass
@@ -167,6 +169,7 @@ class Inference:
         reads, soft = set(facts.reads), set(facts.soft_reads)
         defines, mutates = set(facts.defines), set(facts.mutates)
         draws = set(facts.draws)
+        method_only = set(facts.method_only)
         own = set(facts.defines)
         work, seen = sorted(reads, reverse=True), set()
         while work:
@@ -183,6 +186,7 @@ class Inference:
                     work.append(read)
             soft |= {s for s in effects.soft_reads if s not in own}
             mutates |= {m for m in effects.mutates if m not in own}
+            method_only |= effects.method_only
             draws |= {d for d in effects.draws if d not in own}
             defines |= effects.defines
         for function, arguments in facts.calls:
@@ -196,6 +200,10 @@ class Inference:
             version = self.current.get(name)
             if version is not None and version.generator:
                 mutates.add(name)
+        for name in method_only & mutates:
+            version = self.current.get(name)
+            if version is not None and version.module:
+                mutates.discard(name)  # np.sort(x), plt.step(…): a module's function
         for name in list(mutates):
             if name.startswith(RANDOM) and name not in self.current:
                 mutates.discard(name)  # drawing from unseeded random state is no dependency
@@ -224,11 +232,9 @@ class Inference:
 
     def _read(self, task: FactsTask, name: str, *, soft: bool) -> None:
         if is_state(name):
-            upstream, through = self._state_version(name)
-            if upstream is None:
-                return
-            self._edge(upstream.task.key, task.key).state.add(through)
-            upstream.readers.add(task.key)
+            for through, upstream in self._state_versions(name):
+                self._edge(upstream.task.key, task.key).state.add(through)
+                upstream.readers.add(task.key)
             return
         version = self.current.get(name)
         if version is None and (soft or _kernel_name(name)):
@@ -255,19 +261,27 @@ class Inference:
                 )
             )
 
-    def _state_version(self, name: str) -> tuple[_Version | None, str]:
-        """The version a state read reads: a file, or the folder it was written into; a
-        magic, or the latest extension of unknown magics."""
-        if name.startswith(FILE):
-            candidates = [name] + [FILE + p for p in ancestors(name[len(FILE) :])]
+    def _state_versions(self, name: str) -> list[tuple[str, _Version]]:
+        """The versions a state read reads, with the state name each is of.
+
+        A file: the latest write of it or of a folder above it (a download unpacked there),
+        and for a folder also every file written below it (a listing sees them all); a
+        folder a write needs (``dir:``): the latest write of it or above. A magic: the
+        extension that provides it, else the latest extension of unknown magics.
+        """
+        if name.startswith((FILE, DIR)):
+            path = name.partition(":")[2]
+            candidates = [FILE + path] + [FILE + p for p in ancestors(path)]
             found = [(self.current[c].task.position, c) for c in candidates if c in self.current]
-            if not found:
-                return None, name
-            _, chosen = max(found)
-            return self.current[chosen], chosen
+            chosen = [max(found)[1]] if found else []
+            if name.startswith(FILE):
+                below = FILE + path.rstrip("/") + "/"
+                chosen += sorted(n for n in self.current if n.startswith(below))
+            return [(c, self.current[c]) for c in chosen]
         if name.startswith(MAGIC) and name not in self.current:
-            return self.current.get(ANY_MAGIC), ANY_MAGIC
-        return self.current.get(name), name
+            name = ANY_MAGIC
+        version = self.current.get(name)
+        return [(name, version)] if version is not None else []
 
     def _order(self, task: FactsTask, name: str, *, rewrite: bool) -> None:
         """``task`` changes ``name``: it waits for the tasks that read the version it changes
@@ -319,6 +333,9 @@ class Inference:
         for name in facts.generators:
             if name in self.current:
                 self.current[name].generator = True
+        for name in facts.modules:
+            if name in self.current:
+                self.current[name].module = True
         self.values.update(facts.unpicklable)
 
     # ---------------------------------------------------------------- warnings

@@ -18,20 +18,26 @@ import shlex
 import string
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jupyter_flows.notebooks.defuse_state import (
     ANY_MAGIC,
+    DIR,
     ENV,
     FILE,
     MAGIC,
     MODULE,
     STORE,
+    folder,
+    is_state,
     module_files,
     normal_path,
     shell_effects,
     sql_tables,
 )
+
+if TYPE_CHECKING:
+    from jupyter_flows.notebooks.defuse import Effects
 
 # Magics whose argument or body is Python run in the user's namespace, with the options
 # that take a value (``-s key``).
@@ -117,8 +123,9 @@ class Scope(Protocol):
     def read(self, name: str) -> None: ...
     def soft(self, name: str) -> None: ...
     def bind(self, name: str) -> None: ...
-    def mutate(self, name: str) -> None: ...
+    def mutate(self, name: str, by_method: bool = False) -> None: ...
     def opaque(self, why: str) -> None: ...
+    def defer(self, name: str, effects: Effects) -> None: ...
 
 
 class Visitor(Protocol):
@@ -191,7 +198,9 @@ def cell_magic(visitor: Visitor, magic: str, line: str, body: str) -> None:
         paths = [w for w in words if not w.startswith("-")]
         path = normal_path(paths[0]) if paths else None
         if path is not None:
-            (scope.mutate if append else scope.bind)(FILE + path)
+            write_file(scope, path, append=append)
+            if path.endswith(".py"):  # what running or importing the file does to files
+                scope.defer(FILE + path, script_effects(body))
     elif magic == "sql":
         expand(scope, line)
         words = line.split()
@@ -217,11 +226,35 @@ def shell(scope: Scope, command: str, *, expand_names: bool = True) -> None:
     for path in read:
         scope.read(FILE + path)
     for path in appended:
-        scope.mutate(FILE + path)
+        write_file(scope, path, append=True)
     for path in written:
-        scope.bind(FILE + path)
+        write_file(scope, path, append=False)
     for package in installed:
         scope.bind(MODULE + package)
+
+
+def write_file(scope: Scope, path: str, *, append: bool) -> None:
+    """A file written (or appended to): its new version, read of the folder it is in."""
+    if append:
+        scope.mutate(FILE + path)
+    else:
+        scope.bind(FILE + path)
+    parent = folder(path)
+    if parent is not None:
+        scope.read(DIR + parent)
+
+
+def script_effects(code: str) -> Effects:
+    """What running (or importing) a Python file with ``code`` does outside its own names:
+    the files it reads and writes, the state it uses."""
+    from jupyter_flows.notebooks.defuse import Effects, analyze
+
+    facts = analyze(code)
+    return Effects(
+        reads=frozenset(n for n in facts.reads if is_state(n) and not n.startswith(MODULE)),
+        defines=frozenset(n for n in facts.defines if is_state(n)),
+        mutates=frozenset(n for n in facts.mutates if is_state(n)),
+    )
 
 
 def expand(scope: Scope, text: str) -> None:
@@ -273,18 +306,20 @@ def _store(scope: Scope, line: str) -> None:
                 scope.bind(name)
     elif words[:1] == ["-d"]:
         for name in words[1:]:
-            if name.isidentifier():
+            if name.isidentifier():  # a removal is a new version, as ``del x``
+                scope.read(STORE + name)
                 scope.bind(STORE + name)
     elif words and not words[0].startswith("-"):
         redirect = next((i for i, w in enumerate(words) if w.startswith(">")), len(words))
         for name in words[:redirect]:
             if name.isidentifier():
                 scope.read(name)
-                scope.bind(STORE + name)
+                if redirect == len(words):  # ``%store x >file`` writes the file only
+                    scope.bind(STORE + name)
         target = "".join(words[redirect:]).lstrip(">")
         path = normal_path(target) if target else None
         if path is not None:
-            (scope.mutate if ">>" in line else scope.bind)(FILE + path)
+            write_file(scope, path, append=">>" in line)
 
 
 def _run(scope: Scope, line: str) -> None:

@@ -30,6 +30,8 @@ def word_set(text: str) -> frozenset[str]:
 
 
 FILE = "file:"
+DIR = "dir:"
+"""Read by a write into a folder: the folder must exist (``file:`` of it, or above)."""
 RANDOM = "random:"
 MAGIC = "magic:"
 STORE = "store:"
@@ -74,6 +76,12 @@ def looks_like_path(text: str) -> bool:
     return bool(_PATHLIKE.match(text)) and ("/" in text or bool(_HAS_EXTENSION.search(text)))
 
 
+def folder(path: str) -> str | None:
+    """The folder a path is written into, when it is not the notebook's own."""
+    parent = posixpath.dirname(path)
+    return parent if parent not in ("", ".", "/") else None
+
+
 def ancestors(path: str) -> Iterator[str]:
     """``a/b/c.csv`` → ``a/b``, ``a``, ``.``: the folders a write could have made it in."""
     while True:
@@ -84,6 +92,42 @@ def ancestors(path: str) -> Iterator[str]:
             return
         yield parent
         path = parent
+
+
+# Calls whose first argument is a path even when it does not look like one (a folder).
+PATH_READERS = word_set(
+    "listdir scandir walk glob iglob exists isfile isdir getsize stat rmtree load loadtxt "
+    "genfromtxt imread open_dataset"
+)
+
+
+def read_candidates(node: ast.Call) -> Iterator[str]:
+    """The literal paths a call may read: any that looks like one, and the first argument
+    of the calls in :data:`PATH_READERS` (and ``read_*``)."""
+    name = call_name(node) or ""
+    takes_path = name in PATH_READERS or name.startswith("read_")
+    for number, arg in enumerate([*node.args, *(k.value for k in node.keywords)]):
+        text = _literal_text(arg)
+        if text is None:
+            continue
+        path = normal_path(text)
+        if path is not None and (looks_like_path(text) or (takes_path and number == 0)):
+            yield path
+
+
+# Calls that only build a path (what uses the path reads it).
+PATH_BUILDERS = word_set("Path PurePath PosixPath join")
+
+
+def built_path(node: ast.expr) -> str | None:
+    """``Path("data/a.csv")`` or ``os.path.join("data", "a.csv")`` that looks like a file."""
+    if isinstance(node, (ast.Call, ast.BinOp)) and not isinstance(node, ast.Constant):
+        if isinstance(node, ast.Call) and call_name(node) not in PATH_BUILDERS:
+            return None
+        text = _literal_text(node)
+        if text is not None and looks_like_path(text):
+            return normal_path(text)
+    return None
 
 
 def path_literal(node: ast.expr | None) -> str | None:
@@ -141,7 +185,8 @@ _WRITE_METHODS = word_set(
     "imwrite imsave savemat dump_model export_graphviz tofile to_filename export"
 )
 # Functions whose path is their second argument (``joblib.dump(obj, "m.pkl")``).
-_WRITE_SECOND = word_set("dump torch.save save urlretrieve download_url")
+_WRITE_SECOND = word_set("dump urlretrieve download_url")
+_WRITE_SECOND_DOTTED = word_set("torch.save joblib.dump pickle.dump")
 _PATH_KEYWORDS = (
     "path",
     "path_or_buf",
@@ -201,7 +246,7 @@ def file_effects(node: ast.Call) -> tuple[list[str], list[str], list[str]]:
         if name == "unpack_archive" and len(node.args) >= 2:
             where = node.args[1]
         written.append(path_literal(where) or ".")
-    elif name in _WRITE_SECOND or dotted(node.func) in _WRITE_SECOND:
+    elif name in _WRITE_SECOND or dotted(node.func) in _WRITE_SECOND_DOTTED:
         given = node.args[1] if len(node.args) >= 2 else None
         for key in _PATH_KEYWORDS:
             given = given or keyword.get(key)
@@ -281,8 +326,14 @@ def _commands(command: str) -> Iterator[list[str]]:
         yield words
 
 
-_OUTPUT_OPTIONS = {"-o", "-O", "--output", "--output-document", "--output-dir", "-P", "-p"}
-_DOWNLOADERS = {"wget", "curl", "unzip", "tar", "kaggle", "gsutil", "aws"}
+# The options that name what a program writes (a file, or the folder it writes into).
+_OUTPUT_OPTIONS = {
+    "wget": {"-O", "--output-document", "-P", "--directory-prefix"},
+    "curl": {"-o", "--output", "--output-dir"},
+    "unzip": {"-d"},
+    "tar": {"-C", "--directory"},
+    "kaggle": {"-p", "--path"},
+}
 _INSTALLERS = {"pip", "pip3", "conda", "mamba", "micromamba", "uv"}
 
 
@@ -320,8 +371,7 @@ def _one_command(
             if path is not None and path != "/dev/null":
                 (appended if ">>" in redirect.group(1) else written).append(path)
             continue
-        output = word in _OUTPUT_OPTIONS or (program == "unzip" and word == "-d") or word == "-C"
-        if output and program in _DOWNLOADERS and number + 1 < len(args):
+        if word in _OUTPUT_OPTIONS.get(program, ()) and number + 1 < len(args):
             path = normal_path(args[number + 1])
             if path is not None:
                 written.append(path)
@@ -335,8 +385,12 @@ def _one_command(
         if word.startswith("-"):
             continue
         targets.append(word)
-    if program in ("mkdir", "touch", "rm", "rmdir"):
+    if program in ("mkdir", "touch"):
         written.extend(p for p in map(normal_path, targets) if p)
+    elif program in ("rm", "rmdir"):  # removing a file is its new version, as ``del x``
+        removed = [p for p in map(normal_path, targets) if p]
+        read.extend(removed)
+        written.extend(removed)
     elif program in ("cp", "mv", "rsync", "ln") and len(targets) >= 2:
         read.extend(p for p in map(normal_path, targets[:-1]) if p)
         target = normal_path(targets[-1])
@@ -351,7 +405,7 @@ def _one_command(
         if "-C" not in args:
             written.append(".")
     elif program in ("wget", "curl") and targets:
-        has_output = any(w in _OUTPUT_OPTIONS or w.startswith("--output") for w in args)
+        has_output = any(w in _OUTPUT_OPTIONS[program] or w.startswith("--output") for w in args)
         if program == "wget" and not has_output or program == "curl" and "-O" in args:
             for url in targets:
                 name = posixpath.basename(url.split("?")[0].rstrip("/"))
@@ -416,6 +470,12 @@ _NOT_DRAWS = word_set(
     "seed get_state set_state default_rng RandomState Generator SeedSequence getstate "
     "setstate Random SystemRandom PCG64 MT19937 Philox BitGenerator set_seed"
 )
+# Layers whose weights are initialised from the global torch generator when made.
+_TORCH_LAYERS = word_set(
+    "Linear Bilinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d ConvTranspose3d "
+    "Embedding EmbeddingBag RNN LSTM GRU MultiheadAttention Transformer TransformerEncoderLayer "
+    "TransformerDecoderLayer LazyLinear"
+)
 _TORCH_DRAWS = word_set(
     "rand randn randint randperm normal bernoulli multinomial poisson rand_like "
     "randn_like randint_like"
@@ -457,6 +517,8 @@ def global_random(node: ast.Call) -> tuple[str | None, str | None]:
     if module in _DRAWING_MODULES:
         return None, _DRAWING_MODULES[module]
     if module == "torch" and function in _TORCH_DRAWS:
+        return None, "torch"
+    if module in ("nn", "torch.nn") and function in _TORCH_LAYERS:
         return None, "torch"
     if function == "shuffle" and module in ("np.random", "numpy.random", "random"):
         return None, _DRAWING_MODULES[module]
