@@ -25,7 +25,8 @@ from typing import Any
 import cloudpickle
 
 Result = dict[str, Any]
-"""``{"blob": bytes, "names": [...], "origins": {name: task}, "links"?: {...}}``"""
+"""``{"blob": bytes, "names": [...], "origins": {name: task}, "links"?: {...}}`` (the
+tasks engine adds the cells' ``outputs``)."""
 
 
 @dataclass

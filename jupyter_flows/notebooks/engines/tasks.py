@@ -172,6 +172,7 @@ class TasksEngine(NotebookEngine):
     def _notebook(run: NotebookRun, notebook: Any) -> None:
         """Fill the cells that ran with their outputs; store it as the run's notebook."""
         import nbformat
+        from nbformat.v4 import nbjson
 
         from jupyter_flows.engine.cache import ResultStore
 
@@ -179,9 +180,17 @@ class TasksEngine(NotebookEngine):
         shown: dict[str, list[dict[str, Any]]] = {}
         for task in run.spec.tasks:
             key = run.result_keys.get(task.key)
-            found, value = store.read(outputs_key(key)) if key else (False, None)
+            state = run.calls[task.key].state if task.key in run.calls else None
+            if key is None or state is None or state.name == "NotReady":
+                continue
+            completed = state.is_completed()
+            data = getattr(state, "data", None) if completed else None
+            if isinstance(data, dict) and "outputs" in data:  # in memory (threads)
+                shown.update(data["outputs"])
+                continue
+            found, value = store.read(key if completed else outputs_key(key))
             if found and isinstance(value, dict):
-                shown.update(value)
+                shown.update(value.get("outputs", {}) if completed else value)
         ran = set(shown) | {c.get("id") for c in notebook.cells if _is_injected(c)}
         for cell in notebook.cells:
             if cell.get("cell_type") != "code":
@@ -189,12 +198,8 @@ class TasksEngine(NotebookEngine):
             cell["outputs"] = [nbformat.from_dict(o) for o in shown.get(cell.get("id"), [])]
             if cell.get("id") not in ran and _has_code(cell):
                 cell["execution_count"] = None
-        try:
-            nbformat.validate(notebook)
-        except nbformat.ValidationError as exc:  # never lose the run over its document
-            run.logger.warning("The executed notebook does not validate: %s", exc)
         run.output_notebook = notebook
-        store_executed_notebook(run, nbformat.writes(notebook).encode("utf-8"))
+        store_executed_notebook(run, nbjson.writes(notebook).encode("utf-8"))
 
 
 def outputs_key(result_key: str) -> str:
@@ -289,8 +294,9 @@ class CellFunction:
                     if capture is not None:
                         capture.collector = collector
                     self._run_cell(cell, namespace, collector)
-        finally:
-            self._keep(ctx, outputs_key, shown)
+        except BaseException:
+            self._keep(ctx, outputs_key, shown)  # what the cells showed, their error last
+            raise
         values = {name: namespace[name] for name in self.outputs if name in namespace}
         try:
             result = dump_values(
@@ -303,6 +309,7 @@ class CellFunction:
         except Exception:
             self._unpicklable(values)
             raise
+        result["outputs"] = shown
         self._keep(ctx, lambda key: key, result)
         return result
 
