@@ -110,8 +110,9 @@ def new_figures(before: set[int]) -> list[Any]:
 
 def enable_matplotlib(line: str = "") -> None:
     """``%matplotlib [gui]`` in a task: the Agg backend (figures are kept as images)."""
-    import matplotlib
+    import importlib
 
+    matplotlib = importlib.import_module("matplotlib")
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
         matplotlib.use("agg", force=True)
 

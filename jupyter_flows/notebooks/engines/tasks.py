@@ -195,11 +195,12 @@ class TasksEngine(NotebookEngine):
         for cell in notebook.cells:
             if cell.get("cell_type") != "code":
                 continue
-            cell["outputs"] = [nbformat.from_dict(o) for o in shown.get(cell.get("id"), [])]
+            cell["outputs"] = [nbformat.from_dict(o) for o in shown.get(cell.get("id"), [])]  # type: ignore[no-untyped-call]
             if cell.get("id") not in ran and _has_code(cell):
                 cell["execution_count"] = None
         run.output_notebook = notebook
-        store_executed_notebook(run, nbjson.writes(notebook).encode("utf-8"))
+        text: str = nbjson.writes(notebook)  # type: ignore[no-untyped-call]
+        store_executed_notebook(run, text.encode("utf-8"))
 
 
 def outputs_key(result_key: str) -> str:
@@ -216,7 +217,7 @@ def _output_notebook(run: NotebookRun) -> Any:
     for cell in nb.cells:  # as papermill loads a notebook
         cell.setdefault("metadata", {}).setdefault("tags", [])
     if run.parameters:
-        from papermill.parameterize import parameterize_notebook
+        from papermill.parameterize import parameterize_notebook  # type: ignore[import-untyped]
 
         nb.metadata.setdefault("papermill", {})
         nb = parameterize_notebook(nb, run.parameters, kernel_name="python3", language="python")
