@@ -413,8 +413,13 @@ def _one_command(
                 if path:
                     written.append(path)
     elif program == "git" and targets[:1] == ["clone"] and len(targets) >= 2:
-        where = targets[2] if len(targets) >= 3 else posixpath.basename(targets[1].rstrip("/"))
-        path = normal_path(where.removesuffix(".git"))
+        urls = [t for t in targets if "://" in t or "@" in t]
+        last = targets[-1]
+        if urls and last != urls[-1]:
+            where = last  # git clone URL folder
+        else:
+            where = posixpath.basename((urls or targets)[-1].rstrip("/")).removesuffix(".git")
+        path = normal_path(where)
         if path:
             written.append(path)
     else:

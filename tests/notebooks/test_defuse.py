@@ -281,6 +281,8 @@ STATE_RULES: list[tuple[str, str, set[str], set[str], set[str]]] = [
     ("unzip-to-folder", "!unzip -o a.zip -d data", {"file:a.zip"}, {"file:data"}, set()),
     ("unzip-here", "!unzip a.zip", {"file:a.zip"}, {"file:."}, set()),
     ("mkdir", "!mkdir -p out logs", set(), {"file:out", "file:logs"}, set()),
+    ("git-clone", "!git clone --depth 1 https://h.org/a/tools.git", set(), {"file:tools"}, set()),
+    ("git-clone-into", "!git clone https://h.org/a/tools.git lib", set(), {"file:lib"}, set()),
     ("cp", "!cp a.csv b.csv", {"file:a.csv"}, {"file:b.csv"}, set()),
     ("rm-is-a-new-version", "!rm a.csv", {"file:a.csv"}, {"file:a.csv"}, set()),
     (
