@@ -40,7 +40,7 @@ from jupyter_flows.notebooks.defuse_state import (
     is_state,
     word_set,
 )
-from jupyter_flows.notebooks.spec import WarningSpec
+from jupyter_flows.spec.flow_spec import WarningSpec
 
 
 class FactsTask(Protocol):

@@ -29,7 +29,6 @@ from jupyter_flows.notebooks.defuse_state import (
     MODULE,
     STORE,
     folder,
-    is_state,
     module_files,
     normal_path,
     shell_effects,
@@ -37,7 +36,7 @@ from jupyter_flows.notebooks.defuse_state import (
 )
 
 if TYPE_CHECKING:
-    from jupyter_flows.notebooks.defuse import Effects
+    from jupyter_flows.notebooks.defuse_scopes import Effects
 
 # Magics whose argument or body is Python run in the user's namespace, with the options
 # that take a value (``-s key``).
@@ -133,6 +132,7 @@ class Visitor(Protocol):
     def scope(self) -> Scope: ...
 
     def python(self, code: str, *, isolated: bool) -> None: ...
+    def script_effects(self, code: str) -> Effects: ...
 
 
 def line_magic(visitor: Visitor, magic: str, line: str) -> None:
@@ -200,7 +200,7 @@ def cell_magic(visitor: Visitor, magic: str, line: str, body: str) -> None:
         if path is not None:
             write_file(scope, path, append=append)
             if path.endswith(".py"):  # what running or importing the file does to files
-                scope.defer(FILE + path, script_effects(body))
+                scope.defer(FILE + path, visitor.script_effects(body))
     elif magic == "sql":
         expand(scope, line)
         words = line.split()
@@ -242,19 +242,6 @@ def write_file(scope: Scope, path: str, *, append: bool) -> None:
     parent = folder(path)
     if parent is not None:
         scope.read(DIR + parent)
-
-
-def script_effects(code: str) -> Effects:
-    """What running (or importing) a Python file with ``code`` does outside its own names:
-    the files it reads and writes, the state it uses."""
-    from jupyter_flows.notebooks.defuse import Effects, analyze
-
-    facts = analyze(code)
-    return Effects(
-        reads=frozenset(n for n in facts.reads if is_state(n) and not n.startswith(MODULE)),
-        defines=frozenset(n for n in facts.defines if is_state(n)),
-        mutates=frozenset(n for n in facts.mutates if is_state(n)),
-    )
 
 
 def expand(scope: Scope, text: str) -> None:

@@ -15,6 +15,7 @@ from jupyter_flows.notebooks.defuse_scopes import (
     Effects,
     FunctionScope,
     LocalScope,
+    ModuleScope,
     Scope,
 )
 from jupyter_flows.notebooks.defuse_state import (
@@ -23,6 +24,7 @@ from jupyter_flows.notebooks.defuse_state import (
     FILE,
     MODULE,
     RANDOM,
+    is_state,
     word_set,
 )
 
@@ -498,6 +500,22 @@ class Visitor(ast.NodeVisitor):
         else:
             return False
         return True
+
+    def script_effects(self, code: str) -> Effects:
+        """What running (or importing) a Python file with ``code`` does outside its own
+        names: the files it reads and writes, the state it uses."""
+        try:
+            tree = parse_cell(code)
+        except SyntaxError:
+            return Effects()
+        scope = ModuleScope()
+        Visitor(scope).visit_body(tree.body)
+        facts = scope.result()
+        return Effects(
+            reads=frozenset(n for n in facts.reads if is_state(n) and not n.startswith(MODULE)),
+            defines=frozenset(n for n in facts.defines if is_state(n)),
+            mutates=frozenset(n for n in facts.mutates if is_state(n)),
+        )
 
     def python(self, code: str, *, isolated: bool) -> None:
         """Python a magic runs: in this namespace, or (``isolated``) in one of its own."""
