@@ -203,6 +203,8 @@ def resolve(value: Any) -> Any:
         state = value.state if kind is RemoteResult else _wait(value)
         if state.is_completed():
             return state.data
+        if state.name == "NotReady" and state.message:
+            raise UpstreamTaskError(state.message)  # the first failed ancestor, named once
         raise UpstreamTaskError(
             f"upstream task run {value.task_run_name!r} ended {state.name}"
             + (f": {state.message}" if state.message else "")

@@ -20,14 +20,14 @@ Each one left out is said in a ``flow_magic`` warning.
 
 from __future__ import annotations
 
-import builtins
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jupyter_flows.notebooks.defuse import DefUse, Effects, analyze, merge_sources, word_set
+from jupyter_flows.notebooks.dataflow import Edge, FactsTask, Inference
+from jupyter_flows.notebooks.defuse import DefUse, analyze, merge_sources
 from jupyter_flows.notebooks.parameters import parameter_schema, read_parameters
 from jupyter_flows.notebooks.reader import Cell, NotebookError, Source
 from jupyter_flows.spec.flow_spec import (
@@ -48,12 +48,6 @@ PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 KNOWN_TAGS = ("flow:name=", "flow:after=", "flow:skip", "flow:merge")
 
-# Names a kernel has before any cell runs: reading them needs no earlier cell.
-KERNEL_NAMES = frozenset(dir(builtins)) | word_set(
-    "get_ipython display In Out exit quit _ __ ___ _i _ii _iii _ih _oh _dh "
-    "__name__ __doc__ __builtins__ __builtin__ __spec__ __loader__ __package__"
-)
-_HISTORY = re.compile(r"^_(?:i{1,3})?\d+$")  # _3, _i3: output and input history
 #: A line that drives jupyter-flows: the %flow magic, or loading the extension.
 _FLOW_MAGIC = re.compile(r"^(?:%%?flow(?:\s|$)|%(?:re|un)?load_ext\s+jupyter_flows\s*$)")
 CellRef = int | str
@@ -88,16 +82,13 @@ class _Task:
         return self.cells[0]
 
     @property
+    def cell_indices(self) -> list[int]:
+        return [c.index for c in self.cells]
+
+    @property
     def label(self) -> str:
         numbers = ", ".join(str(c.index) for c in self.cells)
         return f"cell{'s' if len(self.cells) > 1 else ''} {numbers} ({self.key!r})"
-
-
-@dataclass
-class _Edge:
-    names: set[str] = field(default_factory=set)
-    after: bool = False
-    mutated: set[str] = field(default_factory=set)
 
 
 # ------------------------------------------------------------------ entry point
@@ -121,7 +112,7 @@ def build_spec(
         for tags in task.tags:
             for ref in tags.after:
                 upstream = _resolve_task(source, tasks, ref, task)
-                edges.setdefault((upstream.key, task.key), _Edge()).after = True
+                edges.setdefault((upstream.key, task.key), Edge()).after = True
 
     selection = None
     if cells is not None:
@@ -170,7 +161,9 @@ def build_spec(
             EdgeSpec(
                 source=s,
                 target=t,
+                kind=e.kind,
                 names=sorted(e.names),
+                state=sorted(e.state),
                 after=e.after,
                 mutated=sorted(e.mutated),
             )
@@ -470,14 +463,7 @@ def _resolve_task(source: Source, tasks: list[_Task], ref: str, task: _Task) -> 
 
 def _infer(
     tasks: list[_Task], skipped: list[Cell], engine: Engine, warnings: list[WarningSpec]
-) -> dict[tuple[str, str], _Edge]:
-    edges: dict[tuple[str, str], _Edge] = {}
-    latest: dict[str, _Task] = {}  # name → the task that made its current version
-    readers: dict[str, set[str]] = {}  # name → tasks that read its current version
-    deferred: dict[str, Effects] = {}  # function name → what using it does
-    values: dict[str, str] = {}  # name → what unpicklable thing it holds
-    opaque: list[_Task] = []
-    definers: dict[str, list[_Task]] = {}
+) -> dict[tuple[str, str], Edge]:
     everywhere: dict[str, list[_Task]] = {}
     for task in tasks:
         for name in task.facts.defines:
@@ -486,111 +472,18 @@ def _infer(
     for cell in skipped:
         for name in analyze(cell.source).defines:
             in_skipped.setdefault(name, []).append(cell.index)
-    warned_values: set[str] = set()
 
-    for task in tasks:
-        facts = task.facts
-        if facts.error:
-            warnings.append(
-                WarningSpec(
-                    code="syntax_error",
-                    message=f"{task.label} cannot be read: {facts.error}; its names are unknown",
-                    tasks=[task.key],
-                    cells=[c.index for c in task.cells],
-                )
-            )
-        reads, defines, mutates = _effective(facts, deferred)
-        task.reads, task.defines, task.mutates = set(), defines, mutates
-        for name in sorted(reads):
-            upstream = latest.get(name)
-            if upstream is None and (name in KERNEL_NAMES or _HISTORY.match(name)):
-                continue
-            task.reads.add(name)
-            if upstream is None and opaque:
-                upstream = opaque[-1]  # ``from m import *`` probably defined it
-            if upstream is None:
-                warnings.append(_undefined(task, name, everywhere, in_skipped))
-                continue
-            edges.setdefault((upstream.key, task.key), _Edge()).names.add(name)
-            readers.setdefault(name, set()).add(task.key)
-            if engine == "tasks" and name in values and name not in warned_values:
-                warned_values.add(name)
-                warnings.append(
-                    WarningSpec(
-                        code="unpicklable",
-                        message=f"{task.label} needs {name!r} from {upstream.key!r}, which holds "
-                        f"{values[name]}: it cannot be pickled to pass between tasks (run with "
-                        "the kernel engine, or make it in the task that uses it)",
-                        tasks=[upstream.key, task.key],
-                        names=[name],
-                    )
-                )
-        for name in sorted(mutates):
-            for reader in sorted(readers.get(name, set()) - {task.key}):
-                edges.setdefault((reader, task.key), _Edge()).mutated.add(name)
-        for name in defines | mutates:
-            latest[name] = task
-            readers[name] = set()
-        for name in defines:
-            values.pop(name, None)
-            if name in facts.deferred_map:
-                deferred[name] = facts.deferred_map[name]
-            else:
-                deferred.pop(name, None)
-        values.update(facts.unpicklable)
-        for name in set(facts.defines) - set(facts.deletes):
-            definers.setdefault(name, []).append(task)
-        if facts.opaque:
-            opaque.append(task)
-            warnings.append(
-                WarningSpec(
-                    code="opaque_definitions",
-                    message=f"{task.label} runs {', '.join(facts.opaque)}: the names it defines "
-                    "cannot be known; later reads of names no cell defines are taken from it",
-                    tasks=[task.key],
-                    cells=[c.index for c in task.cells],
-                )
-            )
+    def undefined(task: FactsTask, name: str) -> WarningSpec:
+        return _undefined(task, name, everywhere, in_skipped)
 
-    for name, where in sorted(definers.items()):
-        if len(where) > 1 and name != "_":
-            labels = ", ".join(t.label for t in where)
-            warnings.append(
-                WarningSpec(
-                    code="multiple_definitions",
-                    message=f"{name!r} is defined in several places: {labels}; each reader "
-                    "gets the latest one above it",
-                    tasks=[t.key for t in where],
-                    cells=[c.index for t in where for c in t.cells],
-                    names=[name],
-                )
-            )
+    inference = Inference(list(tasks), engine == "tasks", undefined)
+    edges = inference.run()
+    warnings.extend(inference.warnings)
     return edges
 
 
-def _effective(facts: DefUse, deferred: dict[str, Effects]) -> tuple[set[str], set[str], set[str]]:
-    """The task's reads, defines and mutates, with those of the functions it uses added."""
-    reads, defines, mutates = set(facts.reads), set(facts.defines), set(facts.mutates)
-    work, seen = sorted(reads, reverse=True), set()
-    while work:
-        name = work.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        effects = deferred.get(name)
-        if effects is None:
-            continue
-        for read in effects.reads | effects.mutates:
-            if read not in facts.defines and read not in reads:
-                reads.add(read)
-                work.append(read)
-        mutates |= {m for m in effects.mutates if m not in facts.defines}
-        defines |= effects.defines
-    return reads, defines, mutates
-
-
 def _undefined(
-    task: _Task,
+    task: FactsTask,
     name: str,
     everywhere: dict[str, list[_Task]],
     in_skipped: dict[str, list[int]],
@@ -602,7 +495,7 @@ def _undefined(
             message=f"{task.label} reads {name!r}, which is defined only later, by "
             f"{later[0].label}: the notebook depends on an out-of-order run",
             tasks=[task.key, later[0].key],
-            cells=[c.index for c in task.cells],
+            cells=task.cell_indices,
             names=[name],
         )
     if name in in_skipped:
@@ -612,14 +505,14 @@ def _undefined(
             message=f"{task.label} reads {name!r}, which only cell {cells} defines, and it is "
             "tagged flow:skip",
             tasks=[task.key],
-            cells=[c.index for c in task.cells] + in_skipped[name],
+            cells=task.cell_indices + in_skipped[name],
             names=[name],
         )
     return WarningSpec(
         code="undefined_name",
         message=f"{task.label} reads {name!r}, which no earlier cell defines",
         tasks=[task.key],
-        cells=[c.index for c in task.cells],
+        cells=task.cell_indices,
         names=[name],
     )
 
@@ -630,10 +523,10 @@ def _undefined(
 def _select(
     source: Source,
     tasks: list[_Task],
-    edges: dict[tuple[str, str], _Edge],
+    edges: dict[tuple[str, str], Edge],
     skipped: list[Cell],
     refs: Sequence[CellRef],
-) -> tuple[list[_Task], dict[tuple[str, str], _Edge], Selection]:
+) -> tuple[list[_Task], dict[tuple[str, str], Edge], Selection]:
     if not refs:
         raise NotebookError(source.path, "the selection is empty: name at least one cell")
     by_cell = {c.index: t for t in tasks for c in t.cells}
@@ -681,7 +574,7 @@ def _select(
                 cell_ids=[c.id for c in task.cells],
                 cell_indices=[c.index for c in task.cells],
                 needed_by=[t for t, _ in out],
-                names=sorted(set().union(*(e.names | e.mutated for _, e in out))),
+                names=sorted(set().union(*(e.names | e.state | e.mutated for _, e in out))),
             )
         )
     selection = Selection(cells=sorted(wanted_cells), tasks=wanted, added=added)

@@ -13,117 +13,47 @@ knowingly not handled, are listed in ``docs/notebooks.md``; in short:
   defined: they are recorded as the function's *deferred* effects, and count as reads of
   whichever cell uses the function (a call, or any other use of its name). A function that
   declares ``global x`` and assigns it defines ``x`` for that cell, in the same way. Lambda
-  bodies count as read where the lambda is written.
+  bodies count as read where the lambda is written. Names inside strings that are
+  evaluated count too (``df.query("a > @limit")``, ``pd.eval("a + b")``).
 - **mutates**: a name from before this code that it changes in place: ``x.attr = …``,
   ``x[k] = …``, ``del x[k]``, ``x[k] += …``, a call of a method named in
   :data:`MUTATING_METHODS` (or ending in one ``_``, PyTorch's in-place convention) on ``x`` or
   on anything reached from it (``x.a[0].append(…)``), any method call with ``inplace=True``,
   and ``setattr(x, …)``, ``random.shuffle(x)``, ``heapq.heappush(x, …)`` and the like. A
-  mutated name is read too, and the cell makes a new version of it.
+  mutated name is read too, and the cell makes a new version of it. A change through an
+  alias changes what it aliases: ``for d in [train, test]: d["x"] = …`` changes both, and
+  ``aliases`` tells the DAG what a name bound here may share objects with, so a change
+  through ``frames`` in a later cell reaches the frames it holds.
 - Any other method call is **read-only** (``df.head()``, ``df.describe()``, ``len(df)``): a
   call we cannot judge is taken as a read, because treating it as a change would chain every
   later cell that uses the name behind this one and lose the parallelism the DAG is for.
+- **State outside names** (:mod:`defuse_state`): files at literal paths, global random
+  state, magics from extensions, ``%store``, environment variables and installed packages
+  are read and defined as state names (``file:out.csv``…); draws from a random generator
+  (``rng.normal()``) are listed in ``draws`` for the DAG to judge.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-import shlex
-import string
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-
-def word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-MUTATING_METHODS = word_set(
-    # list, deque, dict, set, bytearray
-    "append appendleft extend extendleft insert remove pop popleft popitem clear sort reverse "
-    "rotate update setdefault add discard difference_update intersection_update "
-    "symmetric_difference_update "
-    # numpy arrays
-    "fill resize itemset "
-    # scikit-learn style estimators
-    "fit fit_transform fit_predict partial_fit set_params "
-    # PyTorch modules and optimisers
-    "step zero_grad backward load_state_dict "
-    # files and csv writers
-    "write writelines writerow writerows close"
+from jupyter_flows.notebooks.defuse_scopes import (
+    Argument,
+    DefUse,
+    Effects,
+    ModuleScope,
+    changed_arguments,
 )
-"""Method names whose call changes the object it is called on."""
-
-MUTATING_FUNCTIONS = word_set(
-    "setattr delattr shuffle heappush heappop heapify heappushpop heapreplace copyto"
+from jupyter_flows.notebooks.defuse_state import is_state
+from jupyter_flows.notebooks.defuse_visitor import (
+    MUTATING_FUNCTIONS,
+    MUTATING_METHODS,
+    Visitor,
+    function_effects,
+    parse_cell,
 )
-"""Functions (plain or module attributes) that change their first argument in place."""
-
-# Magics whose argument or body is Python run in the user's namespace.
-_PYTHON_LINE_MAGICS = {"time": (), "prun": ("s", "l", "T", "D")}
-_PYTHON_CELL_MAGICS = {"time": (), "prun": ("s", "l", "T", "D"), "capture": ()}
-# Run in a namespace of their own (timeit): reads only.
-_ISOLATED_MAGICS = {"timeit": ("n", "r", "p")}
-_HELP_MAGICS = {"pinfo", "pinfo2", "pdef", "pdoc", "psource", "pfile"}
-# Cell magics that run another program and can keep its output: ``%%bash --out x``.
-_SCRIPT_MAGICS = {"bash", "sh", "script", "perl", "ruby", "python", "python2", "python3", "pypy"}
-# Things that cannot be pickled, so cannot travel between tasks run in different processes.
-_UNPICKLABLE_CALLS = {
-    "open": "an open file",
-    "connect": "a connection",
-    "socket": "a socket",
-    "Lock": "a lock",
-    "RLock": "a lock",
-    "Condition": "a condition variable",
-    "Semaphore": "a semaphore",
-    "Event": "an event",
-    "Thread": "a thread",
-    "Popen": "a process",
-    "TemporaryFile": "an open file",
-    "NamedTemporaryFile": "an open file",
-}
-
-
-@dataclass(frozen=True)
-class Effects:
-    """What running some code (or calling a function) does to the global namespace."""
-
-    reads: frozenset[str] = frozenset()
-    defines: frozenset[str] = frozenset()
-    mutates: frozenset[str] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.reads or self.defines or self.mutates)
-
-
-@dataclass(frozen=True)
-class DefUse:
-    """The def/use facts of one piece of code (a cell, or cells merged into one task)."""
-
-    reads: tuple[str, ...] = ()
-    """Global names read before this code binds them (sorted)."""
-    defines: tuple[str, ...] = ()
-    """Names this code binds, rebinds or deletes."""
-    mutates: tuple[str, ...] = ()
-    """Names from earlier code that this code changes in place (each also in ``reads``)."""
-    deferred: tuple[tuple[str, Effects], ...] = ()
-    """Functions and classes defined here, with what using them reads, defines, mutates."""
-    deletes: tuple[str, ...] = ()
-    """Names removed with ``del`` (also in ``defines``: the removal is their new version)."""
-    opaque: tuple[str, ...] = ()
-    """Why this code may define names that cannot be seen (``from m import *``, ``%run``)."""
-    unpicklable: tuple[tuple[str, str], ...] = ()
-    """Names bound to values that will not pickle: (name, what it is)."""
-    error: str | None = None
-    """A syntax error: the code's names are unknown."""
-
-    @property
-    def deferred_map(self) -> Mapping[str, Effects]:
-        return dict(self.deferred)
-
 
 # ------------------------------------------------------------------ entry point
 
@@ -142,668 +72,24 @@ def transform(code: str) -> str:
 @lru_cache(maxsize=8192)
 def _analyze_cached(code: str) -> DefUse:
     try:
-        tree = _parse(code)
+        tree = parse_cell(code)
     except SyntaxError:
         try:
-            tree = _parse(transform(code))
+            tree = parse_cell(transform(code))
         except SyntaxError as exc:
             return DefUse(error=f"line {exc.lineno}: {exc.msg}")
         except Exception as exc:  # IPython's transformers on pathological input
             return DefUse(error=f"IPython could not transform it: {exc}")
-    scope = _ModuleScope()
-    _Visitor(scope).visit_body(tree.body)
+    scope = ModuleScope()
+    Visitor(scope).visit_body(tree.body)
     return scope.result()
-
-
-def _parse(code: str) -> ast.Module:
-    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT  # IPython's top-level await
-    tree: ast.Module = compile(code, "<cell>", "exec", flags=flags, dont_inherit=True)
-    return tree
 
 
 @lru_cache(maxsize=1)
 def _transformer() -> Any:
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager()
-
-
-# ------------------------------------------------------------------ scopes
-
-
-class _Scope:
-    """Where names live while visiting: decides which reads and binds escape to globals."""
-
-    def read(self, name: str) -> None:
-        raise NotImplementedError
-
-    def bind(self, name: str) -> None:
-        raise NotImplementedError
-
-    def bind_walrus(self, name: str) -> None:
-        self.bind(name)
-
-    def mutate(self, name: str) -> None:
-        raise NotImplementedError
-
-    def defer(self, name: str, effects: Effects) -> None:
-        """A function or class ``name`` was defined here with these deferred effects."""
-
-    def delete(self, name: str) -> None:
-        """``del name``: read it, then its new version is its absence."""
-        self.read(name)
-        self.bind(name)
-
-    def note_value(self, name: str, what: str) -> None:
-        """``name`` was bound to something that will not pickle."""
-
-    def opaque(self, why: str) -> None:
-        """Names may be defined here that cannot be seen."""
-
-
-class _ModuleScope(_Scope):
-    """A cell's top level: order matters (a read before the binding is a read of the past)."""
-
-    def __init__(self) -> None:
-        self.bound: set[str] = set()
-        self.reads: set[str] = set()
-        self.defines: set[str] = set()
-        self.mutates: set[str] = set()
-        self.deletes: set[str] = set()
-        self.deferred: dict[str, Effects] = {}
-        self.values: dict[str, str] = {}
-        self.why_opaque: list[str] = []
-        self._applying: set[str] = set()
-
-    def read(self, name: str) -> None:
-        if name not in self.bound:
-            self.reads.add(name)
-        effects = self.deferred.get(name)
-        if effects and name not in self._applying:
-            self._applying.add(name)  # a recursive function reads itself
-            try:
-                for read in sorted(effects.reads):
-                    self.read(read)
-                for mutated in sorted(effects.mutates):
-                    self.mutate(mutated)
-                for defined in sorted(effects.defines):
-                    self.bind(defined, keep_deferred=True)
-            finally:
-                self._applying.discard(name)
-
-    def delete(self, name: str) -> None:
-        super().delete(name)
-        self.deletes.add(name)
-
-    def bind(self, name: str, keep_deferred: bool = False) -> None:
-        self.deletes.discard(name)
-        self.bound.add(name)
-        self.defines.add(name)
-        self.values.pop(name, None)
-        if not keep_deferred:
-            self.deferred.pop(name, None)
-
-    def mutate(self, name: str) -> None:
-        self.read(name)
-        if name not in self.bound:
-            self.mutates.add(name)
-
-    def defer(self, name: str, effects: Effects) -> None:
-        if effects:
-            self.deferred[name] = effects
-
-    def note_value(self, name: str, what: str) -> None:
-        self.values[name] = what
-
-    def opaque(self, why: str) -> None:
-        if why not in self.why_opaque:
-            self.why_opaque.append(why)
-
-    def result(self) -> DefUse:
-        return DefUse(
-            reads=tuple(sorted(self.reads)),
-            defines=tuple(sorted(self.defines)),
-            mutates=tuple(sorted(self.mutates)),
-            deferred=tuple(sorted(self.deferred.items())),
-            deletes=tuple(sorted(self.deletes)),
-            opaque=tuple(self.why_opaque),
-            unpicklable=tuple(sorted(self.values.items())),
-        )
-
-
-class _FunctionScope(_Scope):
-    """A function body: its locals are fixed by Python's rule (bound anywhere in it)."""
-
-    def __init__(self, local: set[str], declared_global: set[str]) -> None:
-        self.local = local
-        self.declared_global = declared_global
-        self.reads: set[str] = set()
-        self.defines: set[str] = set()
-        self.mutates: set[str] = set()
-
-    def read(self, name: str) -> None:
-        if name not in self.local:
-            self.reads.add(name)
-
-    def bind(self, name: str) -> None:
-        if name in self.declared_global:
-            self.defines.add(name)
-
-    def mutate(self, name: str) -> None:
-        if name not in self.local:
-            self.reads.add(name)
-            self.mutates.add(name)
-
-    def merge(self, inner: Effects) -> None:
-        """A nested function's effects: what is not local here escapes further."""
-        for name in inner.reads:
-            self.read(name)
-        for name in inner.mutates:
-            self.mutate(name)
-        self.defines |= inner.defines  # ``global x`` in a nested function is still global
-
-    def effects(self) -> Effects:
-        return Effects(frozenset(self.reads), frozenset(self.defines), frozenset(self.mutates))
-
-
-class _LocalScope(_Scope):
-    """A comprehension, class body or timeit namespace: binds stay inside, reads go out."""
-
-    def __init__(self, parent: _Scope, walrus_escapes: bool = False) -> None:
-        self.parent = parent
-        self.local: set[str] = set()
-        self.walrus_escapes = walrus_escapes
-        self.methods: list[Effects] = []  # class bodies: what their methods do when called
-
-    def read(self, name: str) -> None:
-        if name not in self.local:
-            self.parent.read(name)
-
-    def bind(self, name: str) -> None:
-        self.local.add(name)
-
-    def bind_walrus(self, name: str) -> None:
-        if self.walrus_escapes:  # PEP 572: a walrus in a comprehension binds outside it
-            self.parent.bind_walrus(name)
-        else:
-            self.bind(name)
-
-    def mutate(self, name: str) -> None:
-        if name not in self.local:
-            self.parent.mutate(name)
-
-    def defer(self, name: str, effects: Effects) -> None:
-        if effects:
-            self.methods.append(effects)
-
-    def opaque(self, why: str) -> None:
-        self.parent.opaque(why)
-
-
-# ------------------------------------------------------------------ the visitor
-
-
-class _Visitor(ast.NodeVisitor):
-    """Visits statements in execution order, telling its scope about every name."""
-
-    def __init__(self, scope: _Scope) -> None:
-        self.scope = scope
-
-    def visit_body(self, body: Iterable[ast.AST]) -> None:
-        for node in body:
-            self.visit(node)
-
-    # ---------------------------------------------------------------- targets
-
-    def bind_target(self, target: ast.expr) -> None:
-        if isinstance(target, ast.Name):
-            self.scope.bind(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                self.bind_target(element)
-        elif isinstance(target, ast.Starred):
-            self.bind_target(target.value)
-        elif isinstance(target, (ast.Attribute, ast.Subscript)):
-            self.mutate_target(target)
-        else:
-            self.visit(target)
-
-    def mutate_target(self, target: ast.Attribute | ast.Subscript) -> None:
-        """``a.b[k] = …``: read what the target's expression needs, change its root."""
-        self._visit_chain(target)
-        root = _root_name(target)
-        if root is not None:
-            self.scope.mutate(root)
-
-    def _visit_chain(self, node: ast.expr) -> None:
-        while isinstance(node, (ast.Attribute, ast.Subscript)):
-            if isinstance(node, ast.Subscript):
-                self.visit(node.slice)
-            node = node.value
-        if not isinstance(node, ast.Name):
-            self.visit(node)
-
-    # ---------------------------------------------------------------- statements
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        self.visit(node.value)
-        for target in node.targets:
-            self.bind_target(target)
-        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            what = _unpicklable(node.value)
-            if what:
-                self.scope.note_value(node.targets[0].id, what)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self.visit(node.annotation)
-        if node.value is None:
-            if not isinstance(node.target, ast.Name):
-                self._visit_chain(node.target)
-            return  # ``x: int`` alone binds nothing
-        self.visit(node.value)
-        self.bind_target(node.target)
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        self.visit(node.value)
-        if isinstance(node.target, ast.Name):
-            self.scope.read(node.target.id)
-            self.scope.bind(node.target.id)
-        else:
-            self.bind_target(node.target)
-
-    def visit_Delete(self, node: ast.Delete) -> None:
-        for target in node.targets:
-            self._delete(target)
-
-    def _delete(self, target: ast.expr) -> None:
-        if isinstance(target, ast.Name):
-            self.scope.delete(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                self._delete(element)
-        elif isinstance(target, (ast.Attribute, ast.Subscript)):
-            self.mutate_target(target)
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self.scope.bind(alias.asname or alias.name.split(".")[0])
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        for alias in node.names:
-            if alias.name == "*":
-                self.scope.opaque(f"from {'.' * node.level}{node.module or ''} import *")
-            else:
-                self.scope.bind(alias.asname or alias.name)
-
-    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
-        self.visit(node.iter)
-        self.bind_target(node.target)
-        self.visit_body(node.body)
-        self.visit_body(node.orelse)
-
-    visit_AsyncFor = visit_For
-
-    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
-        for item in node.items:
-            self.visit(item.context_expr)
-            if item.optional_vars is not None:
-                self.bind_target(item.optional_vars)
-                what = _unpicklable(item.context_expr)
-                if what and isinstance(item.optional_vars, ast.Name):
-                    self.scope.note_value(item.optional_vars.id, what)
-        self.visit_body(node.body)
-
-    visit_AsyncWith = visit_With
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.type is not None:
-            self.visit(node.type)
-        if node.name:
-            self.scope.bind(node.name)
-        self.visit_body(node.body)
-
-    def visit_Global(self, node: ast.Global) -> None:
-        """At a cell's top level ``global x`` changes nothing (see FunctionScope for defs)."""
-
-    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
-        pass
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
-        self.visit(node.value)
-        self.scope.bind_walrus(node.target.id)
-
-    def visit_match_case(self, node: ast.match_case) -> None:
-        self.visit(node.pattern)
-        if node.guard is not None:
-            self.visit(node.guard)
-        self.visit_body(node.body)
-
-    def visit_MatchAs(self, node: ast.MatchAs) -> None:
-        if node.pattern is not None:
-            self.visit(node.pattern)
-        if node.name:
-            self.scope.bind(node.name)
-
-    def visit_MatchStar(self, node: ast.MatchStar) -> None:
-        if node.name:
-            self.scope.bind(node.name)
-
-    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
-        self.generic_visit(node)
-        if node.rest:
-            self.scope.bind(node.rest)
-
-    # ---------------------------------------------------------------- functions and classes
-
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for decorator in node.decorator_list:
-            self.visit(decorator)
-        self._visit_signature(node.args)
-        if node.returns is not None:
-            self.visit(node.returns)
-        effects = function_effects(node)
-        self.scope.bind(node.name)
-        if isinstance(self.scope, _FunctionScope):
-            self.scope.merge(effects)  # a nested def: its effects are its parent's
-        else:
-            self.scope.defer(node.name, effects)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        """A lambda's body counts as read where it is written (it is usually called there)."""
-        self._visit_signature(node.args)
-        effects = function_effects(node)
-        for name in sorted(effects.reads):
-            self.scope.read(name)
-        for name in sorted(effects.mutates):
-            self.scope.mutate(name)
-
-    def _visit_signature(self, args: ast.arguments) -> None:
-        for default in [*args.defaults, *args.kw_defaults]:
-            if default is not None:
-                self.visit(default)
-        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-            if arg is not None and arg.annotation is not None:
-                self.visit(arg.annotation)
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
-            self.visit(expr)
-        body = _LocalScope(self.scope)
-        _Visitor(body).visit_body(node.body)
-        merged = Effects(
-            frozenset().union(*(e.reads for e in body.methods)),
-            frozenset().union(*(e.defines for e in body.methods)),
-            frozenset().union(*(e.mutates for e in body.methods)),
-        )
-        self.scope.bind(node.name)
-        if isinstance(self.scope, _FunctionScope):
-            self.scope.merge(merged)
-        else:
-            self.scope.defer(node.name, merged)
-
-    # ---------------------------------------------------------------- comprehensions
-
-    def _comprehension(self, generators: list[ast.comprehension], *parts: ast.expr) -> None:
-        self.visit(generators[0].iter)  # the first iterable is evaluated outside
-        inner = _Visitor(_LocalScope(self.scope, walrus_escapes=True))
-        for number, generator in enumerate(generators):
-            if number:
-                inner.visit(generator.iter)
-            inner.bind_target(generator.target)
-            for condition in generator.ifs:
-                inner.visit(condition)
-        for part in parts:
-            inner.visit(part)
-
-    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
-        self._comprehension(node.generators, node.elt)
-
-    visit_SetComp = visit_GeneratorExp = visit_ListComp
-
-    def visit_DictComp(self, node: ast.DictComp) -> None:
-        self._comprehension(node.generators, node.key, node.value)
-
-    # ---------------------------------------------------------------- expressions
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self.scope.read(node.id)
-        elif isinstance(node.ctx, ast.Del):
-            self.scope.delete(node.id)
-        else:  # a Store our statement handlers did not route (new syntax): still a binding
-            self.scope.bind(node.id)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        if self._ipython_call(node):
-            return
-        self.generic_visit(node)
-        func = node.func
-        inplace = any(
-            k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
-            for k in node.keywords
-        )
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if isinstance(func, ast.Attribute) and (
-            inplace or func.attr in MUTATING_METHODS or _torch_inplace(func.attr)
-        ):
-            root = _root_name(func.value)
-            if root is not None:
-                self.scope.mutate(root)
-        elif name in MUTATING_FUNCTIONS and node.args:
-            root = _root_name(node.args[0])
-            if root is not None:
-                self.scope.mutate(root)
-
-    # ---------------------------------------------------------------- IPython
-
-    def _ipython_call(self, node: ast.Call) -> bool:
-        """``get_ipython().run_line_magic('time', 'x = 1')`` and friends, as IPython wrote them."""
-        func = node.func
-        if not (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Call)
-            and isinstance(func.value.func, ast.Name)
-            and func.value.func.id == "get_ipython"
-            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
-        ):
-            return False
-        args = [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
-        if func.attr in ("system", "getoutput") and args:
-            self._expand(args[0])
-        elif func.attr == "run_line_magic" and len(args) == 2:
-            self._line_magic(*args)
-        elif func.attr == "run_cell_magic" and len(args) == 3:
-            self._cell_magic(*args)
-        else:
-            return False
-        return True
-
-    def _line_magic(self, magic: str, line: str) -> None:
-        if magic in _PYTHON_LINE_MAGICS:
-            self._python(_strip_options(line, _PYTHON_LINE_MAGICS[magic]), isolated=False)
-        elif magic in _ISOLATED_MAGICS:
-            self._python(_strip_options(line, _ISOLATED_MAGICS[magic]), isolated=True)
-        elif magic in _HELP_MAGICS:
-            root = _root_of_source(line)
-            if root:
-                self.scope.read(root)
-        elif magic == "store":
-            self._store(line)
-        elif magic == "run":
-            self.scope.opaque(f"%run {line}".strip())
-        else:
-            self._expand(line)
-
-    def _cell_magic(self, magic: str, line: str, body: str) -> None:
-        if magic in _PYTHON_CELL_MAGICS:
-            words = _strip_options(line, _PYTHON_CELL_MAGICS[magic]).split()
-            self._python(body, isolated=False)
-            if magic == "capture" and words:
-                self.scope.bind(words[0])  # %%capture out: the captured output
-        elif magic in _ISOLATED_MAGICS:
-            setup = _strip_options(line, _ISOLATED_MAGICS[magic])
-            self._python(f"{setup}\n{body}", isolated=True)
-        else:
-            self._expand(line)
-            if magic in _SCRIPT_MAGICS:
-                for name in _script_outputs(line):
-                    self.scope.bind(name)
-
-    def _python(self, code: str, *, isolated: bool) -> None:
-        try:
-            tree = _parse(code)
-        except SyntaxError:
-            return
-        scope = _LocalScope(self.scope) if isolated else self.scope
-        _Visitor(scope).visit_body(tree.body)
-
-    def _store(self, line: str) -> None:
-        words = _split(line)
-        if words[:1] == ["-r"]:
-            if len(words) == 1:
-                self.scope.opaque("%store -r")
-            for name in words[1:]:
-                if name.isidentifier():
-                    self.scope.bind(name)
-        elif words and not words[0].startswith("-"):
-            for name in words:
-                if name.isidentifier():
-                    self.scope.read(name)
-
-    def _expand(self, text: str) -> None:
-        """IPython expands ``$name`` and ``{expr}`` in shell lines and magic lines."""
-        for name in _expanded_names(text):
-            self.scope.read(name)
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def function_effects(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Effects:
-    """What calling the function reads, defines (``global``) and mutates of the globals."""
-    local, declared = _locals_of(node)
-    scope = _FunctionScope(local, declared)
-    visitor = _Visitor(scope)
-    if isinstance(node, ast.Lambda):
-        visitor.visit(node.body)
-    else:
-        visitor.visit_body(node.body)
-    return scope.effects()
-
-
-def _locals_of(
-    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
-) -> tuple[set[str], set[str]]:
-    """Python's rule: a name bound anywhere in the body is local, unless declared global."""
-    args = node.args
-    local = {
-        a.arg
-        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-        if a is not None
-    }
-    declared: set[str] = set()
-    stack: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            local.add(item.name)
-            continue  # its body is another scope
-        if isinstance(item, ast.Lambda):
-            continue
-        if isinstance(item, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            local.update(n.target.id for n in ast.walk(item) if isinstance(n, ast.NamedExpr))
-            continue
-        if isinstance(item, ast.Name) and not isinstance(item.ctx, ast.Load):
-            local.add(item.id)
-        elif isinstance(item, ast.NamedExpr):
-            local.add(item.target.id)
-        elif isinstance(item, (ast.Import, ast.ImportFrom)):
-            local.update((a.asname or a.name.split(".")[0]) for a in item.names if a.name != "*")
-        elif isinstance(item, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and item.name:
-            local.add(item.name)
-        elif isinstance(item, ast.MatchMapping) and item.rest:
-            local.add(item.rest)
-        elif isinstance(item, (ast.Global, ast.Nonlocal)):
-            declared.update(item.names)
-        stack.extend(ast.iter_child_nodes(item))
-    return local - declared, declared
-
-
-def _root_name(node: ast.expr) -> str | None:
-    """``a`` for ``a``, ``a.b``, ``a[0].c``; None when the chain starts elsewhere (a call)."""
-    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
-def _torch_inplace(method: str) -> bool:
-    return len(method) > 1 and method.endswith("_") and not method.endswith("__")
-
-
-def _unpicklable(value: ast.expr) -> str | None:
-    if isinstance(value, ast.GeneratorExp):
-        return "a generator"
-    if isinstance(value, ast.Call):
-        func = value.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        return _UNPICKLABLE_CALLS.get(name)
-    return None
-
-
-def _split(line: str) -> list[str]:
-    try:
-        return shlex.split(line)
-    except ValueError:
-        return line.split()
-
-
-def _strip_options(line: str, takes_value: Iterable[str]) -> str:
-    """``-n 10 -r 3 x = f()`` → ``x = f()`` for a magic whose options are ``-X [value]``."""
-    with_value = set(takes_value)
-    rest = line.lstrip()
-    while rest.startswith("-"):
-        option, _, rest = rest.partition(" ")
-        if option.lstrip("-")[:1] in with_value and len(option.lstrip("-")) == 1:
-            _, _, rest = rest.lstrip().partition(" ")
-        rest = rest.lstrip()
-    return rest
-
-
-def _script_outputs(line: str) -> Iterator[str]:
-    words = _split(line)
-    for option, value in zip(words, words[1:], strict=False):
-        if option in ("--out", "--err", "--proc") and value.isidentifier():
-            yield value
-
-
-def _root_of_source(text: str) -> str | None:
-    try:
-        expr = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        return None
-    return _root_name(expr)
-
-
-_DOLLAR = re.compile(r"(?<!\$)\$([A-Za-z_]\w*)")
-
-
-def _expanded_names(text: str) -> set[str]:
-    names = set(_DOLLAR.findall(text.replace("$$", "")))
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f]
-    except ValueError:
-        fields = []
-    for field_text in fields:
-        try:
-            expr = ast.parse(field_text, mode="eval")
-        except SyntaxError:
-            continue
-        names.update(
-            n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        )
-    return names
+    return TransformerManager()  # type: ignore[no-untyped-call]
 
 
 def merge_sources(sources: Iterable[str]) -> DefUse:
@@ -814,7 +100,7 @@ def merge_sources(sources: Iterable[str]) -> DefUse:
     pieces = []
     for source in sources:
         try:
-            _parse(source)
+            parse_cell(source)
             pieces.append(source)
         except SyntaxError:
             pieces.append(transform(source))  # a cell magic is a magic of its own cell only
@@ -824,10 +110,13 @@ def merge_sources(sources: Iterable[str]) -> DefUse:
 __all__ = [
     "MUTATING_FUNCTIONS",
     "MUTATING_METHODS",
+    "Argument",
     "DefUse",
     "Effects",
     "analyze",
+    "changed_arguments",
     "function_effects",
+    "is_state",
     "merge_sources",
     "transform",
 ]

@@ -92,14 +92,25 @@ class TaskSpec(_Model):
 class EdgeSpec(_Model):
     source: str = Field(description="Upstream task key (always earlier in the file).")
     target: str = Field(description="Downstream task key.")
+    kind: Literal["data", "order", "after"] = Field(
+        default="data",
+        description="data: values or state flow along it (the DAG a person reads); order: the "
+        "target only waits, because it changes what the source read; after: only a flow:after "
+        "tag asked for it.",
+    )
     names: list[str] = Field(
         default_factory=list, description="The names whose values flow along the edge."
+    )
+    state: list[str] = Field(
+        default_factory=list,
+        description="State outside Python names the target reads from the source: "
+        "`file:PATH`, `random:numpy`, `magic:NAME`, `store:NAME`, `env:NAME`, `module:NAME`.",
     )
     after: bool = Field(default=False, description="A flow:after tag asked for this edge.")
     mutated: list[str] = Field(
         default_factory=list,
-        description="Names the target changes in place after the source read them: the target "
-        "must wait, so that the source sees the value before the change.",
+        description="Names (or state) the target changes after the source read them: the "
+        "target must wait, so that the source sees the value before the change.",
     )
 
 

@@ -133,7 +133,30 @@ def test_edges_point_forward_and_carry_names() -> None:
 def test_latest_definition_wins() -> None:
     spec = inspect_notebook(nb("x = 1", "x = 2", "y = x"))
     assert edges(spec) == {("cell-1", "cell-2", ("x",))}
-    assert codes(spec) == ["multiple_definitions"]
+    assert codes(spec) == []  # nothing read the first x: the DAG is the same without it
+
+
+@pytest.mark.parametrize(
+    ("cells", "warned"),
+    [
+        # a name reused for a new value while an earlier reader used the old one
+        (("x = 1", "a = x", "x = 2", "b = x"), True),
+        (("model = make_a()", "model.fit(X)", "model = make_b()", "p = model.predict(X)"), True),
+        # a step made from the previous value is no reuse
+        (("df = load()", "n = len(df)", "df = df.dropna()", "m = len(df)"), False),
+        (("total = 0", "t = total", "total += 1", "u = total"), False),
+        # values no other cell reads (fig, ax in every plotting cell, a loop variable)
+        (("fig, ax = plt.subplots()\nax.plot(a)", "fig, ax = plt.subplots()\nax.plot(b)"), False),
+        (("for i in range(3):\n    print(i)", "for i in range(4):\n    print(i)"), False),
+        # only the last value is read
+        (("x = 1", "x = 2", "y = x"), False),
+    ],
+)
+def test_multiple_definitions_only_where_the_rebinding_changes_the_dag(
+    cells: tuple[str, ...], warned: bool
+) -> None:
+    spec = inspect_notebook(nb("import matplotlib.pyplot as plt", "a = b = X = 1", *cells))
+    assert ("multiple_definitions" in codes(spec)) is warned
 
 
 def test_mutation_makes_a_new_version_and_waits_for_readers() -> None:
@@ -339,7 +362,7 @@ def test_warnings_name_cells_and_names() -> None:
     }
     assert by_code["undefined_name"].names == ["nowhere"]
     assert by_code["defined_later"].tasks == ["uses-later", "defines-later"]
-    assert by_code["multiple_definitions"].cells == [4, 5]
+    assert by_code["multiple_definitions"].cells == [4, 6]
     assert ("star", "from-star", ("sqrt",)) in edges(spec)  # unknown names come from `import *`
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_flows.notebooks.defuse import MUTATING_METHODS, analyze, transform
+from jupyter_flows.notebooks.defuse import MUTATING_METHODS, analyze, is_state, transform
 
 # (id, code, reads, defines, mutates)
 RULES: list[tuple[str, str, set[str], set[str], set[str]]] = [
@@ -157,7 +157,7 @@ RULES: list[tuple[str, str, set[str], set[str], set[str]]] = [
         set(),
     ),
     ("bash-out", "%%bash --out o\necho $HOME", set(), {"o"}, set()),
-    ("shell-expansion", "!echo {path} $out", {"path", "out"}, set(), set()),
+    ("shell-expansion", "!echo {path} $out", {"path"}, set(), set()),  # $out: see below
     ("shell-assignment", "files = !ls {folder}", {"folder"}, {"files"}, set()),
     ("help", "df?", {"df"}, set(), set()),
     ("help-on-attribute", "df.head??", {"df"}, set(), set()),
@@ -176,7 +176,16 @@ RULES: list[tuple[str, str, set[str], set[str], set[str]]] = [
 def test_rule(code: str, reads: set[str], defines: set[str], mutates: set[str]) -> None:
     facts = analyze(code)
     assert facts.error is None
-    assert (set(facts.reads), set(facts.defines), set(facts.mutates)) == (reads, defines, mutates)
+    assert (names(facts.reads), names(facts.defines), names(facts.mutates)) == (
+        reads,
+        defines,
+        mutates,
+    )
+
+
+def names(found: tuple[str, ...]) -> set[str]:
+    """The Python names (state names such as ``file:x.csv`` have tests of their own)."""
+    return {name for name in found if not is_state(name)}
 
 
 def test_the_table_covers_every_mutating_method_family() -> None:
@@ -232,3 +241,194 @@ def test_deleted_names_are_listed() -> None:
 def test_transform_is_ipythons() -> None:
     assert transform("!ls\n") == "get_ipython().system('ls')\n"
     assert transform("x = 1\n") == "x = 1\n"
+
+
+# (id, code, state read, state defined, state changed): state outside Python names
+STATE_RULES: list[tuple[str, str, set[str], set[str], set[str]]] = [
+    (
+        "to-csv-writes",
+        "df.to_csv('out/a.csv', index=False)",
+        {"dir:out"},
+        {"file:out/a.csv"},
+        set(),
+    ),
+    ("read-csv-reads", "pd.read_csv('data/a.csv')", {"file:data/a.csv"}, set(), set()),
+    ("path-join", "pd.read_csv(os.path.join('data', 'a.csv'))", {"file:data/a.csv"}, set(), set()),
+    ("pathlib-division", "p = Path('data') / 'a.csv'", {"file:data/a.csv"}, set(), set()),
+    ("pathlib-read", "(Path('data') / 'a.csv').read_text()", {"file:data/a.csv"}, set(), set()),
+    ("open-write", "open('a.txt', 'w')", set(), {"file:a.txt"}, set()),
+    ("open-append", "open('a.txt', 'a')", {"file:a.txt"}, set(), {"file:a.txt"}),
+    ("open-read", "open('a.txt')", {"file:a.txt"}, set(), set()),
+    ("savefig", "plt.savefig('fig.png')", set(), {"file:fig.png"}, set()),
+    ("np-save", "np.save('a.npy', x)", set(), {"file:a.npy"}, set()),
+    ("joblib-dump", "joblib.dump(m, 'm.pkl')", set(), {"file:m.pkl"}, set()),
+    ("torch-save", "torch.save(m.state_dict(), 'm.pt')", set(), {"file:m.pt"}, set()),
+    (
+        "shutil-copy",
+        "shutil.copy('a.csv', 'b/a.csv')",
+        {"file:a.csv", "dir:b"},
+        {"file:b/a.csv"},
+        set(),
+    ),
+    ("makedirs", "os.makedirs('out', exist_ok=True)", set(), {"file:out"}, set()),
+    ("glob-reads-the-folder", "glob.glob('data/*.csv')", {"file:data"}, set(), set()),
+    ("listdir-reads-a-folder", "os.listdir('data')", {"file:data"}, set(), set()),
+    ("url-is-no-file", "pd.read_csv('https://example.org/a.csv')", set(), set(), set()),
+    ("computed-path-is-not-followed", "df.to_csv(f'{d}/a.csv')", set(), set(), set()),
+    ("shell-redirect", "!echo hi > out.txt", set(), {"file:out.txt"}, set()),
+    ("shell-append", "!echo hi >> out.txt", {"file:out.txt"}, set(), {"file:out.txt"}),
+    ("wget-output", "!wget -q -O data/a.zip URL", {"dir:data"}, {"file:data/a.zip"}, set()),
+    ("unzip-to-folder", "!unzip -o a.zip -d data", {"file:a.zip"}, {"file:data"}, set()),
+    ("unzip-here", "!unzip a.zip", {"file:a.zip"}, {"file:."}, set()),
+    ("mkdir", "!mkdir -p out logs", set(), {"file:out", "file:logs"}, set()),
+    ("git-clone", "!git clone --depth 1 https://h.org/a/tools.git", set(), {"file:tools"}, set()),
+    ("git-clone-into", "!git clone https://h.org/a/tools.git lib", set(), {"file:lib"}, set()),
+    ("cp", "!cp a.csv b.csv", {"file:a.csv"}, {"file:b.csv"}, set()),
+    ("rm-is-a-new-version", "!rm a.csv", {"file:a.csv"}, {"file:a.csv"}, set()),
+    (
+        "shell-reads-path-words",
+        "!python train.py --data d/x.csv",
+        {"file:train.py", "file:d/x.csv"},
+        set(),
+        set(),
+    ),
+    ("writefile", "%%writefile out.txt\nhello", set(), {"file:out.txt"}, set()),
+    (
+        "writefile-append",
+        "%%writefile -a log.txt\nhello",
+        {"file:log.txt"},
+        set(),
+        {"file:log.txt"},
+    ),
+    (
+        "import-reads-module-files",
+        "import mod",
+        {"module:mod", "file:mod.py", "file:mod/__init__.py"},
+        set(),
+        set(),
+    ),
+    (
+        "pip-install",
+        "%pip install -q scikit-learn==1.5 tabulate",
+        set(),
+        {"module:scikit_learn", "module:tabulate"},
+        set(),
+    ),
+    ("shell-pip-install", "!pip install seaborn", set(), {"module:seaborn"}, set()),
+    ("load-ext", "%load_ext line_profiler", set(), {"magic:lprun"}, set()),
+    ("load-ext-unknown", "%load_ext something_new", set(), {"magic:*"}, set()),
+    ("extension-magic", "%lprun -f f f(1)", {"magic:lprun"}, set(), set()),
+    ("builtin-magic", "%matplotlib inline", set(), set(), set()),
+    ("store", "%store x", set(), {"store:x"}, set()),
+    ("store-restore", "%store -r x", {"store:x"}, set(), set()),
+    ("store-delete", "%store -d x", {"store:x"}, {"store:x"}, set()),
+    ("store-to-file", "%store x >x.txt", set(), {"file:x.txt"}, set()),
+    ("run", "%run -i setup.py", {"file:setup.py"}, set(), set()),
+    ("env-magic", "%env MODE=fast", set(), {"env:MODE"}, set()),
+    ("env-read-magic", "%env MODE", {"env:MODE"}, set(), set()),
+    ("environ-set", "os.environ['MODE'] = 'x'", set(), {"env:MODE"}, set()),
+    (
+        "environ-get",
+        "os.environ['MODE']\nos.getenv('LEVEL')",
+        {"env:MODE", "env:LEVEL"},
+        set(),
+        set(),
+    ),
+    ("shell-dollar-reads-env", "!echo $HOME", {"env:HOME"}, set(), set()),
+    ("np-seed", "np.random.seed(0)", set(), {"random:numpy"}, set()),
+    ("np-draw", "np.random.rand(3)", {"random:numpy"}, set(), {"random:numpy"}),
+    ("random-seed-and-draw", "random.seed(1)\nrandom.random()", set(), {"random:random"}, set()),
+    ("torch-layer-draws", "nn.Linear(3, 1)", {"random:torch"}, set(), {"random:torch"}),
+    ("default-rng-is-no-draw", "np.random.default_rng(1)", set(), set(), set()),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "reads", "defines", "mutates"),
+    [pytest.param(*row[1:], id=row[0]) for row in STATE_RULES],
+)
+def test_state_rule(code: str, reads: set[str], defines: set[str], mutates: set[str]) -> None:
+    facts = analyze(code)
+    assert facts.error is None
+    state = (
+        {n for n in facts.reads if is_state(n) and not n.startswith("module:")}
+        | (
+            {n for n in facts.reads if n.startswith("module:")}
+            if code.startswith("import")
+            else set()
+        ),
+        {n for n in facts.defines if is_state(n)},
+        {n for n in facts.mutates if is_state(n)},
+    )
+    assert state == (reads, defines, mutates)
+
+
+# (id, code, reads, soft reads, mutates): names read inside strings, magics that run Python,
+# changes through aliases, modes and ``out=``
+MORE_RULES: list[tuple[str, str, set[str], set[str], set[str]]] = [
+    ("query-at-names", "df.query('a > @lo and b < @hi')", {"df", "lo", "hi"}, set(), set()),
+    ("query-bare-names-are-columns", "df.query('a > b')", {"df"}, set(), set()),
+    ("df-eval", "df.eval('c = a + @k', inplace=True)", {"df", "k"}, set(), {"df"}),
+    ("pd-eval", "pd.eval('x + y * 2')", {"pd", "x", "y"}, set(), set()),
+    ("numexpr", "ne.evaluate('x * y')", {"ne", "x", "y"}, set(), set()),
+    ("builtin-eval", "eval('a + 1')", {"eval", "a"}, set(), set()),
+    ("builtin-exec", "exec('b = a')", {"exec", "a"}, set(), set()),
+    (
+        "duckdb-sql",
+        "duckdb.sql('SELECT * FROM sales s JOIN stores t')",
+        {"duckdb"},
+        {"sales", "stores"},
+        set(),
+    ),
+    ("sql-magic", "%%sql\nSELECT * FROM orders", set(), {"orders"}, set()),
+    ("shell-dollar-is-soft", "!ls $folder", set(), {"folder"}, set()),
+    ("lprun", "%lprun -f slow slow(n)", {"slow", "n"}, set(), set()),
+    ("mprun", "%mprun -f slow slow(n)", {"slow", "n"}, set(), set()),
+    ("memit", "%memit -r 2 f(x)", {"f", "x"}, set(), set()),
+    ("cell-memit", "%%memit\ny = f(x)", {"f", "x"}, set(), set()),
+    ("loop-alias", "for d in [a, b]:\n    d['x'] = 1", {"a", "b"}, set(), {"a", "b"}),
+    (
+        "tuple-loop-alias",
+        "for name, d in [('a', a)]:\n    d.fillna(0, inplace=True)",
+        {"a"},
+        set(),
+        {"a"},
+    ),
+    (
+        "comprehension-alias",
+        "[d.dropna(inplace=True) for d in (a, b)]",
+        {"a", "b"},
+        set(),
+        {"a", "b"},
+    ),
+    ("assignment-alias", "c = a\nc.append(1)", {"a"}, set(), {"a"}),
+    ("element-alias", "first = frames[0]\nfirst['x'] = 1", {"frames"}, set(), {"frames"}),
+    ("copy-is-no-alias", "c = a.copy()\nc.append(1)", {"a"}, set(), set()),
+    ("mask-is-no-alias", "sub = df[df.x > 0]\nsub['y'] = 1", {"df"}, set(), set()),
+    ("local-function-changes-argument", "def f(df):\n    df['x'] = 1\nf(t)", {"t"}, set(), {"t"}),
+    ("model-eval", "model.eval()", {"model"}, set(), {"model"}),
+    (
+        "module-train-with-arguments-is-no-mode",
+        "b = xgb.train(params, dtrain)",
+        {"xgb", "params", "dtrain"},
+        set(),
+        set(),
+    ),
+    ("out-keyword", "np.multiply(a, 2, out=a)", {"np", "a"}, set(), {"a"}),
+    ("fill-diagonal", "np.fill_diagonal(m, 0)", {"np", "m"}, set(), {"m"}),
+    ("module-setter", "pd.set_option('display.width', 120)", {"pd"}, set(), {"pd"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "reads", "soft", "mutates"),
+    [pytest.param(*row[1:], id=row[0]) for row in MORE_RULES],
+)
+def test_more_rules(code: str, reads: set[str], soft: set[str], mutates: set[str]) -> None:
+    facts = analyze(code)
+    assert facts.error is None
+    assert (names(facts.reads), set(facts.soft_reads), names(facts.mutates)) == (
+        reads,
+        soft,
+        mutates,
+    )

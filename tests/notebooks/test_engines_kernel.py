@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
@@ -61,7 +62,8 @@ def test_a_failing_cell_fails_its_task_with_the_cell_index_and_traceback(tmp_pat
     got = run(path, tmp_path, engine="kernel", output_path=str(output))
 
     state = got.result.state
-    assert state.is_failed() and "cell 3" in state.message
+    assert state.is_failed()
+    assert 'cell [3] "ratios = [total / v for v in values]' in state.message  # as shown
     assert "ZeroDivisionError" in state.message
     keys = list(got.result.task_runs)
     assert [got.result.task_runs[k].state.name for k in keys] == [
@@ -142,3 +144,44 @@ def test_the_kernels_own_output_is_not_the_flows_log(
     # logged at DEBUG, which the console prints at this test's level.
     err = capfd.readouterr().err
     assert err.count("[IPKernelApp]") == err.count("kernel process wrote:\n[IPKernelApp]") == 1
+
+
+def test_the_executed_notebook_has_papermills_structure(tmp_path: Path) -> None:
+    """Empty and comment-only code cells (a trailing one too) stay, as papermill keeps them."""
+    cells = [
+        nbformat.v4.new_markdown_cell("# Title", id="title"),
+        nbformat.v4.new_code_cell("x = 1", id="one", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("", id="empty"),
+        nbformat.v4.new_code_cell("# only a comment", id="comment"),
+        nbformat.v4.new_code_cell("print(x)", id="two"),
+        nbformat.v4.new_code_cell("", id="trailing"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    path = tmp_path / "shape.ipynb"
+    nbformat.write(notebook, path)
+    ours = tmp_path / "ours.ipynb"
+    theirs = tmp_path / "theirs.ipynb"
+
+    got = run(path, tmp_path, {"x": 2}, engine="kernel", output_path=str(ours))
+    papermill.execute_notebook(
+        str(path), str(theirs), parameters={"x": 2}, progress_bar=False, kernel_name="python3"
+    )
+
+    assert got.result.is_completed(), got.result.state.message
+
+    def shape(nb: Any) -> list[tuple[str, str, list[str], Any, list[str]]]:
+        return [
+            (
+                c.cell_type,
+                c.id if "injected-parameters" not in c.metadata.get("tags", []) else "injected",
+                c.metadata.get("tags", []),
+                c.get("execution_count"),
+                [o["output_type"] for o in c.get("outputs", [])],
+            )
+            for c in nb.cells
+        ]
+
+    assert shape(nbformat.read(ours, as_version=4)) == shape(nbformat.read(theirs, as_version=4))
+    assert shape(nbformat.read(ours, as_version=4))[-1][:2] == ("code", "trailing")

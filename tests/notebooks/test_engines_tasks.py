@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from jupyter_flows.engine.runners import DaskTaskRunner, SequentialTaskRunner
@@ -50,7 +52,33 @@ def test_cells_run_as_tasks_with_their_output_as_logs(tmp_path: Path) -> None:
     assert got.logs("total", 30) == ["total is 6"]
     assert got.logs("total", 20) == ["60"]
     assert got.logs("summary") == ["weekly: 6"]
-    assert got.result.artifacts == []
+
+
+def test_the_executed_notebook_keeps_each_cells_outputs_as_papermill_would(
+    tmp_path: Path,
+) -> None:
+    path = copy_notebook("report.ipynb", tmp_path)
+    output = tmp_path / "out" / "report.ipynb"
+    got = run(path, tmp_path, {"n": 4, "label": "weekly"}, engine="tasks", output_path=str(output))
+
+    assert got.result.is_completed(), got.result.state.message
+    (artifact,) = got.result.artifacts
+    assert artifact.type == "notebook" and artifact.data["path"] == str(output)
+    executed = nbformat.read(output, as_version=4)
+    nbformat.validate(executed)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    injected = [c for c in code if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'label = "weekly"' in injected[0].source
+    assert [c.execution_count for c in code] == [1, 2, 3, 4, 5]  # file order, as papermill
+    outputs = {c.id: c.outputs for c in code}
+    assert outputs["numbers"] == [
+        {"output_type": "stream", "name": "stdout", "text": "4 numbers for weekly\n"}
+    ]
+    assert [o["output_type"] for o in outputs["total"]] == ["stream", "execute_result"]
+    assert outputs["total"][0]["name"] == "stderr"
+    assert outputs["total"][1]["data"]["text/plain"] == "60"
+    assert outputs["total"][1]["execution_count"] == 4
+    assert got.result.output_notebook.cells[-1].outputs[0]["text"] == "weekly: 6\n"
 
 
 def test_a_failing_cell_fails_its_task_and_stops_what_needs_it(tmp_path: Path) -> None:
@@ -66,7 +94,10 @@ def test_a_failing_cell_fails_its_task_and_stops_what_needs_it(tmp_path: Path) -
     failed = got.final_state(keys[2])
     assert isinstance(failed.exception, CellError)
     assert failed.exception.cell_index == 3
-    assert failed.message.startswith("CellError: cell 3 (")
+    assert failed.message == (
+        'CellError: cell [3] "ratios = [total / v for v in values]  # ZeroDivisionError w…" '
+        "raised ZeroDivisionError: division by zero"
+    )
     traceback_line = got.logs(keys[2], 40)[0]
     assert 'File "<cell 3>", line 1' in traceback_line
     assert "ratios = [total / v for v in values]" in traceback_line
@@ -180,3 +211,61 @@ def test_an_unknown_engine_or_runner_is_refused(tmp_path: Path) -> None:
         run_notebook_flow(None, path, engine="papermill")
     with pytest.raises(NotebookRunError, match="unknown task runner 'gpu'"):
         run_notebook_flow(None, path, engine="tasks", task_runner="gpu")
+
+
+def test_matplotlib_inline_works_and_the_plots_are_kept(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    notebook = _notebook(
+        "%matplotlib inline\nimport matplotlib.pyplot as plt",
+        "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nprint('drawn')",
+        "plt.figure()\nplt.bar(['a', 'b'], [3, 1])\nplt.show()",
+        "n = 1",
+    )
+    got = run(notebook, tmp_path, engine="tasks", task_runner="sequential")
+
+    assert got.result.is_completed(), got.result.state.message
+    cells = got.result.output_notebook.cells
+    kinds = [[(o["output_type"], sorted(o.get("data", {}))) for o in c.outputs] for c in cells]
+    assert kinds[0] == []
+    assert kinds[1] == [("stream", []), ("display_data", ["image/png", "text/plain"])]
+    assert kinds[2] == [("display_data", ["image/png", "text/plain"])]
+    assert kinds[3] == []
+    png = base64.b64decode(cells[1].outputs[1]["data"]["image/png"])
+    assert png.startswith(b"\x89PNG")
+
+
+def test_a_failed_cell_shows_its_error_and_later_cells_name_it_once(tmp_path: Path) -> None:
+    notebook = _notebook("a = 1", "b = a / 0", "c = b + 1", "d = c + 1", "e = d + 1")
+    got = run(notebook, tmp_path, engine="tasks")
+
+    keys = list(got.result.task_runs)
+    assert got.result.task_states() == dict(
+        zip(keys, ["Completed", "Failed", "NotReady", "NotReady", "NotReady"], strict=True)
+    )
+    first = got.final_state(keys[2]).message
+    assert first == got.final_state(keys[4]).message  # the same at any depth
+    assert first.count("upstream task run") == 1 and repr(keys[1]) in first
+    assert 'cell [2] "b = a / 0" raised ZeroDivisionError' in first
+    error = got.result.output_notebook.cells[1].outputs[0]
+    assert error["output_type"] == "error" and error["ename"] == "ZeroDivisionError"
+    assert got.result.output_notebook.cells[2].execution_count is None  # it never ran
+
+
+@pytest.mark.parametrize("runner", ["sequential", "threads"])
+def test_objects_stay_shared_through_a_container_made_in_another_task(
+    tmp_path: Path, runner: str
+) -> None:
+    notebook = _notebook(
+        "a = {'v': 1}\nb = {'v': 2}",
+        "frames = [a, b]",
+        "for f in frames:\n    f['v'] += 10",
+        "print(a['v'], b['v'], [f['v'] for f in frames])",
+        "a['v'] = 0",
+        "print(sum(f['v'] for f in frames))",
+    )
+    got = run(notebook, tmp_path, engine="tasks", task_runner=runner)
+
+    assert got.result.is_completed(), got.result.state.message
+    keys = list(got.result.task_runs)
+    assert got.logs(keys[3], 20) == ["11 12 [11, 12]"]  # as in a kernel
+    assert got.logs(keys[5], 20) == ["12"]

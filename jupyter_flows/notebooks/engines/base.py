@@ -42,10 +42,35 @@ class NotebookRunError(ValueError):
     """A notebook run that cannot start: a bad engine, notebook, selection or rerun request."""
 
 
-class CellError(Exception):
-    """A cell raised: the message names the cell (index and task) and the error.
+def cell_label(
+    execution_count: int | None,
+    source: str | None,
+    cell_index: int | None = None,
+    task: str | None = None,
+) -> str:
+    """A cell as a person sees it in the notebook: its execution count and first line,
+    ``cell [3] "ratios = [total / v for v in values]"``."""
+    line = first_line(source or "")
+    if execution_count is not None and line:
+        return f'cell [{execution_count}] "{line}"'
+    if line:
+        return f'the cell "{line}"'
+    where = f"cell {cell_index}" if cell_index is not None else "a cell"
+    return f"{where} ({task})" if task else where
 
-    ``traceback`` is the text of the traceback as the notebook shows it.
+
+def first_line(source: str, width: int = 60) -> str:
+    """The first line with code or text on it, shortened to ``width`` characters."""
+    line = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+class CellError(Exception):
+    """A cell raised: the message names the cell as the notebook shows it (its execution
+    count and first line) and the error.
+
+    ``traceback`` is the text of the traceback as the notebook shows it; ``cell_index`` is
+    the cell's position in the file (markdown cells counted).
     """
 
     def __init__(
@@ -56,20 +81,33 @@ class CellError(Exception):
         evalue: str,
         traceback: str = "",
         cell_id: str | None = None,
+        execution_count: int | None = None,
+        source: str | None = None,
     ) -> None:
-        where = f"cell {cell_index}" if cell_index is not None else "a cell"
-        super().__init__(f"{where} ({task}) raised {ename}: {evalue}")
+        where = cell_label(execution_count, source, cell_index, task)
+        super().__init__(f"{where} raised {ename}: {evalue}")
         self.task = task
         self.cell_index = cell_index
         self.cell_id = cell_id
         self.ename = ename
         self.evalue = evalue
         self.traceback = traceback
+        self.execution_count = execution_count
+        self.source = source
 
     def __reduce__(self) -> Any:  # pickles back from a Dask worker with its fields
         return (
             CellError,
-            (self.task, self.cell_index, self.ename, self.evalue, self.traceback, self.cell_id),
+            (
+                self.task,
+                self.cell_index,
+                self.ename,
+                self.evalue,
+                self.traceback,
+                self.cell_id,
+                self.execution_count,
+                self.source,
+            ),
         )
 
 
@@ -84,13 +122,23 @@ class UnpicklableVariable(CellError):
         type_name: str,
         reason: str,
         targets: list[str],
+        execution_count: int | None = None,
+        source: str | None = None,
     ) -> None:
         needed = ", ".join(repr(t) for t in targets) or "a later task"
-        super().__init__(task, cell_index, "UnpicklableVariable", reason)
+        super().__init__(
+            task,
+            cell_index,
+            "UnpicklableVariable",
+            reason,
+            execution_count=execution_count,
+            source=source,
+        )
+        where = cell_label(execution_count, source, cell_index, task)
         self.args = (
-            f"cell {cell_index} ({task}): variable {name!r} ({type_name}) cannot be pickled, "
-            f"so it cannot be passed to {needed} ({reason}). Tag these cells flow:merge to "
-            "run them as one task, or create the value in the cell that uses it.",
+            f"{where}: variable {name!r} ({type_name}) cannot be pickled, so it cannot be "
+            f"passed to {needed} ({reason}). Tag these cells flow:merge to run them as one "
+            "task, or create the value in the cell that uses it.",
         )
         self.name = name
         self.type_name = type_name
@@ -103,7 +151,16 @@ class UnpicklableVariable(CellError):
     def __reduce__(self) -> Any:
         return (
             UnpicklableVariable,
-            (self.task, self.cell_index, self.name, self.type_name, self.reason, self.targets),
+            (
+                self.task,
+                self.cell_index,
+                self.name,
+                self.type_name,
+                self.reason,
+                self.targets,
+                self.execution_count,
+                self.source,
+            ),
         )
 
 
@@ -288,7 +345,8 @@ class NotebookRun:
             if edge.target != task.key or edge.source not in self.calls:
                 continue
             upstream = self.calls[edge.source].record.id
-            for name in edge.names or ["wait_for"]:
+            # the values and state that flow; an ordering edge only waits
+            for name in [*edge.names, *edge.state] or ["wait_for"]:
                 ids = inputs.setdefault(name, [])
                 if upstream not in ids:
                     ids.append(upstream)
@@ -359,6 +417,56 @@ class NotebookEngine:
         raise NotImplementedError
 
 
+def executable_notebook(run: NotebookRun) -> Any:
+    """The notebook as papermill would run it: every cell in file order, except the code
+    cells the spec leaves out on purpose (tagged ``flow:skip``, outside a selection, or an
+    earlier run's ``injected-parameters``). Empty and comment-only code cells stay, as in
+    papermill's output, though they are no task."""
+    nb = run.document.nb.copy()
+    keep = {cell_id for task in run.spec.tasks for cell_id in task.cell_ids}
+    selected = run.spec.selection is not None
+
+    def kept(cell: Any) -> bool:
+        if cell.cell_type != "code" or cell.get("id") in keep:
+            return True
+        tags = cell.get("metadata", {}).get("tags") or []
+        if selected or "flow:skip" in tags or "injected-parameters" in tags:
+            return False
+        return _no_code(cell.get("source", ""))
+
+    nb.cells = [cell for cell in run.document.nb.cells if kept(cell)]
+    return nb
+
+
+def _no_code(source: Any) -> bool:
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
+
+
+def store_executed_notebook(run: NotebookRun, executed: bytes) -> None:
+    """The executed notebook as a blob, at ``output_path`` when given, and the run's
+    ``notebook`` artifact."""
+    from jupyter_flows.storage import BlobStore
+
+    store = BlobStore(run.blob_storage)
+    digest = store.put(executed)
+    stem = Path(run.document.path).stem if run.document.path else run.spec.name
+    name = f"{stem}-{run.flow_ctx.flow_run.name}.ipynb"
+    if run.output_path:
+        Path(run.output_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(run.output_path).write_bytes(executed)
+    data: dict[str, Any] = {
+        "uri": f"{store.url.rstrip('/')}/sha256/{digest[:2]}/{digest}",
+        "digest": digest,
+        "storage_url": store.url,
+        "name": name,
+    }
+    if run.output_path:
+        data["path"] = str(run.output_path)
+    run.add_artifact("notebook", data, key="output-notebook", description="The executed notebook")
+    run.logger.info("Executed notebook stored as blob %s (%s)", digest[:12], name)
+
+
 def final_states(run: NotebookRun) -> dict[str, State]:
     return {key: call.state for key, call in run.calls.items() if call.state is not None}
 
@@ -380,6 +488,9 @@ def check_spec(spec: FlowSpec, document: NotebookDocument) -> None:
 
 __all__ = [
     "CellError",
+    "cell_label",
+    "executable_notebook",
+    "store_executed_notebook",
     "NotebookDocument",
     "NotebookEngine",
     "NotebookError",

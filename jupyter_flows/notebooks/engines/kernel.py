@@ -31,7 +31,13 @@ from papermill.engines import NBClientEngine, NotebookExecutionManager, papermil
 from papermill.utils import merge_kwargs, remove_args
 
 from jupyter_flows.engine.states import Completed, Failed, Running
-from jupyter_flows.notebooks.engines.base import CellError, NotebookEngine, NotebookRun
+from jupyter_flows.notebooks.engines.base import (
+    CellError,
+    NotebookEngine,
+    NotebookRun,
+    executable_notebook,
+    store_executed_notebook,
+)
 
 #: The name of this project's engine in papermill's registry.
 PAPERMILL_ENGINE = "jupyter_flows"
@@ -116,7 +122,16 @@ class CellObserver:
         text = self._traceback.get(key) or _ANSI.sub("", str(getattr(exception, "traceback", "")))
         cell_id = self._cell_key(cell)
         index = self.run.cell_index(task, cell_id) if task is not None else None
-        error = CellError(key, index, ename, evalue, text, cell_id=cell_id)
+        error = CellError(
+            key,
+            index,
+            ename,
+            evalue,
+            text,
+            cell_id=cell_id,
+            execution_count=cell.get("execution_count"),
+            source=_text(cell.get("source", "")),
+        )
         self.failure = error
         if key in self.run.calls:
             logger = self.run.task_logger(key)
@@ -285,7 +300,7 @@ class KernelEngine(NotebookEngine):
 
         for task in run.spec.tasks:
             run.new_task_run(task)
-        nb = _executable(run)
+        nb = executable_notebook(run)
         observer = CellObserver(run, injected=bool(run.parameters))
         kernel_name = run.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or None
         with (
@@ -325,34 +340,10 @@ class KernelEngine(NotebookEngine):
             )
         if executed is not None:
             run.output_notebook = nbformat.reads(executed.decode("utf-8"), as_version=4)
-            self._store(run, executed)
+            store_executed_notebook(run, executed)
         _end_unstarted(run, error)
         if error is not None:
             raise error
-
-    @staticmethod
-    def _store(run: NotebookRun, executed: bytes) -> None:
-        from jupyter_flows.storage import BlobStore
-
-        store = BlobStore(run.blob_storage)
-        digest = store.put(executed)
-        stem = Path(run.document.path).stem if run.document.path else run.spec.name
-        name = f"{stem}-{run.flow_ctx.flow_run.name}.ipynb"
-        if run.output_path:
-            Path(run.output_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(run.output_path).write_bytes(executed)
-        data: dict[str, Any] = {
-            "uri": f"{store.url.rstrip('/')}/sha256/{digest[:2]}/{digest}",
-            "digest": digest,
-            "storage_url": store.url,
-            "name": name,
-        }
-        if run.output_path:
-            data["path"] = str(run.output_path)
-        run.add_artifact(
-            "notebook", data, key="output-notebook", description="The executed notebook"
-        )
-        run.logger.info("Executed notebook stored as blob %s (%s)", digest[:12], name)
 
 
 def _log_kernel_output(run: NotebookRun, output: Any, died: bool) -> None:
@@ -364,14 +355,8 @@ def _log_kernel_output(run: NotebookRun, output: Any, died: bool) -> None:
         run.logger.log(level, "The kernel process wrote:\n%s", _ANSI.sub("", text))
 
 
-def _executable(run: NotebookRun) -> Any:
-    """The notebook papermill runs: markdown and the spec's cells, in file order."""
-    nb = run.document.nb.copy()
-    keep = {cell_id for task in run.spec.tasks for cell_id in task.cell_ids}
-    nb.cells = [
-        cell for cell in run.document.nb.cells if cell.cell_type != "code" or cell.get("id") in keep
-    ]
-    return nb
+def _text(source: Any) -> str:
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def _end_unstarted(run: NotebookRun, error: BaseException | None) -> None:
@@ -388,7 +373,7 @@ def _end_unstarted(run: NotebookRun, error: BaseException | None) -> None:
             call.set_state(Failed(why, name="NotReady"))
 
 
-def _language(nb: nbformat.NotebookNode) -> str:
+def _language(nb: Any) -> str:
     """The notebook's language as papermill reads it, Python when its metadata is silent."""
     kernelspec = nb.metadata.get("kernelspec") or {}
     info = nb.metadata.get("language_info") or {}

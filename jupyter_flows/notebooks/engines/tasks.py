@@ -1,16 +1,23 @@
 """The tasks engine: each cell-task is a real task on the flow's task runner.
 
-A task's function (:class:`CellFunction`) runs the task's source in a fresh namespace that
+A task's function (:class:`CellFunction`) runs the task's cells in a fresh namespace that
 holds only the names its incoming edges carry, and returns the names its outgoing edges
-need, pickled with cloudpickle in one blob. Values always travel that way, on threads as on
-Dask, so a task sees the values as they were when its upstream task ended (a later change
-in place by another task cannot reach it) and the same flow runs on any task runner.
-Independent branches of the DAG run in parallel.
+need, pickled with cloudpickle in one blob (:mod:`.cell_values`, which also keeps objects
+shared between tasks when a container of them travels). Values always travel that way, on
+threads as on Dask, so a task sees the values as they were when its upstream task ended (a
+later change in place by another task cannot reach it) and the same flow runs on any task
+runner. Independent branches of the DAG run in parallel.
 
 A value that cannot be pickled (an open file, a lock, a generator) fails its task with a
 :class:`~.base.UnpicklableVariable` error naming the cell and the variable and suggesting
 ``flow:merge``. A cell's stdout and stderr are the task run's log lines (INFO and WARNING),
 and so is the text of what it displays (its last expression, ``display(...)``).
+
+What each cell shows is also kept as its outputs (:mod:`.cell_outputs`: streams, displays,
+its result, its error, the figures it draws), and the run ends with an executed notebook as
+papermill would leave it (an ``injected-parameters`` cell when parameters were given, every
+cell numbered in file order), stored as a blob and reported as the run's ``notebook``
+artifact, as the kernel engine does.
 
 Each task's outputs are also written to the result storage (``notebook-run/<run>/task/<key>``)
 so a rerun can start from the first failed cell without running the others again.
@@ -18,7 +25,8 @@ so a rerun can start from the first failed cell without running the others again
 Known limits: the working directory is the process's (the run changes it for its duration
 when the notebook has a folder); threads a cell starts print to the process's stdout; magics
 that read the namespace (``%time expr``, ``%who``) see IPython's own namespace, not the
-task's.
+task's; pyplot's current figure is shared by tasks running at the same time (draw on the
+figure a cell makes, ``fig, ax = plt.subplots()``, or run on the sequential runner).
 """
 
 from __future__ import annotations
@@ -27,27 +35,44 @@ import ast
 import asyncio
 import builtins
 import contextlib
-import contextvars
-import io
 import linecache
 import os
-import sys
-import threading
 import traceback
 import types
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from jupyter_flows.engine.context import task_run_context
 from jupyter_flows.engine.futures import TaskFuture
 from jupyter_flows.engine.logs import task_logger
 from jupyter_flows.engine.states import Cached
+from jupyter_flows.notebooks.engines import cell_outputs
 from jupyter_flows.notebooks.engines.base import (
     CellError,
     NotebookEngine,
     NotebookRun,
     UnpicklableVariable,
+    executable_notebook,
+    store_executed_notebook,
 )
+from jupyter_flows.notebooks.engines.cell_outputs import (
+    OutputCollector,
+    captured_output,
+    current_capture,
+    log_quietly,
+)
+from jupyter_flows.notebooks.engines.cell_values import Received, dump_values, load_values
+
+
+@dataclass(frozen=True)
+class CellSource:
+    """One cell a task runs: its id, position in the file, execution count, code."""
+
+    id: str
+    index: int | None
+    count: int | None
+    source: str
 
 
 class TasksEngine(NotebookEngine):
@@ -57,7 +82,12 @@ class TasksEngine(NotebookEngine):
     resumable = True
 
     def execute(self, run: NotebookRun) -> None:
+        from jupyter_flows.notebooks.defuse import merge_sources
+
         spec = run.spec
+        notebook = _output_notebook(run)
+        counts = {c.get("id"): c.get("execution_count") for c in notebook.cells}
+        sources = {c.get("id"): _text(c.get("source", "")) for c in run.document.nb.cells}
         outgoing: dict[str, dict[str, list[str]]] = {}  # task -> name -> targets
         for edge in spec.edges:
             for name in edge.names:
@@ -79,14 +109,19 @@ class TasksEngine(NotebookEngine):
                 if reused is not None:
                     futures[task.key] = self._reuse(run, task, reused, kwargs, wait_for)
                     continue
+                cells = [
+                    CellSource(cell_id, index, counts.get(cell_id), sources.get(cell_id, ""))
+                    for cell_id, index in zip(task.cell_ids, task.cell_indices, strict=True)
+                ]
+                facts = merge_sources(c.source for c in cells)
                 fn = CellFunction(
                     key=task.key,
-                    cell_index=task.cell_indices[0] if task.cell_indices else None,
-                    source=task.source,
+                    cells=cells,
                     kind=task.kind,
                     outputs=outgoing.get(task.key, {}),
                     parameters=run.values if task.kind == "parameters" else None,
                     result_storage=run.result_storage,
+                    containers={n: list(m) for n, m in facts.aliases},
                 )
                 call = run.new_task_run(task, fn, kwargs=kwargs, wait_for=wait_for)
                 run.result_keys[task.key] = run.result_key(task.key)
@@ -99,6 +134,7 @@ class TasksEngine(NotebookEngine):
             run.calls[task.key].state = state
             if state.is_failed() and state.name != "NotReady" and first_failure is None:
                 first_failure = state
+        self._notebook(run, notebook)
         if first_failure is not None:
             raise first_failure.result(raise_on_failure=False)
 
@@ -132,79 +168,173 @@ class TasksEngine(NotebookEngine):
             call.record.id, call.record.name, lambda _t: state, lambda: True, lambda: state
         )
 
+    @staticmethod
+    def _notebook(run: NotebookRun, notebook: Any) -> None:
+        """Fill the cells that ran with their outputs; store it as the run's notebook."""
+        import nbformat
+        from nbformat.v4 import nbjson
+
+        from jupyter_flows.engine.cache import ResultStore
+
+        store = ResultStore(run.result_storage)
+        shown: dict[str, list[dict[str, Any]]] = {}
+        for task in run.spec.tasks:
+            key = run.result_keys.get(task.key)
+            state = run.calls[task.key].state if task.key in run.calls else None
+            if key is None or state is None or state.name == "NotReady":
+                continue
+            completed = state.is_completed()
+            data = getattr(state, "data", None) if completed else None
+            if isinstance(data, dict) and "outputs" in data:  # in memory (threads)
+                shown.update(data["outputs"])
+                continue
+            found, value = store.read(key if completed else outputs_key(key))
+            if found and isinstance(value, dict):
+                shown.update(value.get("outputs", {}) if completed else value)
+        ran = set(shown) | {c.get("id") for c in notebook.cells if _is_injected(c)}
+        for cell in notebook.cells:
+            if cell.get("cell_type") != "code":
+                continue
+            cell["outputs"] = [nbformat.from_dict(o) for o in shown.get(cell.get("id"), [])]  # type: ignore[no-untyped-call]
+            if cell.get("id") not in ran and _has_code(cell):
+                cell["execution_count"] = None
+        run.output_notebook = notebook
+        text: str = nbjson.writes(notebook)  # type: ignore[no-untyped-call]
+        store_executed_notebook(run, text.encode("utf-8"))
+
+
+def outputs_key(result_key: str) -> str:
+    """Where a task's cell outputs are kept, beside its values."""
+    return f"{result_key}/outputs"
+
+
+def _output_notebook(run: NotebookRun) -> Any:
+    """The notebook this run leaves, before outputs: as papermill prepares it (parameters
+    injected after the ``parameters`` cell), every code cell numbered in file order."""
+    import copy
+
+    nb = copy.deepcopy(executable_notebook(run))
+    for cell in nb.cells:  # as papermill loads a notebook
+        cell.setdefault("metadata", {}).setdefault("tags", [])
+    if run.parameters:
+        from papermill.parameterize import parameterize_notebook  # type: ignore[import-untyped]
+
+        nb.metadata.setdefault("papermill", {})
+        nb = parameterize_notebook(nb, run.parameters, kernel_name="python3", language="python")
+    count = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        cell["outputs"] = []
+        if _has_code(cell):
+            count += 1
+            cell["execution_count"] = count
+        else:
+            cell["execution_count"] = None
+    return nb
+
+
+def _has_code(cell: Any) -> bool:
+    return bool(_text(cell.get("source", "")).strip())
+
+
+def _is_injected(cell: Any) -> bool:
+    return "injected-parameters" in (cell.get("metadata", {}).get("tags") or [])
+
+
+def _text(source: Any) -> str:
+    return "".join(source) if isinstance(source, list) else str(source)
+
 
 class CellFunction:
     """The function of one cell-task (it pickles, so it runs on Dask workers too).
 
-    Called with each name the task reads as a keyword, bound to the output blob of the
-    upstream task that defines it; returns ``{"blob": bytes, "names": [...]}``.
+    Called with each name the task reads as a keyword, bound to the result of the upstream
+    task that defines it; returns that task's own result (:mod:`.cell_values`).
     """
 
     def __init__(
         self,
         *,
         key: str,
-        cell_index: int | None,
-        source: str,
+        cells: list[CellSource],
         kind: str,
         outputs: dict[str, list[str]],
         parameters: dict[str, Any] | None,
         result_storage: str,
+        containers: dict[str, list[str]] | None = None,
     ) -> None:
         self.key = key
-        self.cell_index = cell_index
-        self.source = source
+        self.cells = cells
         self.kind = kind
         self.outputs = outputs
         self.parameters = parameters
         self.result_storage = result_storage
+        self.containers = containers or {}
         self.__name__ = key
         self.__qualname__ = key
         self.__module__ = __name__
 
-    def __call__(self, **inputs: Any) -> dict[str, Any]:
-        import cloudpickle
+    @property
+    def cell_index(self) -> int | None:
+        return self.cells[0].index if self.cells else None
 
+    def __call__(self, **inputs: Any) -> dict[str, Any]:
+        received = load_values(inputs)
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        loaded: dict[int, dict[str, Any]] = {}
-        for name, upstream in inputs.items():
-            blob = upstream["blob"]
-            if id(blob) not in loaded:
-                loaded[id(blob)] = cloudpickle.loads(blob)
-            namespace[name] = loaded[id(blob)][name]
+        namespace.update(received.values)
         _rebind(namespace)
         ctx = task_run_context.get()
-        with _captured_output(ctx):
-            namespace.setdefault("display", _display)
-            try:
-                self._run(namespace)
-            except Exception as error:
-                raise self._cell_error(error) from None
+        shown: dict[str, list[dict[str, Any]]] = {}
+        try:
+            with captured_output(_task_log()) as capture:
+                namespace.setdefault("display", _display)
+                for cell in self.cells:
+                    collector = OutputCollector()
+                    shown[cell.id] = collector.outputs
+                    if capture is not None:
+                        capture.collector = collector
+                    self._run_cell(cell, namespace, collector)
+        except BaseException:
+            self._keep(ctx, outputs_key, shown)  # what the cells showed, their error last
+            raise
         values = {name: namespace[name] for name in self.outputs if name in namespace}
-        blob = self._pickle(values)
-        result = {"blob": blob, "names": sorted(values)}
-        if ctx is not None and ctx.task_run.flow_run_id is not None:
-            from jupyter_flows.engine.cache import ResultStore
-            from jupyter_flows.notebooks.engines.base import result_key
-
-            ResultStore(self.result_storage).write(
-                result_key(ctx.task_run.flow_run_id, self.key),
-                result,
-                expiration=None,
-                owner=f"cell-task {self.key!r}",
+        try:
+            result = dump_values(
+                values,
+                key=self.key,
+                namespace=namespace,
+                received=received,
+                containers=self.containers,
             )
+        except Exception:
+            self._unpicklable(values)
+            raise
+        result["outputs"] = shown
+        self._keep(ctx, lambda key: key, result)
         return result
 
     # -- running the code ----------------------------------------------------------------
-    def _run(self, namespace: dict[str, Any]) -> None:
-        source = _ipython_source(self.source)
+    def _run_cell(
+        self, cell: CellSource, namespace: dict[str, Any], collector: OutputCollector
+    ) -> None:
+        before = cell_outputs.open_figures()
+        try:
+            self._run(cell, namespace, collector)
+        except Exception as error:
+            raise self._cell_error(error, cell, collector) from None
+        finally:
+            collector.figures(before)  # as the inline backend shows them after each cell
+
+    def _run(self, cell: CellSource, namespace: dict[str, Any], collector: OutputCollector) -> None:
+        source = _ipython_source(cell.source)
         magic = "get_ipython" in source
         if magic and "get_ipython" not in namespace:
             namespace["get_ipython"] = _get_ipython
         if magic:  # a magic binds names in IPython's namespace (%%capture out): take them
             shell_ns = _get_ipython().user_ns
             before = {name: shell_ns.get(name, _MISSING) for name in self.outputs}
-        filename = f"<cell {self.cell_index if self.cell_index is not None else self.key}>"
+        filename = f"<cell {cell.index if cell.index is not None else self.key}>"
         lines = source.splitlines(keepends=True)
         linecache.cache[filename] = (len(source), None, lines, filename)
         flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -218,7 +348,8 @@ class CellFunction:
         if last is not None:
             value = self._exec(compile(last, filename, "eval", flags, dont_inherit=True), namespace)
             if value is not None:
-                _display(value)
+                _log_display(value)
+                collector.display(value, execution_count=cell.count)
         if magic:
             for name, old in before.items():
                 if name not in namespace and shell_ns.get(name, _MISSING) is not old:
@@ -230,44 +361,75 @@ class CellFunction:
             return asyncio.run(eval(code, namespace))  # noqa: S307 - the cell's own code
         return eval(code, namespace)  # noqa: S307 - the cell's own code
 
-    def _cell_error(self, error: Exception) -> CellError:
+    def _cell_error(
+        self, error: Exception, cell: CellSource, collector: OutputCollector
+    ) -> CellError:
         frames = traceback.extract_tb(error.__traceback__)
         start = next((i for i, f in enumerate(frames) if f.filename.startswith("<cell ")), 0)
-        text = "".join(
-            traceback.format_list(frames[start:])
-            + traceback.format_exception_only(type(error), error)
+        shown = traceback.format_list(frames[start:])
+        shown += traceback.format_exception_only(type(error), error)
+        text = "Traceback (most recent call last):\n" + "".join(shown)
+        collector.error(type(error).__name__, str(error), text.rstrip("\n").split("\n"))
+        message = CellError(
+            self.key,
+            cell.index,
+            type(error).__name__,
+            str(error),
+            text,
+            cell_id=cell.id,
+            execution_count=cell.count,
+            source=cell.source,
         )
-        text = "Traceback (most recent call last):\n" + text
         logger = _task_log()
-        message = CellError(self.key, self.cell_index, type(error).__name__, str(error), text)
         if logger is not None:
-            _log_quietly(logger, 40, f"{message}\n{text.rstrip()}")
+            log_quietly(logger, 40, f"{message}\n{text.rstrip()}")
         return message
 
-    def _pickle(self, values: dict[str, Any]) -> bytes:
+    def _unpicklable(self, values: dict[str, Any]) -> None:
+        """The values did not pickle: fail with :class:`UnpicklableVariable` naming one."""
         import cloudpickle
 
-        try:
-            return bytes(cloudpickle.dumps(values))
-        except Exception:
-            pass
         for name in sorted(values):
             try:
                 cloudpickle.dumps(values[name])
             except Exception as error:
+                cell = self._cell_binding(name)
                 failure = UnpicklableVariable(
                     self.key,
-                    self.cell_index,
+                    cell.index if cell else self.cell_index,
                     name,
                     type(values[name]).__name__,
                     f"{type(error).__name__}: {error}",
                     sorted(self.outputs.get(name, [])),
+                    execution_count=cell.count if cell else None,
+                    source=cell.source if cell else None,
                 )
                 logger = _task_log()
                 if logger is not None:
-                    _log_quietly(logger, 40, str(failure))
+                    log_quietly(logger, 40, str(failure))
                 raise failure from None
-        return bytes(cloudpickle.dumps(values))  # each pickles alone: raise what it raises
+
+    def _cell_binding(self, name: str) -> CellSource | None:
+        """The last of the task's cells that binds ``name``."""
+        from jupyter_flows.notebooks.defuse import analyze
+
+        found = [c for c in self.cells if name in analyze(c.source).defines]
+        return found[-1] if found else (self.cells[-1] if self.cells else None)
+
+    def _keep(self, ctx: Any, where: Any, value: Any) -> None:
+        """Write ``value`` to the result storage under ``where(result key)`` (for reruns and
+        the executed notebook), when running as a task run of a flow run."""
+        if ctx is None or ctx.task_run.flow_run_id is None:
+            return
+        from jupyter_flows.engine.cache import ResultStore
+        from jupyter_flows.notebooks.engines.base import result_key
+
+        ResultStore(self.result_storage).write(
+            where(result_key(ctx.task_run.flow_run_id, self.key)),
+            value,
+            expiration=None,
+            owner=f"cell-task {self.key!r}",
+        )
 
 
 def _task_log() -> Any:
@@ -319,21 +481,30 @@ _MISSING = object()
 
 
 def _get_ipython() -> Any:
+    """``get_ipython()`` in a task: the kernel's shell when there is one, else IPython's,
+    with ``%matplotlib`` made to work without a display (:class:`cell_outputs.TaskShell`)."""
     from IPython import get_ipython
     from IPython.core.interactiveshell import InteractiveShell
 
-    return get_ipython() or InteractiveShell.instance()
+    return cell_outputs.TaskShell(get_ipython() or InteractiveShell.instance())
 
 
 def _display(*values: Any, **_: Any) -> None:
-    """``display(...)`` in a task: the text of each value becomes a log line."""
-    logger = _task_log()
+    """``display(...)`` in a task: each value is an output of the cell and a log line."""
+    capture = current_capture()
     for value in values:
-        text = _plain_text(value)
-        if logger is not None:
-            _log_quietly(logger, 20, text)
-        else:
-            sys.stdout.write(text + "\n")
+        _log_display(value)
+        if capture is not None and capture.collector is not None:
+            capture.collector.display(value)
+
+
+def _log_display(value: Any) -> None:
+    text = _plain_text(value)
+    logger = _task_log()
+    if logger is not None:
+        log_quietly(logger, 20, text)
+    else:
+        print(text)
 
 
 def _plain_text(value: Any) -> str:
@@ -346,122 +517,11 @@ def _plain_text(value: Any) -> str:
     return repr(value)
 
 
-# ------------------------------------------------------------------ stdout and stderr
-
-
-class _LineLog:
-    """Collects a stream's text and logs each complete line."""
-
-    def __init__(self, logger: Any, level: int) -> None:
-        self.logger = logger
-        self.level = level
-        self.partial = ""
-
-    def write(self, text: str) -> None:
-        text = self.partial + text
-        *lines, self.partial = text.split("\n")
-        for line in lines:  # a shell command's output through a pty ends lines in \r\n
-            _log_quietly(self.logger, self.level, line.rstrip("\r"))
-
-    def close(self) -> None:
-        if self.partial:
-            _log_quietly(self.logger, self.level, self.partial)
-            self.partial = ""
-
-
-class _Capture:
-    """Where a running cell's stdout and stderr go: its log, and the real stream if echo."""
-
-    __slots__ = ("streams", "echo")
-
-    def __init__(self, streams: dict[str, _LineLog], echo: bool) -> None:
-        self.streams = streams
-        self.echo = echo
-
-
-_capture: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar(
-    "jupyter_flows_cell_output", default=None
-)
-
-
-def _log_quietly(logger: Any, level: int, message: str) -> None:
-    """Log with the capture off: the console handler's own writes go to the real stream."""
-    token = _capture.set(None)
-    try:
-        logger.log(level, "%s", message)
-    finally:
-        _capture.reset(token)
-
-
-class _Router(io.TextIOBase):
-    """Stands in for sys.stdout / sys.stderr: a running cell's text goes to its log."""
-
-    def __init__(self, name: str, original: Any) -> None:
-        self.name = name
-        self.original = original
-
-    def write(self, text: str) -> int:
-        target = _capture.get()
-        if target is None:
-            return int(self.original.write(text))
-        if target.echo:  # first: a complete line is printed before the log line it makes
-            self.original.write(text)
-        target.streams[self.name].write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        with contextlib.suppress(Exception):
-            self.original.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    def __getattr__(self, name: str) -> Any:
-        # Everything else is the real stream's (ipykernel's set_parent, buffer, …).
-        return getattr(self.original, name)
-
-    def fileno(self) -> int:
-        return int(self.original.fileno())
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self.original, "encoding", "utf-8"))
-
-
-_install_lock = threading.Lock()
-
-
-def _install_routers() -> None:
-    with _install_lock:
-        for name in ("stdout", "stderr"):
-            current = getattr(sys, name)
-            if not isinstance(current, _Router):
-                setattr(sys, name, _Router(name, current))
-
-
 @contextlib.contextmanager
 def echo_output() -> Iterator[None]:
     """In a running task: its stdout and stderr are its log lines and still printed."""
-    with _captured_output(task_run_context.get(), echo=True):
+    with captured_output(_task_log(), echo=True):
         yield
-
-
-@contextlib.contextmanager
-def _captured_output(ctx: Any, echo: bool = False) -> Iterator[None]:
-    if ctx is None:
-        yield
-        return
-    _install_routers()
-    run = ctx.task_run
-    logger = task_logger(run.flow_run_id, run.id, f"Task run {run.name!r}", ctx.reporter)
-    streams = {"stdout": _LineLog(logger, 20), "stderr": _LineLog(logger, 30)}
-    token = _capture.set(_Capture(streams, echo))
-    try:
-        yield
-    finally:
-        _capture.reset(token)
-        for stream in streams.values():
-            stream.close()
 
 
 @contextlib.contextmanager
@@ -475,3 +535,6 @@ def _working_directory(path: str | None) -> Iterator[None]:
         yield
     finally:
         os.chdir(before)
+
+
+__all__ = ["CellFunction", "CellSource", "Received", "TasksEngine", "echo_output", "outputs_key"]
