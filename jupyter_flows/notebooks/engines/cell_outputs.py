@@ -234,11 +234,11 @@ class _Router(io.TextIOBase):
         target = _capture.get()
         if target is None:
             return int(self.original.write(text))
+        if target.echo:  # first: a complete line is printed before the log line it makes
+            self.original.write(text)
         target.streams[self.name].write(text)
         if target.collector is not None:
             target.collector.stream(self.name, text)
-        if target.echo:
-            self.original.write(text)
         return len(text)
 
     def flush(self) -> None:
