@@ -1,10 +1,15 @@
-"""Errors the engine raises to users. Each says what happened and what to do."""
+"""Errors the engine raises to users. Each says what happened and what to do.
+
+Where Prefect has a name for the same error, that name works here too (Prefect code
+catches ``ParameterTypeError`` and ``FlowRunTimeoutError``); ``jupyter_flows.exceptions``
+is the import path Prefect users know as ``prefect.exceptions``.
+"""
 
 from __future__ import annotations
 
 
 class FlowsError(Exception):
-    """Base of the engine's own errors."""
+    """Base of the engine's own errors (Prefect: ``PrefectException``)."""
 
 
 class MissingContextError(FlowsError, RuntimeError):
@@ -23,8 +28,20 @@ class ParameterValidationError(FlowsError, TypeError):
         self.errors = errors
 
 
+#: Prefect's name for a parameter that fails validation.
+ParameterTypeError = ParameterValidationError
+
+
 class RunTimedOut(FlowsError, TimeoutError):
     """A flow or task ran longer than its ``timeout_seconds``."""
+
+
+class FlowRunTimeoutError(RunTimedOut):
+    """A flow run ran longer than its ``timeout_seconds`` (Prefect's name)."""
+
+
+class TaskRunTimeoutError(RunTimedOut):
+    """A task run ran longer than its ``timeout_seconds`` (Prefect's name)."""
 
 
 class UpstreamTaskError(FlowsError):
@@ -37,6 +54,14 @@ class ResultPersistenceError(FlowsError):
 
 class MappingError(FlowsError, ValueError):
     """``task.map`` was given iterables it cannot map over."""
+
+
+class MappingMissingIterable(MappingError):
+    """``task.map`` was given no iterable argument to map over (Prefect's name)."""
+
+
+class MappingLengthMismatch(MappingError):
+    """``task.map`` was given iterables of different lengths (Prefect's name)."""
 
 
 class TimeoutInterrupt(BaseException):

@@ -257,14 +257,6 @@ def test_bad_flow_options_are_refused_at_decoration(options: dict, message: str)
         flow(**options)(lambda: None)
 
 
-def test_async_flows_are_refused_clearly() -> None:
-    async def coroutine() -> None:
-        pass
-
-    with pytest.raises(TypeError, match="async flows are not supported"):
-        flow(coroutine)
-
-
 def test_keyboard_interrupt_crashes_the_run_and_propagates(reporter: MemoryReporter) -> None:
     @flow
     def interrupted() -> None:
