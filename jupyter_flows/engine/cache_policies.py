@@ -20,7 +20,6 @@ flow runs; ``DEFAULT`` is the Prefect 3 default, scoped to one flow run.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +33,15 @@ class UnhashableInputs(ValueError):
     """The inputs a cache key needs cannot be hashed; the task runs without the cache."""
 
 
-@dataclasses.dataclass(frozen=True)
 class CachePolicy:
-    """Base class: ``compute_key`` returns the key, or None for "this part has none"."""
+    """Base class: ``compute_key`` returns the key, or None for "this part has none".
+
+    Policies are values: equal when of one class with equal settings, never changed.
+    (Plain classes, not dataclasses: this module is imported with the engine, and
+    ``import jupyter_flows`` stays light.)
+    """
+
+    __slots__ = ()
 
     def compute_key(
         self,
@@ -67,14 +72,28 @@ class CachePolicy:
             )
         return self
 
+    def _settings(self) -> tuple[Any, ...]:
+        return ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._settings() == self._settings()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._settings()))
+
+    def __repr__(self) -> str:
+        settings = ", ".join(repr(value) for value in self._settings())
+        return f"{type(self).__name__}({settings})"
+
 
 def _parts(policy: CachePolicy) -> tuple[CachePolicy, ...]:
     return policy.policies if isinstance(policy, CompoundCachePolicy) else (policy,)
 
 
-@dataclasses.dataclass(frozen=True)
 class NoCache(CachePolicy):
     """No key: never cached. Adding it to another policy changes nothing."""
+
+    __slots__ = ()
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any]
@@ -87,11 +106,16 @@ class NoCache(CachePolicy):
         return other
 
 
-@dataclasses.dataclass(frozen=True)
 class Inputs(CachePolicy):
     """The task's arguments by parameter name, less ``exclude``."""
 
-    exclude: tuple[str, ...] = ()
+    __slots__ = ("exclude",)
+
+    def __init__(self, exclude: tuple[str, ...] = ()) -> None:
+        self.exclude = tuple(exclude)
+
+    def _settings(self) -> tuple[Any, ...]:
+        return (self.exclude,)
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any]
@@ -112,9 +136,10 @@ class Inputs(CachePolicy):
         return Inputs(tuple(sorted({*self.exclude, parameter})))
 
 
-@dataclasses.dataclass(frozen=True)
 class TaskSource(CachePolicy):
     """The source code of the task's function (not of what it calls)."""
+
+    __slots__ = ()
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any]
@@ -122,9 +147,10 @@ class TaskSource(CachePolicy):
         return task_ctx.task.code_hash
 
 
-@dataclasses.dataclass(frozen=True)
 class RunId(CachePolicy):
     """The flow run the task runs in; outside a flow, the task run itself."""
+
+    __slots__ = ()
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any]
@@ -132,9 +158,10 @@ class RunId(CachePolicy):
         return task_ctx.task_run.flow_run_id or task_ctx.task_run.id
 
 
-@dataclasses.dataclass(frozen=True)
 class FlowParameters(CachePolicy):
     """The parameters of the flow run the task runs in."""
+
+    __slots__ = ()
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any]
@@ -147,11 +174,18 @@ class FlowParameters(CachePolicy):
         return key
 
 
-@dataclasses.dataclass(frozen=True)
 class CacheKeyFnPolicy(CachePolicy):
     """A ``cache_key_fn(context, inputs)`` as a policy."""
 
-    cache_key_fn: Callable[[TaskRunContext, dict[str, Any]], str | None] | None = None
+    __slots__ = ("cache_key_fn",)
+
+    def __init__(
+        self, cache_key_fn: Callable[[TaskRunContext, dict[str, Any]], str | None] | None = None
+    ) -> None:
+        self.cache_key_fn = cache_key_fn
+
+    def _settings(self) -> tuple[Any, ...]:
+        return (self.cache_key_fn,)
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any]
@@ -159,23 +193,25 @@ class CacheKeyFnPolicy(CachePolicy):
         return self.cache_key_fn(task_ctx, inputs) if self.cache_key_fn is not None else None
 
 
-@dataclasses.dataclass(frozen=True)
 class CompoundCachePolicy(CachePolicy):
     """Several policies: their keys hashed together; parts without a key are left out.
 
     The ``Inputs`` parts merge into one that excludes what any of them excluded.
     """
 
-    policies: tuple[CachePolicy, ...] = ()
+    __slots__ = ("policies",)
 
-    def __post_init__(self) -> None:
-        flat = [part for policy in self.policies for part in _parts(policy)]
+    def __init__(self, policies: tuple[CachePolicy, ...] = ()) -> None:
+        flat = [part for policy in policies for part in _parts(policy)]
         inputs = [part for part in flat if isinstance(part, Inputs)]
         others = [part for part in flat if not isinstance(part, (Inputs, NoCache))]
         if inputs:
             excluded = sorted({name for part in inputs for name in part.exclude})
             others.append(Inputs(tuple(excluded)))
-        object.__setattr__(self, "policies", tuple(others))
+        self.policies: tuple[CachePolicy, ...] = tuple(others)
+
+    def _settings(self) -> tuple[Any, ...]:
+        return (self.policies,)
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any]

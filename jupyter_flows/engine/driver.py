@@ -40,7 +40,8 @@ T = TypeVar("T")
 class Call:
     """One attempt: call the user's function and hand back its value (``then`` applied).
 
-    ``timeout`` bounds the call and ``then`` together; past it ``timeout_error`` is raised,
+    ``timeout`` bounds the call and ``then`` together; past it ``timeout_error`` is raised
+    (naming the run ``run_name``),
     and kept as ``expired``: the engine tells its own timeout from one that reached it from
     inside the call (a subflow's) by identity.
     """
@@ -52,7 +53,7 @@ class Call:
         "is_async",
         "timeout",
         "timeout_error",
-        "what",
+        "run_name",
         "then",
         "expired",
     )
@@ -65,7 +66,7 @@ class Call:
         is_async: bool,
         timeout: float | None,
         timeout_error: type[RunTimedOut],
-        what: str,
+        run_name: str,
         then: Callable[[Any], Any],
     ) -> None:
         self.fn = fn
@@ -74,7 +75,7 @@ class Call:
         self.is_async = is_async
         self.timeout = timeout
         self.timeout_error = timeout_error
-        self.what = what
+        self.run_name = run_name
         self.then = then
         self.expired: RunTimedOut | None = None
 
@@ -105,7 +106,8 @@ class Call:
 
     def timed_out(self) -> RunTimedOut:
         self.expired = self.timeout_error(
-            f"{self.what} exceeded its timeout of {self.timeout:g} seconds"
+            f"{self.timeout_error.run_kind} {self.run_name!r} exceeded its timeout of "
+            f"{self.timeout:g} seconds"
         )
         return self.expired
 

@@ -35,13 +35,19 @@ ParameterTypeError = ParameterValidationError
 class RunTimedOut(FlowsError, TimeoutError):
     """A flow or task ran longer than its ``timeout_seconds``."""
 
+    run_kind = "run"
+
 
 class FlowRunTimeoutError(RunTimedOut):
     """A flow run ran longer than its ``timeout_seconds`` (Prefect's name)."""
 
+    run_kind = "flow run"
+
 
 class TaskRunTimeoutError(RunTimedOut):
     """A task run ran longer than its ``timeout_seconds`` (Prefect's name)."""
+
+    run_kind = "task run"
 
 
 class UpstreamTaskError(FlowsError):

@@ -231,7 +231,6 @@ def _attempts(
     logger: RunLogger,
 ) -> Steps[State]:
     args, kwargs = _call_arguments(flow, parameters)
-    what = f"flow run {ctx.flow_run.name!r}"
     attempt = 0
     while True:
         attempt += 1
@@ -244,7 +243,7 @@ def _attempts(
             flow.kind.is_async,
             flow.timeout_seconds,
             FlowRunTimeoutError,
-            what,
+            ctx.flow_run.name,
             _settled_result,
         )
         token = flow_run_context.set(ctx)

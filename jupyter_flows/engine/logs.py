@@ -70,6 +70,11 @@ class _ConsoleFormatter(logging.Formatter):
 
 def configure_logging() -> None:
     """Attach the run and console handlers once; called when the first run starts."""
+    if not _configured:  # every run calls this: the lock only for the first
+        _configure_once()
+
+
+def _configure_once() -> None:
     global _configured
     with _configure_lock:
         if _configured:

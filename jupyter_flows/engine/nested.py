@@ -15,7 +15,7 @@ model is recognised by its class's ``model_fields``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.errors import UpstreamTaskError
@@ -188,9 +188,9 @@ def _visit_pending(value: Any, found: list[TaskFuture[Any]], path: set[int]) -> 
     path.discard(id(value))
 
 
-def has_containers(values: Any) -> bool:
+def has_containers(values: Iterable[Any]) -> bool:
     """True when any of ``values`` is more than a plain scalar (it may hold futures)."""
-    return any(type(v) not in PLAIN for v in values)
+    return not PLAIN.issuperset(map(type, values))  # in C: direct calls check every argument
 
 
 # -- replacing futures -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
+from jupyter_flows.engine.nested import PLAIN
 from jupyter_flows.engine.states import (
     FINAL_TYPES,
     Cancelled,
@@ -43,6 +44,8 @@ def is_state_collection(value: Any) -> bool:
 
 def final_state(value: Any) -> State:
     """The state a run ends in when its function returned ``value``."""
+    if type(value) in PLAIN:
+        return Completed(data=value)
     if isinstance(value, State):
         if value.run_id is None:
             return _given(value)

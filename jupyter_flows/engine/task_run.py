@@ -55,6 +55,7 @@ from jupyter_flows.engine.reporter import (
 )
 from jupyter_flows.engine.return_values import final_state, settle
 from jupyter_flows.engine.states import (
+    TRANSITIONS,
     Cached,
     Crashed,
     Failed,
@@ -102,13 +103,14 @@ def new_task_run(
         else f"{task.name}-{run_id[-8:]}"
     )
     waits = list(wait_for) if wait_for else []
+    context_tags = current_tags()
     record = TaskRunRecord(
         id=run_id,
         name=name,
         task_key=task.task_key,
         flow_run_id=flow_run_id,
         task_inputs=_upstream(task, args, kwargs, waits, flow_ctx),
-        tags=sorted(task.tags | current_tags()) if task.tags or current_tags() else [],
+        tags=sorted(task.tags | context_tags) if task.tags or context_tags else [],
     )
     reporter.task_run_created(record)
     persist = task.persist_result
@@ -228,10 +230,12 @@ class TaskCall:
 
     # -- the engine -----------------------------------------------------------------------
     def set_state(self, state: State) -> State:
-        check_transition(self.state.type if self.state is not None else None, state.type)
-        state.run_id = self.record.id
+        previous = self.state
+        if previous is None or state.type not in TRANSITIONS[previous.type]:  # raises
+            check_transition(previous.type if previous is not None else None, state.type)
+        run_id = state.run_id = self.record.id
         self.state = state
-        self.reporter.state_changed(StateRecord("task_run", self.record.id, state))
+        self.reporter.state_changed(StateRecord("task_run", run_id, state))
         return state
 
     def run(self) -> State:
@@ -245,9 +249,6 @@ class TaskCall:
     def steps(self) -> Steps[State]:
         """The run, as steps a driver performs (see ``engine.driver``)."""
         task = self.task
-        logger = task_logger(
-            self.record.flow_run_id, self.record.id, f"Task run {self.record.name!r}", self.reporter
-        )
         args, kwargs = self.args, self.kwargs
         try:
             if self.wait_for or has_containers(args) or has_containers(kwargs.values()):
@@ -259,7 +260,7 @@ class TaskCall:
                 if self.wait_for:
                     resolve(self.wait_for)
         except UpstreamTaskError as error:
-            logger.error("Not run: %s", error)
+            self.logger().error("Not run: %s", error)
             return self.set_state(Failed(str(error), name="NotReady", exception=error))
 
         ctx = TaskRunContext(
@@ -271,15 +272,14 @@ class TaskCall:
             store = ResultStore(self.result_storage)
             ctx.parameters = _bind(task, args, kwargs)
             if not isinstance(policy, NoCache):
-                cache_key = self._cache_key(ctx, logger)
+                cache_key = self._cache_key(ctx)
             self.record.cache_key = cache_key
             if cache_key is not None and not task.refresh_cache:
                 found, value = store.read(cache_key)
                 if found:
-                    logger.info("Finished in state Cached (cache key %s)", cache_key[:16])
+                    self.logger().info("Finished in state Cached (cache key %s)", cache_key[:16])
                     return self._completed(Cached(data=value), value)
 
-        what = f"task run {self.record.name!r}"
         attempt = 0
         while True:
             attempt += 1
@@ -293,7 +293,7 @@ class TaskCall:
                 task.kind.is_async,
                 task.timeout_seconds,
                 TaskRunTimeoutError,
-                what,
+                self.record.name,
                 settle,
             )
             token = task_run_context.set(ctx)
@@ -308,10 +308,10 @@ class TaskCall:
                         owner=f"task {task.name!r}",
                     )
             except Exception as error:
-                retry_delay = self._retry_delay(error, attempt, logger)
+                retry_delay = self._retry_delay(error, attempt)
                 if retry_delay is None:
                     final = self._failed(error, timed_out=error is call.expired)
-                    logger.error(
+                    self.logger().error(
                         "Finished in state %s: %s",
                         final.name,
                         final.message,
@@ -330,8 +330,14 @@ class TaskCall:
             if isinstance(value, State):
                 self.returned_state = value
             if not state.is_completed():
-                logger.error("Finished in state %s: %s", state.name, state.message)
+                self.logger().error("Finished in state %s: %s", state.name, state.message)
             return self._completed(state, value)
+
+    def logger(self) -> RunLogger:
+        """The run's logger, made when the run logs (most runs log nothing of their own)."""
+        return task_logger(
+            self.record.flow_run_id, self.record.id, f"Task run {self.record.name!r}", self.reporter
+        )
 
     def _completed(self, state: State, value: Any) -> State:
         flow_ctx = flow_run_context.get()
@@ -339,7 +345,7 @@ class TaskCall:
             flow_ctx.remember_result(value, self.record.id)
         return self.set_state(state)
 
-    def _retry_delay(self, error: Exception, attempt: int, logger: RunLogger) -> float | None:
+    def _retry_delay(self, error: Exception, attempt: int) -> float | None:
         """Seconds to wait before the next attempt (the run is Retrying), or None: no retry."""
         task = self.task
         if attempt > task.retries or isinstance(error, ResultPersistenceError):
@@ -357,7 +363,7 @@ class TaskCall:
                 f"retrying in {delay:g} s"
             )
         )
-        logger.warning("%s", retrying.message)
+        self.logger().warning("%s", retrying.message)
         return delay
 
     def _failed(self, error: Exception, timed_out: bool) -> State:
@@ -365,7 +371,7 @@ class TaskCall:
             return self.set_state(TimedOut(str(error), exception=error))
         return self.set_state(Failed(f"{type(error).__name__}: {error}", exception=error))
 
-    def _cache_key(self, ctx: TaskRunContext, logger: RunLogger) -> str | None:
+    def _cache_key(self, ctx: TaskRunContext) -> str | None:
         policy = self.task.key_policy
         try:
             if policy is None:
@@ -379,7 +385,7 @@ class TaskCall:
             return policy.compute_key(ctx, ctx.parameters, flow_parameters)
         except Exception as error:
             raised = "cache_key_fn raised " if isinstance(policy, CacheKeyFnPolicy) else ""
-            logger.warning("Not caching: %s%s: %s", raised, type(error).__name__, error)
+            self.logger().warning("Not caching: %s%s: %s", raised, type(error).__name__, error)
             return None
 
 
