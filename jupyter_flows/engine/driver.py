@@ -91,7 +91,12 @@ class Call:
     async def wait(self) -> Any:
         if not self.is_async:  # a sync function called from async code runs in place
             return self.block()
-        return await self.run_async()
+        if self.timeout is not None:
+            return await within(self._awaited(), self.timeout, self.timed_out)
+        result = self.fn(*self.args, **self.kwargs)  # _awaited, inline: one coroutine less
+        if hasattr(result, "__anext__"):
+            return self.then([item async for item in result])
+        return self.then(await result)
 
     async def run_async(self) -> Any:
         if self.timeout is None:

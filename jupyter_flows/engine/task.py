@@ -24,7 +24,7 @@ from jupyter_flows.engine.cache import CacheKeyFn, code_hash
 from jupyter_flows.engine.cache_policies import CacheKeyFnPolicy, CachePolicy
 from jupyter_flows.engine.callables import FunctionKind, MethodBinding, unwrap_method
 from jupyter_flows.engine.context import flow_run_context
-from jupyter_flows.engine.driver import caller_is_sync
+from jupyter_flows.engine.driver import caller_is_sync, drive_async
 from jupyter_flows.engine.errors import MappingLengthMismatch, MappingMissingIterable
 from jupyter_flows.engine.futures import FutureList, TaskFuture, unmapped
 from jupyter_flows.engine.reporter import TaskRunRecord
@@ -208,7 +208,7 @@ class Task(MethodBinding, Generic[P, R]):
     ) -> Any:
         # The run is made when awaited: a coroutine never awaited leaves no Pending run.
         call = new_task_run(self, args, kwargs, wait_for)
-        return _outcome(call, await call.run_async(), return_state)
+        return _outcome(call, await drive_async(call.steps()), return_state)
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task on the flow's task runner; returns a TaskFuture at once."""
