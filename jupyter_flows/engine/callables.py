@@ -1,4 +1,5 @@
-"""What a flow or task wraps: a plain or ``async`` function, a generator, or a method.
+"""What a flow or task wraps: a plain or ``async`` function, a generator, or a method;
+and the names its runs get (``flow_run_name``, ``task_run_name``).
 
 ``@flow`` and ``@task`` may sit over ``@classmethod`` and ``@staticmethod``, and may decorate
 instance methods: ``MethodBinding.__get__`` binds the instance (or the class) the way Python
@@ -14,6 +15,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 Self = TypeVar("Self", bound="MethodBinding")
+
+#: ``flow_run_name`` / ``task_run_name``: a template of the run's parameters
+#: (``"hello-{name}-on-{date:%A}"``) or a function of no arguments.
+RunName = str | Callable[[], str]
 
 FUNCTION, INSTANCE_METHOD, CLASS_METHOD, STATIC_METHOD = (
     "function",
@@ -69,3 +74,22 @@ class MethodBinding:
         if not self._bound:
             return None
         return next(iter(signature.parameters), None)
+
+
+def format_run_name(template: RunName, parameters: dict[str, Any], owner: str) -> str:
+    """A run's name from its template, formatted with the run's parameters, or from a
+    function's answer."""
+    if callable(template):
+        name = template()
+    else:
+        try:
+            name = template.format(**parameters)
+        except (KeyError, IndexError) as error:
+            known = ", ".join(parameters) or "none"
+            raise ValueError(
+                f"{owner}: the run name {template!r} uses {error}, which is not one of the "
+                f"run's parameters ({known})"
+            ) from None
+    if not isinstance(name, str):
+        raise TypeError(f"{owner}: a run name must be a string, got {type(name).__name__}")
+    return name

@@ -28,8 +28,8 @@ class ParameterValidationError(FlowsError, TypeError):
         self.errors = errors
 
 
-#: Prefect's name for a parameter that fails validation.
-ParameterTypeError = ParameterValidationError
+class ParameterTypeError(ParameterValidationError):
+    """A parameter's value does not fit its type hint (Prefect's name; what flows raise)."""
 
 
 class RunTimedOut(FlowsError, TimeoutError):

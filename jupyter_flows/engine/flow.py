@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from jupyter_flows.engine.callables import FunctionKind, MethodBinding, unwrap_method
+from jupyter_flows.engine.callables import FunctionKind, MethodBinding, RunName, unwrap_method
 from jupyter_flows.engine.driver import caller_is_sync
 from jupyter_flows.engine.errors import ParameterBindError, ParameterTypeError
 from jupyter_flows.engine.flow_run import (
@@ -60,6 +60,7 @@ class Flow(MethodBinding, Generic[P, R]):
         log_prints: bool | None = None,
         persist_result: bool | None = None,
         result_storage: str | None = None,
+        flow_run_name: RunName | None = None,
     ) -> None:
         decorated = fn
         fn, method_kind = unwrap_method(fn)
@@ -85,6 +86,7 @@ class Flow(MethodBinding, Generic[P, R]):
         self.log_prints = log_prints
         self.persist_result = persist_result
         self.result_storage = result_storage
+        self.flow_run_name = flow_run_name
         self._delays = retry_delays(retry_delay_seconds, retries)
         self._options = dict(
             name=name,
@@ -99,6 +101,7 @@ class Flow(MethodBinding, Generic[P, R]):
             log_prints=log_prints,
             persist_result=persist_result,
             result_storage=result_storage,
+            flow_run_name=flow_run_name,
         )
         self.signature = inspect.signature(fn)
         self._hints: dict[str, Any] | None = None
@@ -241,6 +244,7 @@ def flow(
     log_prints: bool | None = None,
     persist_result: bool | None = None,
     result_storage: str | None = None,
+    flow_run_name: RunName | None = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

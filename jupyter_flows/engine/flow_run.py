@@ -29,12 +29,14 @@ from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.cache import ResultStore
+from jupyter_flows.engine.callables import format_run_name
 from jupyter_flows.engine.context import FlowRunContext, current_tags, flow_run_context
 from jupyter_flows.engine.context import task_run_context as _task_run_context
 from jupyter_flows.engine.driver import (
     Call,
     Sleep,
     Steps,
+    Wait,
     drive,
     drive_async,
     drive_async_stream,
@@ -44,10 +46,11 @@ from jupyter_flows.engine.errors import (
     FlowRunTimeoutError,
     ParameterValidationError,
     ResultPersistenceError,
+    UpstreamTaskError,
 )
 from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import RunLogger, capture_prints, configure_logging, flow_logger
-from jupyter_flows.engine.nested import resolve
+from jupyter_flows.engine.nested import has_containers, map_futures, pending_futures, resolve
 from jupyter_flows.engine.reporter import FlowRunRecord, Reporter, StateRecord, current_reporter
 from jupyter_flows.engine.return_values import final_state, settle
 from jupyter_flows.engine.states import (
@@ -160,16 +163,29 @@ def flow_steps(
     """The flow run, as steps a driver performs (see ``engine.driver``)."""
     configure_logging()
     parameters = flow.bind(args, kwargs)  # a bad call raises here, before any run exists
+    upstream_error: UpstreamTaskError | None = None
+    if has_containers(parameters.values()):  # futures passed in are data for the flow
+        running = pending_futures(parameters)
+        if running:
+            yield Wait(running)
+        try:
+            parameters = resolve(parameters)
+        except UpstreamTaskError as error:
+            upstream_error = error
+            parameters = map_futures(parameters, lambda f: f"<{f.task_run_name}: {f.state.name}>")
     parent = flow_run_context.get()
     parent_task = _task_run_context.get()
     reporter = parent.reporter if parent is not None else current_reporter()
     context_tags = current_tags()
     bound = flow.bound_parameter(flow.signature)
+    reported = {k: v for k, v in parameters.items() if k != bound} if bound else parameters
+    if flow_run_name is None and flow.flow_run_name is not None:
+        flow_run_name = format_run_name(flow.flow_run_name, reported, f"flow {flow.name!r}")
     record = FlowRunRecord(
         id=flow_run_id or new_id(),
         name=flow_run_name or _run_name(),
         flow_name=flow.name,
-        parameters={k: v for k, v in parameters.items() if k != bound} if bound else parameters,
+        parameters=reported,
         tags=sorted(flow.tags | context_tags) if flow.tags or context_tags else [],
         parent_flow_run_id=parent.flow_run.id if parent is not None else None,
         parent_task_run_id=parent_task.task_run.id if parent_task is not None else None,
@@ -180,6 +196,10 @@ def flow_steps(
     run.set_state(Pending())
     logger = flow_logger(record.id, f"Flow run {record.name!r}", reporter)
     logger.info("Beginning flow run %r for flow %r", record.name, flow.name)
+
+    if upstream_error is not None:
+        logger.error("Not run: %s", upstream_error)
+        return run.set_state(Failed(str(upstream_error), name="NotReady", exception=upstream_error))
 
     if flow.validate_parameters:
         try:

@@ -244,6 +244,16 @@ def _final_state(future: TaskFuture[Any]) -> State:
     return future.state
 
 
+def map_futures(value: Any, transform: Callable[[TaskFuture[Any]], Any]) -> Any:
+    """``value`` with each TaskFuture anywhere inside it replaced by ``transform(future)``."""
+    kind = type(value)
+    if kind in PLAIN:
+        return value
+    if kind is TaskFuture:
+        return transform(value)
+    return _rebuild(value, lambda item: map_futures(item, transform))
+
+
 def swap_futures(value: Any, native: Callable[[TaskFuture[Any]], Any]) -> Any:
     """``value`` with each TaskFuture replaced by ``native(future)``, a remote runner's own
     future for it, which the runner resolves on its side.

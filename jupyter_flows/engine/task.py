@@ -22,7 +22,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from jupyter_flows.engine.cache import CacheKeyFn, code_hash
 from jupyter_flows.engine.cache_policies import CacheKeyFnPolicy, CachePolicy
-from jupyter_flows.engine.callables import FunctionKind, MethodBinding, unwrap_method
+from jupyter_flows.engine.callables import FunctionKind, MethodBinding, RunName, unwrap_method
 from jupyter_flows.engine.context import flow_run_context
 from jupyter_flows.engine.driver import caller_is_sync, drive_async
 from jupyter_flows.engine.errors import MappingLengthMismatch, MappingMissingIterable
@@ -101,6 +101,7 @@ class Task(MethodBinding, Generic[P, R]):
         result_storage: str | None = None,
         refresh_cache: bool | None = None,
         cache_policy: CachePolicy | None = None,
+        task_run_name: RunName | None = None,
     ) -> None:
         decorated = fn
         fn, method_kind = unwrap_method(fn)
@@ -132,6 +133,7 @@ class Task(MethodBinding, Generic[P, R]):
         self.result_storage = result_storage
         self.refresh_cache = refresh_cache
         self.cache_policy = cache_policy
+        self.task_run_name = task_run_name
         #: The policy that keys this task's cached results; None: cached only when results
         #: persist, by the default key (see ``engine.cache_policies``).
         self.key_policy: CachePolicy | None = None
@@ -158,6 +160,7 @@ class Task(MethodBinding, Generic[P, R]):
             result_storage=result_storage,
             refresh_cache=refresh_cache,
             cache_policy=cache_policy,
+            task_run_name=task_run_name,
         )
         self._decorated = decorated
         self._signature: inspect.Signature | None = None
@@ -330,6 +333,7 @@ def task(
     result_storage: str | None = None,
     refresh_cache: bool | None = None,
     cache_policy: CachePolicy | None = None,
+    task_run_name: RunName | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

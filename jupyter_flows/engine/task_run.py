@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.cache import ResultStore, task_input_hash
 from jupyter_flows.engine.cache_policies import CacheKeyFnPolicy, NoCache
+from jupyter_flows.engine.callables import format_run_name
 from jupyter_flows.engine.context import (
     FlowRunContext,
     TaskRunContext,
@@ -97,11 +98,13 @@ def new_task_run(
         reporter, flow_run_id = current_reporter(), None
         log_prints, persist_default, storage = bool(task.log_prints), None, task.result_storage
     run_id = new_id()
-    name = (
-        flow_ctx.next_task_run_name(task.name)
-        if flow_ctx is not None
-        else f"{task.name}-{run_id[-8:]}"
-    )
+    if task.task_run_name is not None:
+        parameters = _bind(task, args, kwargs)
+        name = format_run_name(task.task_run_name, parameters, f"task {task.name!r}")
+    elif flow_ctx is not None:
+        name = flow_ctx.next_task_run_name(task.name)
+    else:
+        name = f"{task.name}-{run_id[-8:]}"
     waits = list(wait_for) if wait_for else []
     context_tags = current_tags()
     record = TaskRunRecord(

@@ -133,3 +133,26 @@ def test_self_referencing_values_do_not_loop() -> None:
     assert resolve(loop) is loop
     assert producers(loop, None) == []
     assert pending_futures(loop) == []
+
+
+def test_a_subflow_gets_the_futures_it_is_passed_as_data(reporter: MemoryReporter) -> None:
+    @task
+    def boom() -> int:
+        raise ValueError("no")
+
+    @flow
+    def child(value: int, rows: list[int]) -> str:
+        return f"{value} {rows}"
+
+    @flow
+    def parent():
+        good = make.submit(2)
+        return child(good, [make.submit(3)]), child(boom.submit(), [], return_state=True)
+
+    text, refused = parent()
+    assert text == "2 [3]"
+    assert refused.name == "NotReady" and "upstream task run 'boom-0' ended Failed" in (
+        refused.message
+    )
+    first_child = next(run for run in reporter.flow_runs if run.flow_name == "child")
+    assert first_child.parameters == {"value": 2, "rows": [3]}
