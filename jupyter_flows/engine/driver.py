@@ -283,7 +283,12 @@ async def drive_async_stream(
     steps: Steps[T], finished: Callable[[T], None]
 ) -> AsyncGenerator[Any, None]:
     """``drive_async`` for an ``async def`` generator flow. An async generator returns no
-    value, so the final state goes to ``finished`` (which raises a failed run's error)."""
+    value, so the final state goes to ``finished`` (which raises a failed run's error).
+
+    Unlike ``drive_stream``, the run's context variables are those of the caller's task
+    (an awaiting caller cannot hop contexts), so code between two values runs inside the
+    flow run, as in Prefect.
+    """
     reply: Any = None
     error: BaseException | None = None
     while True:

@@ -49,7 +49,13 @@ from jupyter_flows.engine.errors import (
     UpstreamTaskError,
 )
 from jupyter_flows.engine.ids import new_id
-from jupyter_flows.engine.logs import RunLogger, capture_prints, configure_logging, flow_logger
+from jupyter_flows.engine.logs import (
+    RunLogger,
+    capture_prints,
+    configure_logging,
+    engine_line,
+    flow_logger,
+)
 from jupyter_flows.engine.nested import has_containers, map_futures, pending_futures, resolve
 from jupyter_flows.engine.reporter import FlowRunRecord, Reporter, StateRecord, current_reporter
 from jupyter_flows.engine.return_values import final_state, settle
@@ -195,7 +201,7 @@ def flow_steps(
     run = _FlowRun(record, reporter)
     run.set_state(Pending())
     logger = flow_logger(record.id, f"Flow run {record.name!r}", reporter)
-    logger.info("Beginning flow run %r for flow %r", record.name, flow.name)
+    engine_line(logger, 20, "Beginning flow run %r for flow %r", record.name, flow.name)
 
     if upstream_error is not None:
         logger.error("Not run: %s", upstream_error)
@@ -230,7 +236,8 @@ def flow_steps(
         final = state = yield from _attempts(flow, run, ctx, parameters, logger)
     finally:
         runner.shutdown(wait=final is None or not final.is_timed_out())
-    logger.log(
+    engine_line(
+        logger,
         40 if state.type.value in ("FAILED", "CRASHED", "TIMED_OUT") else 20,
         "Finished in state %s%s",
         state.name,

@@ -114,6 +114,19 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
+def engine_line(logger: RunLogger, level: int, msg: str, *args: Any) -> None:
+    """Log one of the engine's own lines (a run begins, a run ends) for ``logger``'s run.
+
+    Like ``logger.log`` but without the caller lookup, which walks the stack on every
+    record and would only ever name the engine: every flow run writes two such lines.
+    """
+    base = logger.logger
+    if base.isEnabledFor(level):
+        base.handle(
+            base.makeRecord(base.name, level, __file__, 0, msg, args, None, None, logger.extra)
+        )
+
+
 def flow_logger(flow_run_id: str, label: str, reporter: Reporter) -> RunLogger:
     return RunLogger(
         flow_run_logger,

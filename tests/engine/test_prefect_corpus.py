@@ -28,15 +28,15 @@ class Expectations:
 def expectations(program: Path) -> Expectations:
     found = Expectations()
     for line in program.read_text().splitlines():
-        if line.startswith("#> ") or line == "#>":
-            found.stdout.append(line[3:])
-        elif line.startswith("#log "):
-            level, _, text = line[5:].partition(" ")
+        if line.startswith("# out: "):
+            found.stdout.append(line[len("# out: ") :])
+        elif line.startswith("# log: "):
+            level, _, text = line[len("# log: ") :].partition(" ")
             found.logs.append((level, text))
-        elif line.startswith("#nolog "):
-            found.absent.append(line[7:])
-        elif line.startswith("#differs: "):
-            found.differs.append(line[10:])
+        elif line.startswith("# no log: "):
+            found.absent.append(line[len("# no log: ") :])
+        elif line.startswith("# differs: "):
+            found.differs.append(line[len("# differs: ") :])
     return found
 
 

@@ -34,7 +34,7 @@ def also_by_inputs(x: int):
 print(my_task(1), my_task(1), another_task(1))
 print(shares_by_inputs(7), also_by_inputs(7))
 
-# > running my_task
-# > running another_task
-# > 2 2 101
-# > first first
+# out: running my_task
+# out: running another_task
+# out: 2 2 101
+# out: first first

@@ -31,4 +31,4 @@ my_flow()
 my_flow()
 print(runs)
 
-# > ['scoped', 'uncached', 'uncached', 'scoped', 'uncached', 'uncached']
+# out: ['scoped', 'uncached', 'uncached', 'scoped', 'uncached', 'uncached']

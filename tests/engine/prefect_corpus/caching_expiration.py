@@ -21,5 +21,5 @@ my_stateful_task(x=1)
 time.sleep(0.7)
 my_stateful_task(x=1)
 
-# > sleeping
-# > sleeping
+# out: sleeping
+# out: sleeping

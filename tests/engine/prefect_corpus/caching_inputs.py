@@ -18,8 +18,8 @@ print(my_stateful_task(x=1))
 print(my_stateful_task(x=1))
 print(my_stateful_task(x=2))
 
-# > sleeping
-# > 2
-# > 2
-# > sleeping
-# > 3
+# out: sleeping
+# out: 2
+# out: 2
+# out: sleeping
+# out: 3

@@ -18,7 +18,7 @@ print(my_stateful_task(x=1))
 print(my_stateful_task(x=1, debug=True))
 print(my_stateful_task(x=1, debug=False))
 
-# > sleeping
-# > 2
-# > 2
-# > 2
+# out: sleeping
+# out: 2
+# out: 2
+# out: 2

@@ -18,4 +18,4 @@ def my_cached_task(x: int):
 
 print(my_cached_task(1), my_cached_task(41))
 
-# > 2 2
+# out: 2 2

@@ -20,7 +20,7 @@ def my_flow():
 
 print(my_flow())
 
-# > computing 1 + 1
-# > computing 2 + 1
-# > [2, 2, 3]
-# log INFO Finished in state Cached
+# out: computing 1 + 1
+# out: computing 2 + 1
+# out: [2, 2, 3]
+# log: INFO Finished in state Cached

@@ -24,5 +24,5 @@ def caching_task():
 print(never_caching_task(), never_caching_task())
 print(caching_task(), caching_task())
 
-# > 0 1
-# > 2 2
+# out: 0 1
+# out: 2 2

@@ -26,10 +26,10 @@ async def elevator() -> list:
 
 print(asyncio.run(elevator()))
 
-# > elevator moving to floor 3
-# > elevator moving to floor 2
-# > elevator moving to floor 1
-# > elevator stops on floor 1
-# > elevator stops on floor 2
-# > elevator stops on floor 3
-# > [3, 2, 1]
+# out: elevator moving to floor 3
+# out: elevator moving to floor 2
+# out: elevator moving to floor 1
+# out: elevator stops on floor 1
+# out: elevator stops on floor 2
+# out: elevator stops on floor 3
+# out: [3, 2, 1]

@@ -21,8 +21,8 @@ print(greet_the_world())
 print(greet_the_world.name)
 print(named.name, named())
 
-# > Hello, world!
-# > greet-the-world
-# > My Flow named
-# log INFO Beginning flow run
-# log INFO Finished in state Completed
+# out: Hello, world!
+# out: greet-the-world
+# out: My Flow named
+# log: INFO Beginning flow run
+# log: INFO Finished in state Completed

@@ -18,6 +18,6 @@ for work in (False, True):
     state = my_flow(work_to_do=work, return_state=True)
     print(state.name, state.type.value, state.message)
 
-# > Skipped COMPLETED No work to do
-# > Completed COMPLETED Work was done
-# log INFO Finished in state Skipped: No work to do
+# out: Skipped COMPLETED No work to do
+# out: Completed COMPLETED Work was done
+# log: INFO Finished in state Skipped: No work to do

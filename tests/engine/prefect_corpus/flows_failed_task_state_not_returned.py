@@ -27,5 +27,5 @@ def returns_it():
 print(my_flow(return_state=True).name)
 print(returns_it(return_state=True).name)
 
-# > Completed
-# > Failed
+# out: Completed
+# out: Failed

@@ -30,4 +30,4 @@ def always_succeeds_flow():
 state = always_succeeds_flow(return_state=True)
 print(state.name, state.message)
 
-# > Completed I am happy with this result
+# out: Completed I am happy with this result

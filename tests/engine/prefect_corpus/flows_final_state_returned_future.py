@@ -28,5 +28,5 @@ def always_succeeds_flow():
 state = always_succeeds_flow(return_state=True)
 print(state.name, state.result())
 
-# > I'm fail safe!
-# > Completed success
+# out: I'm fail safe!
+# out: Completed success

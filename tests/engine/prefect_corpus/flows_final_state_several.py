@@ -34,4 +34,4 @@ def always_fails_flow():
 state = always_fails_flow(return_state=True)
 print(state.name, state.message)
 
-# > Failed 1/3 states failed.
+# out: Failed 1/3 states failed.

@@ -38,10 +38,10 @@ def yields_a_generator():
 generator = next(yields_a_generator())
 print(list(generator))
 
-# > 0
-# > 1
-# > 2
-# > Generator consumed!
-# > [1, 2, 3]
-# > Generator consumed!
-# > [1, 2, 3]
+# out: 0
+# out: 1
+# out: 2
+# out: Generator consumed!
+# out: [1, 2, 3]
+# out: Generator consumed!
+# out: [1, 2, 3]

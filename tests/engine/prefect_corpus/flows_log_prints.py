@@ -16,6 +16,6 @@ def explain() -> None:
 explain()
 print("outside the flow, print prints")
 
-# > outside the flow, print prints
-# log INFO any python code runs here
-# log INFO and every print is a log line
+# out: outside the flow, print prints
+# log: INFO any python code runs here
+# log: INFO and every print is a log line

@@ -27,6 +27,6 @@ print(MyClass().my_instance_method())
 print(MyClass.my_class_method())
 print(MyClass.my_static_method())
 
-# > from an instance method
-# > from a class method of MyClass
-# > from a static method
+# out: from an instance method
+# out: from a class method of MyClass
+# out: from a static method

@@ -35,6 +35,6 @@ def even_or_odd() -> str:
 
 print(even_or_odd())
 
-# > The number is even
-# > got 42 as int
-# log INFO Beginning flow run
+# out: The number is even
+# out: got 42 as int
+# log: INFO Beginning flow run

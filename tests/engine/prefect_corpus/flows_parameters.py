@@ -29,6 +29,6 @@ except ParameterTypeError as error:
     state = error.flow_run_state
     print(type(error).__name__, state.name)
 
-# > 5 Model(a=1, b=2.0)
-# > ParameterTypeError Failed
-# log ERROR parameter 'x' expects int
+# out: 5 Model(a=1, b=2.0)
+# out: ParameterTypeError Failed
+# log: ERROR parameter 'x' expects int

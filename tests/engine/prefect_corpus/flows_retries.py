@@ -17,5 +17,5 @@ def troublesome_workflow():
 state = troublesome_workflow(return_state=True)
 print(attempts, state.name, state.message)
 
-# > [1, 2, 3, 4] Failed Exception: oopsie daisy
-# log WARNING Flow run attempt 1 failed: Exception: oopsie daisy
+# out: [1, 2, 3, 4] Failed Exception: oopsie daisy
+# log: WARNING Flow run attempt 1 failed: Exception: oopsie daisy

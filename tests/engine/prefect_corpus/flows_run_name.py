@@ -31,4 +31,4 @@ def my_flow(day: str):
 
 print(my_flow("monday"))
 
-# > ('report-for-monday', 'hello-marvin-on-Thursday', 'a-lovely-day')
+# out: ('report-for-monday', 'hello-marvin-on-Thursday', 'a-lovely-day')

@@ -24,6 +24,6 @@ except FlowRunTimeoutError as error:
     state = error.flow_run_state
     print(isinstance(error, TimeoutError), state.name, state.is_failed())
 
-# > True TimedOut True
-# log INFO I will execute
-# nolog I will not execute
+# out: True TimedOut True
+# log: INFO I will execute
+# no log: I will not execute

@@ -26,7 +26,7 @@ def my_flow():
 
 my_flow()
 
-# > not logging print statements in this task
-# log INFO we're logging print statements from a flow
-# log INFO we're logging print statements from a task
-# nolog not logging print statements
+# out: not logging print statements in this task
+# log: INFO we're logging print statements from a flow
+# log: INFO we're logging print statements from a task
+# no log: not logging print statements

@@ -11,4 +11,4 @@ try:
 except MissingContextError:
     print("MissingContextError")
 
-# > MissingContextError
+# out: MissingContextError

@@ -27,9 +27,9 @@ def logger_flow():
 
 logger_flow()
 
-# log INFO INFO level log message from a task.
-# log INFO INFO level log message.
-# log ERROR ERROR level log message.
-# log CRITICAL CRITICAL level log message.
-# log INFO Task run 'log-example-task-0' - INFO level log message from a task.
-# nolog DEBUG level log message
+# log: INFO INFO level log message from a task.
+# log: INFO INFO level log message.
+# log: ERROR ERROR level log message.
+# log: CRITICAL CRITICAL level log message.
+# log: INFO Task run 'log-example-task-0' - INFO level log message from a task.
+# no log: DEBUG level log message

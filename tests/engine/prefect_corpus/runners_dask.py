@@ -27,5 +27,5 @@ def elevator():
 if __name__ == "__main__":
     print(elevator())
 
-# > [3, 2, 1]
-# log INFO elevator stops on floor 2
+# out: [3, 2, 1]
+# log: INFO elevator stops on floor 2

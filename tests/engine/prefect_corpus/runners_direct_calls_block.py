@@ -26,6 +26,6 @@ def elevator():
 
 elevator()
 
-# > elevator moving to floor 1 True
-# > elevator moving to floor 2 True
-# > elevator moving to floor 3 True
+# out: elevator moving to floor 1 True
+# out: elevator moving to floor 2 True
+# out: elevator moving to floor 3 True

@@ -22,4 +22,4 @@ def elevator():
 
 print(elevator())
 
-# > ['tower:3', 'tower:2', 'tower:1']
+# out: ['tower:3', 'tower:2', 'tower:1']

@@ -31,5 +31,5 @@ def elevator():
 print(elevator())
 print(sorted(visited), len(running_at_once) > 1)
 
-# > ThreadPoolTaskRunner
-# > [1, 2, 3, 4, 5] True
+# out: ThreadPoolTaskRunner
+# out: [1, 2, 3, 4, 5] True

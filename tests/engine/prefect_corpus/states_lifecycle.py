@@ -40,7 +40,7 @@ print(reporter.states_of(reporter.flow_runs[0].id))
 
 # differs: the states are read from a MemoryReporter, this project's window on them (Prefect
 # differs: shows them in its UI); a retry's waiting state is named Retrying here.
-# > once_flaky-0 ['Pending', 'Running', 'Retrying', 'Running', 'Completed']
-# > cached-0 ['Pending', 'Running', 'Completed']
-# > cached-1 ['Pending', 'Cached']
-# > ['Pending', 'Running', 'Completed']
+# out: once_flaky-0 ['Pending', 'Running', 'Retrying', 'Running', 'Completed']
+# out: cached-0 ['Pending', 'Running', 'Completed']
+# out: cached-1 ['Pending', 'Cached']
+# out: ['Pending', 'Running', 'Completed']

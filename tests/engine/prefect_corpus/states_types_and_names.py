@@ -28,13 +28,13 @@ print(timed_out.name, timed_out.is_failed(), timed_out.is_final())
 # differs: TIMED_OUT, which the server and UI group by, and is_failed() is True for it.
 # differs: Prefect's Retrying (a RUNNING retry attempt) is here a RETRYING state between
 # differs: attempts, which goes back to Running.
-# > Scheduled SCHEDULED False
-# > Late SCHEDULED False
-# > Pending PENDING False
-# > Running RUNNING False
-# > Completed COMPLETED True
-# > Cached COMPLETED True
-# > Failed FAILED True
-# > Cancelled CANCELLED True
-# > Crashed CRASHED True
-# > TimedOut True True
+# out: Scheduled SCHEDULED False
+# out: Late SCHEDULED False
+# out: Pending PENDING False
+# out: Running RUNNING False
+# out: Completed COMPLETED True
+# out: Cached COMPLETED True
+# out: Failed FAILED True
+# out: Cancelled CANCELLED True
+# out: Crashed CRASHED True
+# out: TimedOut True True

@@ -24,7 +24,7 @@ async def my_flow():
 print(asyncio.run(print_message()))
 print(asyncio.run(my_flow()))
 
-# > Hello, I'm an async task
-# > done
-# > Hello, I'm an async task
-# > done
+# out: Hello, I'm an async task
+# out: done
+# out: Hello, I'm an async task
+# out: done

@@ -20,5 +20,5 @@ def explain_tasks():
 print(add_integers(1, 2))
 explain_tasks()
 
-# > 3
-# log INFO run any python code here!
+# out: 3
+# log: INFO run any python code here!

@@ -25,4 +25,4 @@ def my_workflow():
 
 my_workflow()
 
-# > cool task said sup
+# out: cool task said sup

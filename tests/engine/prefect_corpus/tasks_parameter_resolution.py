@@ -48,6 +48,6 @@ my_flow()
 # differs: __init__ and __post_init__ again (its docs show init_count 2 inside the task and
 # differs: call that a pitfall); this engine copies it and sets the resolved field, so
 # differs: __post_init__ runs once. The resolved value is the same.
-# > init_count before task = 1
-# > init_count inside task = 1
-# > adjusted_rate = 100.0
+# out: init_count before task = 1
+# out: init_count inside task = 1
+# out: adjusted_rate = 100.0

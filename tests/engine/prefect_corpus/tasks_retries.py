@@ -57,6 +57,6 @@ def my_workflow():
 print(my_workflow(), calls)
 print(exponential_backoff(backoff_factor=2)(4))
 
-# > ('fine', 'Failed', 'Failed') {'flaky': 3, 'listed': 3, 'forbidden': 1}
-# > [2, 4, 8, 16]
-# log WARNING attempt 1 of 5 failed (ConnectionError: try again)
+# out: ('fine', 'Failed', 'Failed') {'flaky': 3, 'listed': 3, 'forbidden': 1}
+# out: [2, 4, 8, 16]
+# log: WARNING attempt 1 of 5 failed (ConnectionError: try again)

@@ -38,6 +38,6 @@ def my_flow():
 print(example(return_state=True).name)
 print(my_flow())
 
-# > Failed Completed
-# > Failed
-# > (2, True, 2)
+# out: Failed Completed
+# out: Failed
+# out: (2, True, 2)

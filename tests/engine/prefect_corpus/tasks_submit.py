@@ -33,6 +33,6 @@ def my_workflow():
 
 my_workflow()
 
-# > 3
-# > Completed
-# > 10 0
+# out: 3
+# out: Completed
+# out: 10 0

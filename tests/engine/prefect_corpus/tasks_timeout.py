@@ -23,5 +23,5 @@ def my_flow():
 
 print(my_flow())
 
-# > ('TimedOut', True, 'TaskRunTimeoutError')
-# log ERROR exceeded its timeout of 0.2 seconds
+# out: ('TimedOut', True, 'TaskRunTimeoutError')
+# log: ERROR exceeded its timeout of 0.2 seconds

@@ -40,4 +40,4 @@ def pipeline():
 
 print(pipeline(), order)
 
-# > ('done', 'NotReady') ['setup', 'work']
+# out: ('done', 'NotReady') ['setup', 'work']
