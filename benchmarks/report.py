@@ -116,6 +116,18 @@ def table_rows(res: Results, ns: list[int], prefect_note: str) -> list[str]:
         ("direct", "task called directly: engine time per task", "per_task_us", "plain call"),
         ("direct", "↳ same, whole flow incl. start and exit, per task", "per_task_wall_us", None),
         ("submit", "`.submit` on 8 threads: engine time per task", "per_task_us", "bare pool"),
+        (
+            "async-await",
+            "async task awaited in an async flow: engine time per task",
+            "per_task_us",
+            "plain `await`",
+        ),
+        (
+            "async-gather",
+            "async tasks gathered (`asyncio.gather`): engine time per task",
+            "per_task_us",
+            "plain `gather`",
+        ),
     ]
     for workload, label, key, plain_label in per_task:
         for n in ns:

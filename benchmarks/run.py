@@ -226,6 +226,7 @@ def main(argv=None) -> int:
     step("jupyter-flows: empty flow", lambda: run_json([py, jf, "empty", *empty_runs]))
     step("jupyter-flows: direct", lambda: run_json([py, jf, "direct", *n_args, *repeats]))
     step("jupyter-flows: submit", lambda: run_json([py, jf, "submit", *n_args, *repeats]))
+    step("jupyter-flows: async", lambda: run_json([py, jf, "async", *n_args, *repeats]))
     if version("distributed") == "not installed":
         errors["Dask"] = "distributed is not installed in this venv"
     else:

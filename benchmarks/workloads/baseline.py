@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import THREADS, emit, plain_loop_s, plain_pool_s
+from common import THREADS, emit, plain_async_s, plain_loop_s, plain_pool_s
 
 
 def main(argv=None):
@@ -26,6 +26,15 @@ def main(argv=None):
             per_task_us=pool_s / n * 1e6,
             threads=THREADS,
         )
+        for workload, gathered in (("async-await", False), ("async-gather", True)):
+            seconds = plain_async_s(n, gathered)
+            emit(
+                engine="python",
+                workload=workload,
+                n=n,
+                body_s=seconds,
+                per_task_us=seconds / n * 1e6,
+            )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ measurement on stdout, one per line; anything else it says goes to stderr.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import sys
@@ -59,6 +60,38 @@ def plain_pool_s(n: int, repeats: int = 3) -> float:
             total = sum(f.result() for f in futures)
             samples.append(time.perf_counter() - t)
             assert total == expected_total(n)
+    return statistics.median(samples)
+
+
+async def ainc(x):
+    """The trivial task body, as a coroutine function."""
+    return x + 1
+
+
+async def awaited_body(fn, n: int):
+    """Await ``fn(i)`` n times in a row; (seconds, total). Shared by every async workload."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += await fn(i)
+    return time.perf_counter() - t, total
+
+
+async def gathered_body(fn, n: int):
+    """``asyncio.gather`` of n calls of ``fn``; (seconds, total)."""
+    t = time.perf_counter()
+    total = sum(await asyncio.gather(*(fn(i) for i in range(n))))
+    return time.perf_counter() - t, total
+
+
+def plain_async_s(n: int, gathered: bool, repeats: int = 5) -> float:
+    """Median time of the same awaits (or gather) of a plain coroutine function, no engine."""
+    body = gathered_body if gathered else awaited_body
+    samples = []
+    for _ in range(repeats):
+        seconds, total = asyncio.run(body(ainc, n))
+        samples.append(seconds)
+        assert total == expected_total(n)
     return statistics.median(samples)
 
 

@@ -3,6 +3,7 @@
     python benchmarks/workloads/jf_engine.py direct --n 1000 --n 10000
     python benchmarks/workloads/jf_engine.py submit --n 1000
     python benchmarks/workloads/jf_engine.py dask --n 1000 [--dask-threads]
+    python benchmarks/workloads/jf_engine.py async --n 1000
     python benchmarks/workloads/jf_engine.py empty --runs 200
 
 Every measured flow runs with a MemoryReporter active, and the recorded states and logs
@@ -13,6 +14,7 @@ line present), so the engine cannot get faster by recording less.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import time
 
@@ -23,10 +25,14 @@ IMPORT_S = time.perf_counter() - _t0
 
 from common import (  # noqa: E402
     THREADS,
+    ainc,
+    awaited_body,
     emit,
     expected_total,
+    gathered_body,
     median_sample,
     per_task_us,
+    plain_async_s,
     plain_loop_s,
     plain_pool_s,
     say,
@@ -71,6 +77,28 @@ direct_flow = flow(name="bench-direct")(_direct_body)
 submit_flow = flow(name="bench-submit", task_runner=ThreadPoolTaskRunner(max_workers=THREADS))(
     _submit_body
 )
+
+
+ainc_task = task(name="inc")(ainc)
+
+
+async def _awaited_flow_body(n: int):
+    get_run_logger().info("bench: %d tasks", n)
+    return await awaited_body(ainc_task, n)
+
+
+async def _gathered_flow_body(n: int):
+    get_run_logger().info("bench: %d tasks", n)
+    return await gathered_body(ainc_task, n)
+
+
+awaited_flow = flow(name="bench-async-await")(_awaited_flow_body)
+gathered_flow = flow(name="bench-async-gather")(_gathered_flow_body)
+
+
+def _on_a_loop(async_flow):
+    """An async flow, called as a script would: ``asyncio.run(flow(n))``."""
+    return lambda n: asyncio.run(async_flow(n))
 
 
 @flow(name="bench-empty")
@@ -148,6 +176,16 @@ def workload_submit(args):
         measure("submit", submit_flow, n, args.repeats, plain_pool_s(n), {"threads": THREADS})
 
 
+def workload_async(args):
+    for n in args.n:
+        for workload, async_flow, gathered in (
+            ("async-await", awaited_flow, False),
+            ("async-gather", gathered_flow, True),
+        ):
+            baseline = plain_async_s(n, gathered)
+            measure(workload, _on_a_loop(async_flow), n, args.repeats, baseline)
+
+
 def workload_empty(args):
     with use_reporter(MemoryReporter()):
         for _ in range(max(5, args.runs // 10)):
@@ -219,7 +257,9 @@ def workload_dask(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", choices=["direct", "submit", "dask", "empty", "import"])
+    parser.add_argument(
+        "workload", choices=["direct", "submit", "async", "dask", "empty", "import"]
+    )
     parser.add_argument("--n", type=int, action="append", help="tasks per flow (repeatable)")
     parser.add_argument("--repeats", type=int, default=3, help="measured flows per N")
     parser.add_argument("--runs", type=int, default=200, help="empty flow runs")

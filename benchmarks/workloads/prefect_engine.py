@@ -10,6 +10,7 @@ as jf_engine.py, Prefect's default settings otherwise (its states and logs go to
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import time
 
@@ -20,9 +21,13 @@ IMPORT_S = time.perf_counter() - _t0
 
 from common import (  # noqa: E402
     THREADS,
+    ainc,
+    awaited_body,
     emit,
     expected_total,
+    gathered_body,
     per_task_us,
+    plain_async_s,
     plain_loop_s,
     plain_pool_s,
     say,
@@ -63,6 +68,21 @@ direct_flow = flow(name="bench-direct")(_direct_body)
 submit_flow = flow(name="bench-submit", task_runner=ThreadPoolTaskRunner(max_workers=THREADS))(
     _submit_body
 )
+
+
+ainc_task = task(name="inc")(ainc)
+
+
+@flow(name="bench-async-await")
+async def awaited_flow(n: int):
+    get_run_logger().info("bench: %d tasks", n)
+    return await awaited_body(ainc_task, n)
+
+
+@flow(name="bench-async-gather")
+async def gathered_flow(n: int):
+    get_run_logger().info("bench: %d tasks", n)
+    return await gathered_body(ainc_task, n)
 
 
 @flow(name="bench-empty")
@@ -106,6 +126,7 @@ def main(argv=None):
     emit(engine=ENGINE, workload="first-flow", wall_s=time.perf_counter() - t)
     direct_flow(10)
     submit_flow(10)
+    asyncio.run(awaited_flow(10))
     time.sleep(PAUSE_S)
 
     samples = []
@@ -124,6 +145,12 @@ def main(argv=None):
     for n in args.n or [1000]:
         measure("direct", direct_flow, n, plain_loop_s(n))
         measure("submit", submit_flow, n, plain_pool_s(n), {"threads": THREADS})
+        for workload, async_flow, gathered in (
+            ("async-await", awaited_flow, False),
+            ("async-gather", gathered_flow, True),
+        ):
+            baseline = plain_async_s(n, gathered)
+            measure(workload, lambda k, f=async_flow: asyncio.run(f(k)), n, baseline)
 
 
 if __name__ == "__main__":

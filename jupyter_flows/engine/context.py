@@ -37,6 +37,8 @@ class FlowRunContext:
     log_prints: bool
     persist_result: bool | None
     result_storage: str | None
+    #: the flow's function is ``async def`` (what it calls may be awaited)
+    is_async: bool = False
     _counters: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _result_owners: dict[int, tuple[Any, str]] = field(default_factory=dict)
@@ -64,6 +66,16 @@ class TaskRunContext:
     log_prints: bool
     parameters: dict[str, Any]
     attempt: int = 1
+    #: the task's function is ``async def`` (what it calls may be awaited)
+    is_async: bool = False
+
+    @property
+    def task_run_id(self) -> str:
+        return self.task_run.id
+
+    @property
+    def flow_run_id(self) -> str | None:
+        return self.task_run.flow_run_id
 
 
 flow_run_context: contextvars.ContextVar[FlowRunContext | None] = contextvars.ContextVar(

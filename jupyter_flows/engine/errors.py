@@ -1,10 +1,15 @@
-"""Errors the engine raises to users. Each says what happened and what to do."""
+"""Errors the engine raises to users. Each says what happened and what to do.
+
+Where Prefect has a name for the same error, that name works here too (Prefect code
+catches ``ParameterTypeError`` and ``FlowRunTimeoutError``); ``jupyter_flows.exceptions``
+is the import path Prefect users know as ``prefect.exceptions``.
+"""
 
 from __future__ import annotations
 
 
 class FlowsError(Exception):
-    """Base of the engine's own errors."""
+    """Base of the engine's own errors (Prefect: ``PrefectException``)."""
 
 
 class MissingContextError(FlowsError, RuntimeError):
@@ -23,8 +28,26 @@ class ParameterValidationError(FlowsError, TypeError):
         self.errors = errors
 
 
+class ParameterTypeError(ParameterValidationError):
+    """A parameter's value does not fit its type hint (Prefect's name; what flows raise)."""
+
+
 class RunTimedOut(FlowsError, TimeoutError):
     """A flow or task ran longer than its ``timeout_seconds``."""
+
+    run_kind = "run"
+
+
+class FlowRunTimeoutError(RunTimedOut):
+    """A flow run ran longer than its ``timeout_seconds`` (Prefect's name)."""
+
+    run_kind = "flow run"
+
+
+class TaskRunTimeoutError(RunTimedOut):
+    """A task run ran longer than its ``timeout_seconds`` (Prefect's name)."""
+
+    run_kind = "task run"
 
 
 class UpstreamTaskError(FlowsError):
@@ -46,6 +69,14 @@ class UnknownPluginError(FlowsError, ValueError):
 
 class PluginLoadError(FlowsError):
     """A plugin that cannot be used: its import failed, or it is not of its kind's class."""
+
+
+class MappingMissingIterable(MappingError):
+    """``task.map`` was given no iterable argument to map over (Prefect's name)."""
+
+
+class MappingLengthMismatch(MappingError):
+    """``task.map`` was given iterables of different lengths (Prefect's name)."""
 
 
 class TimeoutInterrupt(BaseException):

@@ -1,76 +1,52 @@
-"""@flow and the flow engine: one flow run from Pending to a final state.
+"""@flow: a function whose calls are flow runs.
 
 Calling a flow runs it in the caller's process and returns its value (or raises its error;
 the failed state is on the error as ``flow_run_state`` and returned with
 ``return_state=True``). A flow called inside a flow is a subflow: its run names its parent.
+An ``async def`` flow called from async code, or outside any run, returns a coroutine
+(``asyncio.run(my_flow())``, ``await my_flow()``); called from a sync flow or task it runs
+on an event loop of its own. A generator flow returns a generator (see
+``engine.flow_run``, which runs them all).
 
 Parameters are checked against the function's type hints with pydantic before anything
 runs; a bad value fails the run with a message that names the parameter, the expected type
 and the value, and no task starts.
-
-A flow that runs in a process of its own (``JUPYTER_FLOWS_RUN_PROCESS=1``, which agents set)
-ends that process when it times out, after reporting TimedOut: threads that Python cannot
-stop do not outlive their run. In a notebook or script the run is marked TimedOut and its
-caller gets ``RunTimedOut``; see ``engine.timeouts`` for what happens to the work.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
-import os
-import random
-import sys
-import time
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from jupyter_flows.engine.cache import ResultStore
-from jupyter_flows.engine.context import FlowRunContext, current_tags, flow_run_context
-from jupyter_flows.engine.context import task_run_context as _task_run_context
-from jupyter_flows.engine.errors import (
-    ParameterBindError,
-    ParameterValidationError,
-    ResultPersistenceError,
-    RunTimedOut,
+from jupyter_flows.engine.callables import FunctionKind, MethodBinding, RunName, unwrap_method
+from jupyter_flows.engine.driver import caller_is_sync
+from jupyter_flows.engine.errors import ParameterBindError, ParameterTypeError
+from jupyter_flows.engine.flow_run import (
+    TIMEOUT_EXIT_CODE,
+    run_flow,
+    run_flow_async,
+    stream_flow,
 )
-from jupyter_flows.engine.ids import new_id
-from jupyter_flows.engine.logs import capture_prints, configure_logging, flow_logger
-from jupyter_flows.engine.reporter import FlowRunRecord, Reporter, StateRecord, current_reporter
-from jupyter_flows.engine.run_env import RunEnv
 from jupyter_flows.engine.runners import TaskRunner, ThreadPoolTaskRunner
-from jupyter_flows.engine.states import (
-    Completed,
-    Crashed,
-    Failed,
-    Pending,
-    Retrying,
-    Running,
-    State,
-    TimedOut,
-    check_transition,
-)
 from jupyter_flows.engine.task import RetryDelay, check_decorator_options, retry_delays
-from jupyter_flows.engine.task_run import resolve
-from jupyter_flows.engine.timeouts import call_with_timeout
+
+__all__ = ["TIMEOUT_EXIT_CODE", "Flow", "flow", "run_flow", "run_flow_async"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Exit code of a flow-run process ended by its timeout (as coreutils' ``timeout``).
-TIMEOUT_EXIT_CODE = 124
-
 _EXACT = (int, float, str, bool, bytes)
 
 
-class Flow(Generic[P, R]):
+class Flow(MethodBinding, Generic[P, R]):
     """A function whose calls are flow runs (see ``flow``)."""
 
     def __init__(
         self,
-        fn: Callable[P, R],
+        fn: Callable[P, R] | classmethod[Any, P, R] | staticmethod[P, R],
         *,
         name: str | None = None,
         description: str | None = None,
@@ -84,14 +60,20 @@ class Flow(Generic[P, R]):
         log_prints: bool | None = None,
         persist_result: bool | None = None,
         result_storage: str | None = None,
+        flow_run_name: RunName | None = None,
     ) -> None:
+        decorated = fn
+        fn, method_kind = unwrap_method(fn)
         check_decorator_options("flow", fn, retries, timeout_seconds)
         if task_runner is not None and not isinstance(task_runner, TaskRunner):
             raise TypeError(
                 f"task_runner must be a TaskRunner instance, got {type(task_runner).__name__}"
             )
         self.fn = fn
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn)  # first: it copies the function's __dict__ here
+        self._method_kind = method_kind
+        self.kind = FunctionKind(fn)
+        self._decorated = decorated
         self.name = name or fn.__name__.replace("_", "-")
         self.description = description or inspect.getdoc(fn)
         self.version = version
@@ -104,6 +86,7 @@ class Flow(Generic[P, R]):
         self.log_prints = log_prints
         self.persist_result = persist_result
         self.result_storage = result_storage
+        self.flow_run_name = flow_run_name
         self._delays = retry_delays(retry_delay_seconds, retries)
         self._options = dict(
             name=name,
@@ -118,6 +101,7 @@ class Flow(Generic[P, R]):
             log_prints=log_prints,
             persist_result=persist_result,
             result_storage=result_storage,
+            flow_run_name=flow_run_name,
         )
         self.signature = inspect.signature(fn)
         self._hints: dict[str, Any] | None = None
@@ -127,10 +111,23 @@ class Flow(Generic[P, R]):
         unknown = set(changes) - set(self._options)
         if unknown:
             raise TypeError(f"unknown flow options: {', '.join(sorted(unknown))}")
-        return Flow(self.fn, **{**self._options, **changes})
+        changed: Flow[P, R] = Flow(self._decorated, **{**self._options, **changes})
+        changed._bound = self._bound
+        return changed
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return_state = bool(kwargs.pop("return_state", False))
+        if self._bound:
+            args = (*self._bound, *args)  # type: ignore[assignment]
+        if self.kind.is_generator:
+            if return_state:
+                raise ValueError(
+                    f"flow {self.name!r} is a generator: its values come as it runs, so it "
+                    "has no state to return when called; iterate it"
+                )
+            return stream_flow(self, args, kwargs)  # type: ignore[return-value]
+        if self.kind.is_async and not caller_is_sync():
+            return run_flow_async(self, args, kwargs, return_state)  # type: ignore[return-value]
         result: R = run_flow(self, args, kwargs, return_state)
         return result
 
@@ -182,7 +179,7 @@ class Flow(Generic[P, R]):
         try:
             model = self._model.model_validate(subset)
         except pydantic.ValidationError as error:
-            raise ParameterValidationError(
+            raise ParameterTypeError(
                 self._explain(error, subset),
                 error.errors(include_url=False),  # type: ignore[arg-type]
             ) from None
@@ -228,260 +225,6 @@ def _type_name(hint: Any) -> str:
     return str(hint).replace("typing.", "")
 
 
-class _FlowRun:
-    """The states of one flow run, changed only through the transition table."""
-
-    __slots__ = ("record", "reporter", "state")
-
-    def __init__(self, record: FlowRunRecord, reporter: Reporter) -> None:
-        self.record = record
-        self.reporter = reporter
-        self.state: State | None = None
-
-    def set_state(self, state: State) -> State:
-        check_transition(self.state.type if self.state is not None else None, state.type)
-        self.state = state
-        self.reporter.state_changed(StateRecord("flow_run", self.record.id, state))
-        return state
-
-
-def run_flow(
-    flow: Flow[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    return_state: bool,
-    *,
-    flow_run_id: str | None = None,
-    flow_run_name: str | None = None,
-) -> Any:
-    """One flow run of ``flow`` called with ``args`` and ``kwargs``.
-
-    ``flow_run_id``: the id of a run that exists already (a deployment's run that an agent
-    claimed); by default a new one. ``flow_run_name``: that run's name, for its log lines.
-    """
-    configure_logging()
-    parameters = flow.bind(args, kwargs)  # a bad call raises here, before any run exists
-    parent = flow_run_context.get()
-    parent_task = _task_run_context.get()
-    reporter = parent.reporter if parent is not None else current_reporter()
-    context_tags = current_tags()
-    record = FlowRunRecord(
-        id=flow_run_id or new_id(),
-        name=flow_run_name or _run_name(),
-        flow_name=flow.name,
-        parameters=parameters,
-        tags=sorted(flow.tags | context_tags) if flow.tags or context_tags else [],
-        parent_flow_run_id=parent.flow_run.id if parent is not None else None,
-        parent_task_run_id=parent_task.task_run.id if parent_task is not None else None,
-        flow_version=flow.version,
-    )
-    reporter.flow_run_created(record)
-    run = _FlowRun(record, reporter)
-    run.set_state(Pending())
-    logger = flow_logger(record.id, f"Flow run {record.name!r}", reporter)
-    logger.info("Beginning flow run %r for flow %r", record.name, flow.name)
-
-    if flow.validate_parameters:
-        try:
-            parameters = flow.validate(parameters)
-        except ParameterValidationError as error:
-            state = run.set_state(Failed(str(error), exception=error))
-            logger.error("Finished in state Failed: %s", error)
-            return _outcome(state, return_state)
-
-    log_prints = flow.log_prints
-    if log_prints is None:
-        log_prints = parent.log_prints if parent is not None else False
-    if log_prints:
-        capture_prints()
-    runner = flow.task_runner.duplicate()
-    ctx = FlowRunContext(
-        flow=flow,
-        flow_run=record,
-        reporter=reporter,
-        task_runner=runner,
-        log_prints=log_prints,
-        persist_result=flow.persist_result,
-        result_storage=flow.result_storage or (parent.result_storage if parent else None),
-    )
-    final: State | None = None
-    try:
-        final = state = _attempts(flow, run, ctx, parameters, logger)
-    finally:
-        runner.shutdown(wait=final is None or not final.is_timed_out())
-    logger.log(
-        40 if state.type.value in ("FAILED", "CRASHED", "TIMED_OUT") else 20,
-        "Finished in state %s%s",
-        state.name,
-        f": {state.message}" if state.message else "",
-    )
-    if parent is None:
-        reporter.flush()
-        if state.is_timed_out() and RunEnv.from_environ().run_process:
-            _end_process(TIMEOUT_EXIT_CODE)
-    return _outcome(state, return_state)
-
-
-def _attempts(
-    flow: Flow[..., Any],
-    run: _FlowRun,
-    ctx: FlowRunContext,
-    parameters: dict[str, Any],
-    logger: Any,
-) -> State:
-    attempt = 0
-    while True:
-        attempt += 1
-        run.set_state(Running())
-        try:
-            if flow.timeout_seconds is not None:
-                value = call_with_timeout(
-                    lambda: _body(ctx, flow, parameters),
-                    flow.timeout_seconds,
-                    f"flow run {ctx.flow_run.name!r}",
-                )
-            else:
-                value = _body(ctx, flow, parameters)
-            if flow.persist_result:
-                ResultStore(ctx.result_storage).write(
-                    f"flow-run-{ctx.flow_run.id}",
-                    value,
-                    expiration=None,
-                    owner=f"flow {flow.name!r}",
-                )
-            return run.set_state(Completed(data=value))
-        except RunTimedOut as error:
-            return run.set_state(TimedOut(str(error), exception=error))
-        except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            if attempt <= flow.retries and not isinstance(error, ResultPersistenceError):
-                delay = flow._delays[min(attempt, len(flow._delays)) - 1]
-                run.set_state(
-                    Retrying(
-                        f"attempt {attempt} of {flow.retries + 1} failed ({message}); "
-                        f"retrying in {delay:g} s"
-                    )
-                )
-                logger.warning("Flow run attempt %d failed: %s", attempt, message)
-                if delay:
-                    time.sleep(delay)
-                continue
-            logger.error("Flow run failed: %s", message, exc_info=error)
-            return run.set_state(Failed(message, exception=error))
-        except BaseException as error:  # KeyboardInterrupt, SystemExit: the run crashed
-            run.set_state(Crashed(f"{type(error).__name__}: {error}", exception=error))
-            raise
-
-
-def _body(ctx: FlowRunContext, flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
-    token = flow_run_context.set(ctx)
-    task_token = _task_run_context.set(None)  # tasks of a subflow are not nested in a task
-    try:
-        value = _call_with_parameters(flow, parameters)
-        # Futures returned by the flow are part of its result: wait for them, and fail the
-        # flow if one of them failed.
-        return resolve(value)
-    finally:
-        _task_run_context.reset(task_token)
-        flow_run_context.reset(token)
-
-
-def _call_with_parameters(flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    for name, param in flow.signature.parameters.items():
-        if name not in parameters:
-            continue
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            args.extend(parameters[name])
-        elif param.kind is inspect.Parameter.VAR_KEYWORD:
-            kwargs.update(parameters[name])
-        elif param.kind is inspect.Parameter.POSITIONAL_ONLY:
-            args.append(parameters[name])
-        else:
-            kwargs[name] = parameters[name]
-    return flow.fn(*args, **kwargs)
-
-
-def _outcome(state: State, return_state: bool) -> Any:
-    if return_state:
-        return state
-    if state.is_completed():
-        return state.data
-    error = state.result(raise_on_failure=False)
-    with contextlib.suppress(AttributeError):  # exceptions with __slots__
-        error.flow_run_state = state
-    raise error
-
-
-def _end_process(code: int) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
-
-
-_ADJECTIVES = (  # fmt: skip
-    "amber",
-    "brave",
-    "calm",
-    "daring",
-    "eager",
-    "fancy",
-    "gentle",
-    "happy",
-    "icy",
-    "jolly",
-    "keen",
-    "lively",
-    "merry",
-    "noble",
-    "olive",
-    "proud",
-    "quick",
-    "rapid",
-    "silver",
-    "tidy",
-    "urban",
-    "vivid",
-    "witty",
-    "young",
-    "zesty",
-)
-_ANIMALS = (  # fmt: skip
-    "albatross",
-    "badger",
-    "cheetah",
-    "dolphin",
-    "eagle",
-    "ferret",
-    "gecko",
-    "heron",
-    "ibis",
-    "jaguar",
-    "koala",
-    "lemur",
-    "marmot",
-    "narwhal",
-    "otter",
-    "panda",
-    "quail",
-    "raven",
-    "salmon",
-    "tapir",
-    "urchin",
-    "vole",
-    "walrus",
-    "yak",
-    "zebra",
-)
-
-
-def _run_name() -> str:
-    """A readable run name, as Prefect gives (``brave-otter``)."""
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_ANIMALS)}"
-
-
 @overload
 def flow(__fn: Callable[P, R]) -> Flow[P, R]: ...
 
@@ -501,6 +244,7 @@ def flow(
     log_prints: bool | None = None,
     persist_result: bool | None = None,
     result_storage: str | None = None,
+    flow_run_name: RunName | None = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

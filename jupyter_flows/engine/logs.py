@@ -73,6 +73,11 @@ class _ConsoleFormatter(logging.Formatter):
 
 def configure_logging() -> None:
     """Attach the run and console handlers once; called when the first run starts."""
+    if not _configured:  # every run calls this: the lock only for the first
+        _configure_once()
+
+
+def _configure_once() -> None:
     global _configured
     with _configure_lock:
         if _configured:
@@ -128,6 +133,19 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         extra = kwargs.get("extra")
         kwargs["extra"] = {**dict(self.extra or {}), **extra} if extra else self.extra
         return msg, kwargs
+
+
+def engine_line(logger: RunLogger, level: int, msg: str, *args: Any) -> None:
+    """Log one of the engine's own lines (a run begins, a run ends) for ``logger``'s run.
+
+    Like ``logger.log`` but without the caller lookup, which walks the stack on every
+    record and would only ever name the engine: every flow run writes two such lines.
+    """
+    base = logger.logger
+    if base.isEnabledFor(level):
+        base.handle(
+            base.makeRecord(base.name, level, __file__, 0, msg, args, None, None, logger.extra)
+        )
 
 
 def flow_logger(flow_run_id: str, label: str, reporter: Reporter) -> RunLogger:

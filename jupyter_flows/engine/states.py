@@ -4,6 +4,10 @@ Pure data, shared by the engine (which proposes transitions as a run progresses)
 server (which refuses illegal ones with 409). Names follow Prefect: a state has a *type*,
 which the transition table is written in, and a *name*, which may be a flavour of its type
 ("Cached" is a Completed, "Late" is a Scheduled).
+
+TimedOut keeps a type of its own here (the server, its transition table and the UI group
+runs by it), but it is a failure: ``is_failed()`` is True for it, as for Prefect's TimedOut,
+which is a state *named* TimedOut of type FAILED. ``FAILED_TYPES`` is that grouping.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import enum
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+
+from jupyter_flows.engine.errors import FlowsError
 
 UTC = timezone.utc
 
@@ -56,6 +62,9 @@ FINAL_TYPES = frozenset(
         StateType.TIMED_OUT,
     }
 )
+
+#: The types ``is_failed()`` answers True for: Failed, and TimedOut (a failure by timeout).
+FAILED_TYPES = frozenset({StateType.FAILED, StateType.TIMED_OUT})
 
 #: Final states that did not succeed.
 FAILURE_TYPES = frozenset(
@@ -141,10 +150,11 @@ class State:
 
     ``data`` holds the run's result in memory (only for Completed); ``exception`` the error a
     failed state was made from. Neither leaves the process: a reporter sends type, name,
-    message and timestamp.
+    message and timestamp. ``run_id`` is set when a run takes the state: a state made by
+    hand and returned by a flow or task has none (see ``engine.return_values``).
     """
 
-    __slots__ = ("type", "name", "message", "timestamp", "data", "exception")
+    __slots__ = ("type", "name", "message", "timestamp", "data", "exception", "run_id")
 
     def __init__(
         self,
@@ -162,6 +172,7 @@ class State:
         self.data = data
         self.exception = exception
         self.timestamp = timestamp or datetime.now(UTC)
+        self.run_id: str | None = None
 
     def is_scheduled(self) -> bool:
         return self.type is StateType.SCHEDULED
@@ -182,7 +193,8 @@ class State:
         return self.type is StateType.COMPLETED and self.name == "Cached"
 
     def is_failed(self) -> bool:
-        return self.type is StateType.FAILED
+        """Failed, or TimedOut: a run that ended by an error of its own (Prefect's meaning)."""
+        return self.type in FAILED_TYPES
 
     def is_crashed(self) -> bool:
         return self.type is StateType.CRASHED
@@ -225,17 +237,28 @@ class State:
         return f"{self.name}(type={self.type.value}{message})"
 
 
-class UnfinishedRun(RuntimeError):
+class UnfinishedRun(FlowsError, RuntimeError):
     """The result of a run that has not reached a final state was asked for."""
 
 
-class FailedRun(RuntimeError):
+class FailedRun(FlowsError, RuntimeError):
     """A run did not complete and carries no exception of its own (cancelled, crashed)."""
+
+
+class CancelledRun(FailedRun):
+    """The result of a cancelled run was asked for."""
+
+
+class CrashedRun(FailedRun):
+    """The result of a crashed run was asked for."""
 
 
 def _error_for(state: State) -> BaseException:
     if state.type in FINAL_TYPES:
-        return FailedRun(f"run ended in state {state.name}: {state.message or 'no message'}")
+        kind = {StateType.CANCELLED: CancelledRun, StateType.CRASHED: CrashedRun}.get(
+            state.type, FailedRun
+        )
+        return kind(f"run ended in state {state.name}: {state.message or 'no message'}")
     return UnfinishedRun(f"run is still {state.name}; it has no result yet")
 
 

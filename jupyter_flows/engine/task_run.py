@@ -2,19 +2,25 @@
 
 A ``TaskCall`` is made where the task was called or submitted (``new_task_run``: its id,
 name and upstream edges exist at once, and it is reported Pending) and run where the runner
-puts it: inline for a direct call, on a thread, or on a Dask worker (it pickles, and
-``run_on_worker`` sends its records back with its ``RemoteResult``). ``run()`` resolves the
-upstream futures, looks up the cache, then runs attempts with retries until a final state.
+puts it: inline for a direct call, awaited on the caller's event loop for an ``async``
+task, on a thread, or on a Dask worker (it pickles, and ``run_on_worker`` sends its records
+back with its ``RemoteResult``).
+
+``steps()`` is the engine, the same for sync and async tasks: wait for the upstream futures
+and resolve them, look up the cache, then attempts with retries until a final state. It
+yields to a driver wherever the run waits (``engine.driver``): ``run()`` blocks,
+``run_async()`` awaits.
 """
 
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.cache import ResultStore, task_input_hash
+from jupyter_flows.engine.cache_policies import CacheKeyFnPolicy, NoCache
+from jupyter_flows.engine.callables import format_run_name
 from jupyter_flows.engine.context import (
     FlowRunContext,
     TaskRunContext,
@@ -22,10 +28,24 @@ from jupyter_flows.engine.context import (
     flow_run_context,
     task_run_context,
 )
-from jupyter_flows.engine.errors import ResultPersistenceError, RunTimedOut, UpstreamTaskError
-from jupyter_flows.engine.futures import TaskFuture, allow_failure, unmapped
+from jupyter_flows.engine.driver import Call, Sleep, Steps, Wait, drive, drive_async
+from jupyter_flows.engine.errors import (
+    ResultPersistenceError,
+    TaskRunTimeoutError,
+    UpstreamTaskError,
+)
+from jupyter_flows.engine.futures import TaskFuture
 from jupyter_flows.engine.ids import new_id
-from jupyter_flows.engine.logs import capture_prints, configure_logging, task_logger
+from jupyter_flows.engine.logs import RunLogger, capture_prints, configure_logging, task_logger
+from jupyter_flows.engine.nested import (
+    PLAIN,
+    RemoteResult,
+    has_containers,
+    pending_futures,
+    producers,
+    resolve,
+    swap_futures,
+)
 from jupyter_flows.engine.reporter import (
     MemoryReporter,
     NullReporter,
@@ -34,9 +54,10 @@ from jupyter_flows.engine.reporter import (
     TaskRunRecord,
     current_reporter,
 )
+from jupyter_flows.engine.return_values import final_state, settle
 from jupyter_flows.engine.states import (
+    TRANSITIONS,
     Cached,
-    Completed,
     Crashed,
     Failed,
     Pending,
@@ -46,13 +67,9 @@ from jupyter_flows.engine.states import (
     TimedOut,
     check_transition,
 )
-from jupyter_flows.engine.timeouts import call_with_timeout
 
 if TYPE_CHECKING:
     from jupyter_flows.engine.task import Task
-
-#: Argument types that can never hold a future: checked first, to keep direct calls cheap.
-_PLAIN = frozenset({int, float, str, bool, bytes, type(None), complex})
 
 
 def new_task_run(
@@ -81,19 +98,22 @@ def new_task_run(
         reporter, flow_run_id = current_reporter(), None
         log_prints, persist_default, storage = bool(task.log_prints), None, task.result_storage
     run_id = new_id()
-    name = (
-        flow_ctx.next_task_run_name(task.name)
-        if flow_ctx is not None
-        else f"{task.name}-{run_id[-8:]}"
-    )
+    if task.task_run_name is not None:
+        parameters = _bind(task, args, kwargs)
+        name = format_run_name(task.task_run_name, parameters, f"task {task.name!r}")
+    elif flow_ctx is not None:
+        name = flow_ctx.next_task_run_name(task.name)
+    else:
+        name = f"{task.name}-{run_id[-8:]}"
     waits = list(wait_for) if wait_for else []
+    context_tags = current_tags()
     record = TaskRunRecord(
         id=run_id,
         name=name,
         task_key=task.task_key,
         flow_run_id=flow_run_id,
         task_inputs=_upstream(task, args, kwargs, waits, flow_ctx),
-        tags=sorted(task.tags | current_tags()) if task.tags or current_tags() else [],
+        tags=sorted(task.tags | context_tags) if task.tags or context_tags else [],
     )
     reporter.task_run_created(record)
     persist = task.persist_result
@@ -113,24 +133,24 @@ def _upstream(
     wait_for: list[Any],
     flow_ctx: FlowRunContext | None,
 ) -> dict[str, list[str]]:
-    """Parameter name -> ids of the task runs whose results it receives."""
+    """Parameter name -> ids of the task runs whose results it receives (at any depth)."""
     inputs: dict[str, list[str]] = {}
     names: list[str] | None = None
     for i, value in enumerate(args):
-        if type(value) in _PLAIN:
+        if type(value) in PLAIN:
             continue
-        ids = _producers(value, flow_ctx)
+        ids = producers(value, flow_ctx)
         if ids:
             if names is None:
                 names = _positional_names(task.signature)
             inputs[names[i] if i < len(names) else names[-1]] = ids
     for key, value in kwargs.items():
-        if type(value) not in _PLAIN:
-            ids = _producers(value, flow_ctx)
+        if type(value) not in PLAIN:
+            ids = producers(value, flow_ctx)
             if ids:
                 inputs[key] = ids
     if wait_for:
-        ids = _producers(wait_for, flow_ctx)
+        ids = producers(wait_for, flow_ctx)
         if ids:
             inputs["wait_for"] = ids
     return inputs
@@ -147,90 +167,6 @@ def _positional_names(signature: inspect.Signature) -> list[str]:
             inspect.Parameter.VAR_POSITIONAL,
         )
     ] or ["args"]
-
-
-def _producers(value: Any, flow_ctx: FlowRunContext | None) -> list[str]:
-    """Ids of the task runs that produced ``value`` or the futures inside it."""
-    found: list[str] = []
-    _visit_producers(value, flow_ctx, found)
-    return found
-
-
-def _visit_producers(value: Any, flow_ctx: FlowRunContext | None, found: list[str]) -> None:
-    kind = type(value)
-    if kind in _PLAIN:
-        return
-    if kind is TaskFuture:
-        found.append(value.task_run_id)
-        return
-    if flow_ctx is not None:
-        producer = flow_ctx.producer_of(value)
-        if producer is not None:
-            found.append(producer)
-            return
-    if kind is allow_failure or kind is unmapped:
-        _visit_producers(value.value, flow_ctx, found)
-    elif kind in (list, tuple, set, frozenset):
-        for item in value:
-            _visit_producers(item, flow_ctx, found)
-    elif kind is dict:
-        for item in value.values():
-            _visit_producers(item, flow_ctx, found)
-
-
-class RemoteResult:
-    """What a task run on a Dask worker sends back: its final state and its records."""
-
-    __slots__ = ("task_run_id", "task_run_name", "state", "records")
-
-    def __init__(self, call: TaskCall, state: State, records: MemoryReporter) -> None:
-        self.task_run_id = call.record.id
-        self.task_run_name = call.record.name
-        self.state = state
-        self.records = records
-
-
-def resolve(value: Any) -> Any:
-    """``value`` with every future (or upstream result) inside it replaced by its result.
-
-    Raises UpstreamTaskError for an upstream run that did not complete, unless it is
-    wrapped in ``allow_failure``, which passes on its exception instead.
-    """
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is TaskFuture or kind is RemoteResult:
-        state = value.state if kind is RemoteResult else _wait(value)
-        if state.is_completed():
-            return state.data
-        if state.name == "NotReady" and state.message:
-            raise UpstreamTaskError(state.message)  # the first failed ancestor, named once
-        raise UpstreamTaskError(
-            f"upstream task run {value.task_run_name!r} ended {state.name}"
-            + (f": {state.message}" if state.message else "")
-        )
-    if kind is allow_failure:
-        inner = value.value
-        if type(inner) is TaskFuture or type(inner) is RemoteResult:
-            state = inner.state if isinstance(inner, RemoteResult) else _wait(inner)
-            return state.data if state.is_completed() else state.result(raise_on_failure=False)
-        return resolve(inner)
-    if kind is unmapped:
-        return resolve(value.value)
-    if kind in (list, tuple, set, frozenset):
-        return kind(resolve(item) for item in value)
-    if kind is dict:
-        return {key: resolve(item) for key, item in value.items()}
-    return value
-
-
-def _wait(future: TaskFuture[Any]) -> State:
-    future.wait()
-    return future.state
-
-
-def _has_futures(values: Iterable[Any]) -> bool:
-    return any(type(v) not in _PLAIN for v in values)
 
 
 class TaskCall:
@@ -258,6 +194,8 @@ class TaskCall:
         self.persist_result = persist_result
         self.result_storage = result_storage
         self.state: State | None = None
+        #: A state the function returned: a direct call hands it back as is (as Prefect).
+        self.returned_state: State | None = None
 
     def live_state(self) -> State:
         """The last state this process knows (a TaskFuture's ``state`` before it is final)."""
@@ -269,24 +207,10 @@ class TaskCall:
         self, native: Callable[[TaskFuture[Any]], Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any], list[Any]]:
         """Arguments with each TaskFuture replaced by the runner's own future for it."""
-
-        def swap(value: Any) -> Any:
-            kind = type(value)
-            if kind is TaskFuture:
-                handle = native(value)
-                return handle if handle is not None else value.result()
-            if kind is allow_failure:
-                return allow_failure(swap(value.value))
-            if kind in (list, tuple, set, frozenset):
-                return kind(swap(v) for v in value)
-            if kind is dict:
-                return {k: swap(v) for k, v in value.items()}
-            return value
-
         return (
-            tuple(swap(a) for a in self.args),
-            {k: swap(v) for k, v in self.kwargs.items()},
-            [swap(w) for w in self.wait_for],
+            swap_futures(self.args, native),
+            swap_futures(self.kwargs, native),
+            swap_futures(self.wait_for, native),
         )
 
     def without_arguments(self) -> TaskCall:
@@ -309,39 +233,54 @@ class TaskCall:
 
     # -- the engine -----------------------------------------------------------------------
     def set_state(self, state: State) -> State:
-        check_transition(self.state.type if self.state is not None else None, state.type)
+        previous = self.state
+        if previous is None or state.type not in TRANSITIONS[previous.type]:  # raises
+            check_transition(previous.type if previous is not None else None, state.type)
+        run_id = state.run_id = self.record.id
         self.state = state
-        self.reporter.state_changed(StateRecord("task_run", self.record.id, state))
+        self.reporter.state_changed(StateRecord("task_run", run_id, state))
         return state
 
     def run(self) -> State:
         """Take this run from Pending to a final state; never raises for the task's errors."""
+        return drive(self.steps())
+
+    async def run_async(self) -> State:
+        """``run()`` on the running event loop: the task's ``await``s let others run."""
+        return await drive_async(self.steps())
+
+    def steps(self) -> Steps[State]:
+        """The run, as steps a driver performs (see ``engine.driver``)."""
         task = self.task
-        logger = task_logger(
-            self.record.flow_run_id, self.record.id, f"Task run {self.record.name!r}", self.reporter
-        )
+        args, kwargs = self.args, self.kwargs
         try:
-            args, kwargs = self.args, self.kwargs
-            if _has_futures(args) or _has_futures(kwargs.values()):
+            if self.wait_for or has_containers(args) or has_containers(kwargs.values()):
+                running = pending_futures((args, kwargs, self.wait_for))
+                if running:
+                    yield Wait(running)
                 args = resolve(args)
                 kwargs = resolve(kwargs)
-            if self.wait_for:
-                resolve(self.wait_for)
+                if self.wait_for:
+                    resolve(self.wait_for)
         except UpstreamTaskError as error:
-            logger.error("Not run: %s", error)
+            self.logger().error("Not run: %s", error)
             return self.set_state(Failed(str(error), name="NotReady", exception=error))
 
-        ctx = TaskRunContext(task, self.record, self.reporter, self.log_prints, {})
+        ctx = TaskRunContext(
+            task, self.record, self.reporter, self.log_prints, {}, is_async=task.kind.is_async
+        )
         cache_key, store = None, None
-        if task.cache_key_fn is not None or self.persist_result:
+        policy = task.key_policy
+        if policy is not None or self.persist_result:
             store = ResultStore(self.result_storage)
             ctx.parameters = _bind(task, args, kwargs)
-            cache_key = self._cache_key(ctx, logger)
+            if not isinstance(policy, NoCache):
+                cache_key = self._cache_key(ctx)
             self.record.cache_key = cache_key
             if cache_key is not None and not task.refresh_cache:
                 found, value = store.read(cache_key)
                 if found:
-                    logger.info("Finished in state Cached (cache key %s)", cache_key[:16])
+                    self.logger().info("Finished in state Cached (cache key %s)", cache_key[:16])
                     return self._completed(Cached(data=value), value)
 
         attempt = 0
@@ -349,37 +288,59 @@ class TaskCall:
             attempt += 1
             ctx.attempt = attempt
             self.set_state(Running())
+            retry_delay: float | None = None
+            call = Call(
+                task.fn,
+                args,
+                kwargs,
+                task.kind.is_async,
+                task.timeout_seconds,
+                TaskRunTimeoutError,
+                self.record.name,
+                settle,
+            )
+            token = task_run_context.set(ctx)
             try:
-                if task.timeout_seconds is not None:
-                    value = call_with_timeout(
-                        lambda: _call_in_context(ctx, task.fn, args, kwargs),
-                        task.timeout_seconds,
-                        f"task run {self.record.name!r}",
-                    )
-                else:
-                    value = _call_in_context(ctx, task.fn, args, kwargs)
-                if store is not None:
+                value = yield call
+                state = final_state(value)
+                if store is not None and state.is_completed():
                     store.write(
                         cache_key or f"task-run-{self.record.id}",
-                        value,
+                        state.data,
                         expiration=task.cache_expiration,
                         owner=f"task {task.name!r}",
                     )
             except Exception as error:
-                final = self._failed(error, attempt)
-                if final is None:
-                    continue
-                logger.error(
-                    "Finished in state %s: %s",
-                    final.name,
-                    final.message,
-                    exc_info=not isinstance(error, ResultPersistenceError),
-                )
-                return final
+                retry_delay = self._retry_delay(error, attempt)
+                if retry_delay is None:
+                    final = self._failed(error, timed_out=error is call.expired)
+                    self.logger().error(
+                        "Finished in state %s: %s",
+                        final.name,
+                        final.message,
+                        exc_info=not isinstance(error, ResultPersistenceError),
+                    )
+                    return final
             except BaseException as error:  # KeyboardInterrupt, SystemExit: the run crashed
                 self.set_state(Crashed(f"{type(error).__name__}: {error}", exception=error))
                 raise
-            return self._completed(Completed(data=value), value)
+            finally:
+                task_run_context.reset(token)
+            if retry_delay is not None:
+                if retry_delay:
+                    yield Sleep(retry_delay)
+                continue
+            if isinstance(value, State):
+                self.returned_state = value
+            if not state.is_completed():
+                self.logger().error("Finished in state %s: %s", state.name, state.message)
+            return self._completed(state, value)
+
+    def logger(self) -> RunLogger:
+        """The run's logger, made when the run logs (most runs log nothing of their own)."""
+        return task_logger(
+            self.record.flow_run_id, self.record.id, f"Task run {self.record.name!r}", self.reporter
+        )
 
     def _completed(self, state: State, value: Any) -> State:
         flow_ctx = flow_run_context.get()
@@ -387,41 +348,47 @@ class TaskCall:
             flow_ctx.remember_result(value, self.record.id)
         return self.set_state(state)
 
-    def _failed(self, error: Exception, attempt: int) -> State | None:
-        """The final state for this error, or None (after the delay) to run again."""
+    def _retry_delay(self, error: Exception, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt (the run is Retrying), or None: no retry."""
         task = self.task
-        timed_out = isinstance(error, RunTimedOut)
+        if attempt > task.retries or isinstance(error, ResultPersistenceError):
+            return None
         message = f"{type(error).__name__}: {error}"
-        if attempt <= task.retries and not isinstance(error, ResultPersistenceError):
-            failed = Failed(message, exception=error)
-            condition = task.retry_condition_fn
-            if condition is None or condition(task, self.record, failed):
-                delay = task.retry_delay(attempt)
-                retrying = self.set_state(
-                    Retrying(
-                        f"attempt {attempt} of {task.retries + 1} failed ({message}); "
-                        f"retrying in {delay:g} s"
-                    )
-                )
-                task_logger(
-                    self.record.flow_run_id,
-                    self.record.id,
-                    f"Task run {self.record.name!r}",
-                    self.reporter,
-                ).warning("%s", retrying.message)
-                if delay:
-                    time.sleep(delay)
-                return None
+        condition = task.retry_condition_fn
+        if condition is not None and not condition(
+            task, self.record, Failed(message, exception=error)
+        ):
+            return None
+        delay = task.retry_delay(attempt)
+        retrying = self.set_state(
+            Retrying(
+                f"attempt {attempt} of {task.retries + 1} failed ({message}); "
+                f"retrying in {delay:g} s"
+            )
+        )
+        self.logger().warning("%s", retrying.message)
+        return delay
+
+    def _failed(self, error: Exception, timed_out: bool) -> State:
         if timed_out:
             return self.set_state(TimedOut(str(error), exception=error))
-        return self.set_state(Failed(message, exception=error))
+        return self.set_state(Failed(f"{type(error).__name__}: {error}", exception=error))
 
-    def _cache_key(self, ctx: TaskRunContext, logger: Any) -> str | None:
-        key_fn = self.task.cache_key_fn or task_input_hash
+    def _cache_key(self, ctx: TaskRunContext) -> str | None:
+        policy = self.task.key_policy
         try:
-            return key_fn(ctx, ctx.parameters)
+            if policy is None:
+                return task_input_hash(ctx, ctx.parameters)
+            flow_ctx = flow_run_context.get()
+            flow_parameters = (
+                flow_ctx.flow_run.parameters
+                if flow_ctx is not None and flow_ctx.flow_run.id == self.record.flow_run_id
+                else {}
+            )
+            return policy.compute_key(ctx, ctx.parameters, flow_parameters)
         except Exception as error:
-            logger.warning("Not caching: cache_key_fn raised %s: %s", type(error).__name__, error)
+            raised = "cache_key_fn raised " if isinstance(policy, CacheKeyFnPolicy) else ""
+            self.logger().warning("Not caching: %s%s: %s", raised, type(error).__name__, error)
             return None
 
 
@@ -429,16 +396,6 @@ def _bind(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
     bound = task.signature.bind(*args, **kwargs)
     bound.apply_defaults()
     return dict(bound.arguments)
-
-
-def _call_in_context(
-    ctx: TaskRunContext, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    token = task_run_context.set(ctx)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        task_run_context.reset(token)
 
 
 def run_on_worker(
@@ -454,4 +411,4 @@ def run_on_worker(
     call.reporter = records
     state = call.run()
     # The exception's traceback and the value stay in the state; both must pickle back.
-    return RemoteResult(call, state, records)
+    return RemoteResult(call.record.id, call.record.name, state, records)

@@ -7,7 +7,8 @@ exception delivered at its next Python instruction: pure-Python work stops at on
 call blocked inside C (``time.sleep``, a socket read, a numpy kernel) first runs to its end
 and is stopped right after, before the next line of the task runs. Nothing the thread does
 after the timeout is reported. A flow in a process of its own goes further: the process
-ends (see ``engine.flow``).
+ends (see ``engine.flow``). An ``async def`` run is cancelled instead, at its next
+``await`` (see ``engine.driver``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from jupyter_flows.engine.errors import RunTimedOut, TimeoutInterrupt
+from jupyter_flows.engine.errors import TimeoutInterrupt
 
 T = TypeVar("T")
 
@@ -46,8 +47,10 @@ def interrupt_thread(thread: threading.Thread) -> bool:
     return bool(changed == 1)
 
 
-def call_with_timeout(fn: Callable[[], T], timeout: float, what: str) -> T:
-    """Return ``fn()``, or raise RunTimedOut after ``timeout`` seconds and stop its thread."""
+def call_with_timeout(
+    fn: Callable[[], T], timeout: float, on_timeout: Callable[[], BaseException]
+) -> T:
+    """Return ``fn()``, or raise ``on_timeout()`` after ``timeout`` seconds and stop its thread."""
     outcome = _Outcome()
     context = contextvars.copy_context()  # new threads start with an empty context
 
@@ -63,12 +66,12 @@ def call_with_timeout(fn: Callable[[], T], timeout: float, what: str) -> T:
         except TimeoutInterrupt:  # arrived just as the work ended: nothing left to stop
             return
 
-    thread = threading.Thread(target=target, name=f"timeout:{what}", daemon=True)
+    thread = threading.Thread(target=target, name="flows-timeout", daemon=True)
     thread.start()
     thread.join(timeout)
     if not outcome.done and thread.is_alive():
         interrupt_thread(thread)
-        raise RunTimedOut(f"{what} exceeded its timeout of {timeout:g} seconds")
+        raise on_timeout()
     if outcome.error is not None:
         raise outcome.error
     value: T = outcome.value

@@ -59,6 +59,15 @@ def test_task_workloads_record_every_state(workload):
         assert rec["logs"] >= 1
 
 
+def test_async_workload_awaits_and_gathers():
+    records = run_workload("jf_engine.py", "async", "--n", "5", "--repeats", "1")
+    assert [(r["workload"], r["n"]) for r in records] == [("async-await", 5), ("async-gather", 5)]
+    for rec in records:
+        for key in ("body_s", "wall_s", "baseline_s", "per_task_us", "per_task_wall_us"):
+            assert_number(rec[key])
+        assert rec["states"] >= 3 * rec["n"] + 2
+
+
 def test_empty_flow_workload():
     (rec,) = run_workload("jf_engine.py", "empty", "--runs", "3")
     assert rec["workload"] == "empty" and rec["runs"] == 3
@@ -71,6 +80,8 @@ def test_plain_python_baseline():
     assert {(r["engine"], r["workload"]) for r in records} == {
         ("python", "direct"),
         ("python", "submit"),
+        ("python", "async-await"),
+        ("python", "async-gather"),
     }
     for rec in records:
         assert_number(rec["per_task_us"])

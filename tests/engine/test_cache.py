@@ -31,7 +31,7 @@ def test_an_unpicklable_result_with_persist_result_fails_naming_the_task(
     def pipeline():
         return make_lock(return_state=True)
 
-    state = pipeline()
+    state = pipeline(return_state=True).data
     assert state.is_failed()
     assert "task 'make_lock' returned a value of type lock that cannot be pickled" in (
         state.message

@@ -257,14 +257,6 @@ def test_bad_flow_options_are_refused_at_decoration(options: dict, message: str)
         flow(**options)(lambda: None)
 
 
-def test_async_flows_are_refused_clearly() -> None:
-    async def coroutine() -> None:
-        pass
-
-    with pytest.raises(TypeError, match="async flows are not supported"):
-        flow(coroutine)
-
-
 def test_keyboard_interrupt_crashes_the_run_and_propagates(reporter: MemoryReporter) -> None:
     @flow
     def interrupted() -> None:
@@ -273,3 +265,29 @@ def test_keyboard_interrupt_crashes_the_run_and_propagates(reporter: MemoryRepor
     with pytest.raises(KeyboardInterrupt):
         interrupted()
     assert reporter.states_of(reporter.flow_runs[0].id)[-1] == "Crashed"
+
+
+def test_run_names_from_templates_and_functions(reporter: MemoryReporter) -> None:
+    @task(task_run_name="load-{table}")
+    def load(table: str) -> str:
+        return __import__("jupyter_flows").get_run_context().task_run.name
+
+    @task(task_run_name=lambda: "computed")
+    def other() -> None:
+        return None
+
+    @flow(flow_run_name="nightly-{day}")
+    def nightly(day: str) -> str:
+        other()
+        return load("users")
+
+    assert nightly("monday") == "load-users"
+    assert reporter.flow_runs[0].name == "nightly-monday"
+    assert [run.name for run in reporter.task_runs] == ["computed", "load-users"]
+
+    @flow(flow_run_name="{missing}")
+    def broken() -> None:
+        pass
+
+    with pytest.raises(ValueError, match="uses 'missing', which is not one of the run's"):
+        broken()

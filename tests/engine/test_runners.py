@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 
 import pytest
-from distributed import LocalCluster
 
 from jupyter_flows import flow, get_run_logger, task, unmapped
 from jupyter_flows.engine.reporter import MemoryReporter
@@ -14,29 +12,9 @@ from jupyter_flows.engine.task_run import new_task_run
 from jupyter_flows.task_runners import (
     DaskTaskRunner,
     SequentialTaskRunner,
-    TaskRunner,
     ThreadPoolTaskRunner,
     task_runner_from_name,
 )
-
-
-@pytest.fixture(scope="module")
-def dask_address() -> Iterator[str]:
-    """One in-process cluster for the module; the runner connects to it by address."""
-    with LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
-    ) as cluster:
-        yield cluster.scheduler_address
-
-
-@pytest.fixture(params=["sequential", "threads", "dask"])
-def make_runner(request: pytest.FixtureRequest) -> Callable[[], TaskRunner]:
-    if request.param == "sequential":
-        return SequentialTaskRunner
-    if request.param == "threads":
-        return lambda: ThreadPoolTaskRunner(max_workers=4)
-    address = request.getfixturevalue("dask_address")
-    return lambda: DaskTaskRunner(address=address)
 
 
 @task

@@ -44,7 +44,7 @@ def test_retries_exhausted_end_failed_after_every_attempt(reporter: MemoryReport
     def pipeline():
         return always_fails(return_state=True)
 
-    state = pipeline()
+    state = pipeline(return_state=True).data
     assert state.is_failed() and "disk on fire" in state.message
     assert len(calls) == 3
     run = reporter.task_run_named("always_fails-0")
@@ -80,7 +80,7 @@ def test_retry_condition_fn_can_refuse_a_retry(reporter: MemoryReporter) -> None
     def pipeline():
         return fetch("x", return_state=True)
 
-    state = pipeline()
+    state = pipeline(return_state=True).data
     assert state.is_failed() and "bad data" in state.message
     assert calls == ["x", "x"], "retried once for the connection error, never for bad data"
     assert seen == [("fetch", "fetch-0"), ("fetch", "fetch-0")]
@@ -106,7 +106,7 @@ def test_a_failed_future_passed_downstream_stops_the_downstream_task(
         down = downstream.submit(up)
         return down.state if down.wait() is None else None
 
-    state = pipeline()
+    state = pipeline(return_state=True).data
     assert state.is_failed() and state.name == "NotReady"
     assert "upstream task run 'upstream-0' ended Failed" in state.message
     assert isinstance(state.exception, UpstreamTaskError)
@@ -148,7 +148,7 @@ def test_wait_for_a_failed_task_stops_the_waiting_one() -> None:
         w.wait()
         return w.state
 
-    state = pipeline()
+    state = pipeline(return_state=True).data
     assert state.name == "NotReady" and "setup-0" in state.message
 
 

@@ -42,7 +42,7 @@ def test_a_task_timeout_marks_the_run_timed_out(reporter: MemoryReporter) -> Non
     def pipeline():
         return stuck(return_state=True)
 
-    state = pipeline()
+    state = pipeline(return_state=True).data
     release.set()
     assert state.is_timed_out()
     assert "task run 'stuck-0' exceeded its timeout of 0.1 seconds" in state.message
@@ -65,7 +65,7 @@ def test_a_timed_out_pure_python_task_thread_is_stopped() -> None:
     def pipeline():
         return spin(return_state=True)
 
-    assert pipeline().is_timed_out()
+    assert pipeline(return_state=True).data.is_timed_out()
     assert _wait_until(lambda: progress["stopped"]), "the task's thread must be interrupted"
     count = progress["n"]
     time.sleep(0.05)
@@ -88,7 +88,7 @@ def test_a_task_blocked_in_c_stops_right_after_the_call_returns(tmp_path: Path) 
     def pipeline():
         return sleepy(return_state=True)
 
-    assert pipeline().is_timed_out()
+    assert pipeline(return_state=True).data.is_timed_out()
     assert returned.wait(10)
     assert not after.exists()
 
