@@ -49,7 +49,8 @@ from jupyter_flows.agent.infra.base import (
 )
 from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
 from jupyter_flows.client import FlowsAPIError, FlowsClient
-from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun
+from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun, RunLease
+from jupyter_flows.engine.http_reporter import LEASE_ENV
 
 log = logging.getLogger("jupyter_flows.agent")
 
@@ -86,10 +87,21 @@ class ActiveRun:
     #: The last pending reason the agent posted for it (what its infrastructure says).
     reported_status: str = ""
     started_running: bool = False
+    #: Set when the server says this attempt is over (another holds the run, or the server
+    #: ended it): the process is stopped and nothing is reported for it.
+    fenced: bool = False
 
     @property
     def id(self) -> str:
         return self.run.id
+
+    @property
+    def lease(self) -> RunLease | None:
+        return self.run.lease
+
+    @property
+    def attempt(self) -> int:
+        return self.run.lease.attempt if self.run.lease else self.run.attempt
 
 
 class Agent:
@@ -106,7 +118,7 @@ class Agent:
         heartbeat_interval: float = 10.0,
         claim_wait: float = 10.0,
         grace: float = 30.0,
-        max_backoff: float = 30.0,
+        max_backoff: float = 5.0,
         clock: Callable[[], datetime] = utcnow,
         claim_client: FlowsClient | None = None,
         ship_logs: bool = True,
@@ -135,6 +147,8 @@ class Agent:
         self.failures = 0
         self._lock = threading.Lock()
         self._slot_freed = threading.Event()
+        #: Set to end a claim back-off early (the server answered a heartbeat again).
+        self._retry_claim = threading.Event()
         self._stopping = threading.Event()
         self._cold = threading.Event()
         self._done = threading.Event()
@@ -204,6 +218,7 @@ class Agent:
             self._cold.set()
         self._stopping.set()
         self._slot_freed.set()
+        self._retry_claim.set()
 
     def shutdown(self) -> None:
         """Wait up to ``grace`` for running work, then stop what remains; go offline."""
@@ -228,7 +243,7 @@ class Agent:
         self._done.set()
         if self.id is not None:
             try:
-                self.client.heartbeat(self.id, list(self.active), status="offline")
+                self._send_heartbeat(status="offline")
             except FlowsAPIError as error:
                 log.warning("could not tell the server this agent stopped: %s", error)
         log.info("agent %r stopped", self.name)
@@ -258,7 +273,9 @@ class Agent:
         if claimed is None:
             return 0
         if self.stopping:  # claimed as the stop came: give it back
-            self._release(claimed.id, "SCHEDULED", "handed back: the agent is stopping")
+            self._release(
+                claimed.id, "SCHEDULED", "handed back: the agent is stopping", claimed.lease
+            )
             return 0
         self.launch(claimed)
         return 1
@@ -277,19 +294,37 @@ class Agent:
             self._claiming = False
 
     def heartbeat(self, now: datetime | None = None) -> list[str]:
-        """Tell the server which runs are active; stop those it names. Returns them."""
+        """Renew the leases of the active runs; stop the runs the server names (and report
+        nothing for those whose attempt it fenced). Returns the runs it named."""
         assert self.id is not None
         self._last_heartbeat = now or self.clock()
-        with self._lock:
-            running = list(self.active)
-        cancel = self.client.heartbeat(self.id, running)
-        for run_id in cancel:
+        answer = self._send_heartbeat()
+        fenced = set(answer.fenced)
+        for run_id in answer.cancel:
             active = self.active.get(run_id)
-            if active is not None and not active.cancel.is_set():
+            if active is None or active.cancel.is_set():
+                continue
+            if run_id in fenced:
+                active.fenced = True
+                log.warning(
+                    "run %s: attempt %d is fenced (the server gave the run up or to another "
+                    "attempt); stopping its process without reporting",
+                    run_id,
+                    active.attempt,
+                )
+            else:
                 log.info("run %s: stopping it, as the server asks (cancelled)", run_id)
-                active.cancel.set()
+            active.cancel.set()
         self._report_infrastructure()
-        return cancel
+        return list(answer.cancel)
+
+    def _send_heartbeat(self, status: str = "online") -> Any:
+        assert self.id is not None
+        with self._lock:
+            held = list(self.active.values())
+        leases = [a.lease for a in held if a.lease is not None and not a.fenced]
+        bare = [a.id for a in held if a.lease is None and not a.fenced]
+        return self.client.heartbeat(self.id, bare, status=status, leases=leases)
 
     def collect(self) -> list[str]:
         """Forget runs whose thread ended; returns their ids."""
@@ -306,10 +341,29 @@ class Agent:
     # ---------------------------------------------------------------- running one run
 
     def launch(self, claimed: ClaimedRun) -> ActiveRun:
-        """Start running a claimed run on a thread of its own."""
+        """Start running a claimed run on a thread of its own.
+
+        If this agent still runs an earlier attempt of the same run (it was paused while
+        the server gave the run up and scheduled it again), that attempt is fenced: it is
+        stopped, without reporting, and the new one starts only once it has ended.
+        """
         spec = self.run_spec(claimed)
         active = ActiveRun(claimed, spec)
-        thread = threading.Thread(target=self._run, args=(active,), name=f"run-{claimed.id[-8:]}")
+        with self._lock:
+            earlier = self.active.get(claimed.id)
+        if earlier is not None:
+            log.warning(
+                "run %s: attempt %d claimed while this agent still runs attempt %d; "
+                "stopping that one first, without reporting",
+                claimed.id,
+                active.attempt,
+                earlier.attempt,
+            )
+            earlier.fenced = True
+            earlier.cancel.set()
+        thread = threading.Thread(
+            target=self._run, args=(active, earlier), name=f"run-{claimed.id[-8:]}"
+        )
         active.thread = thread
         with self._lock:
             self.active[claimed.id] = active
@@ -319,7 +373,7 @@ class Agent:
             claimed.id,
             claimed.name,
             claimed.flow_name,
-            claimed.attempt,
+            active.attempt,
         )
         thread.start()
         return active
@@ -345,6 +399,8 @@ class Agent:
                 "JUPYTER_FLOWS_FLOW_RUN_ID": claimed.id,
             }
         )
+        if claimed.lease is not None:  # what the run process presents with its records
+            env[LEASE_ENV] = f"{claimed.lease.attempt}:{claimed.lease.token}"
         if self.infra.kind in LOCAL_KINDS:  # the run process ends if this agent dies
             env[AGENT_PID_ENV] = str(os.getpid())
         text = json.dumps(document)
@@ -374,7 +430,9 @@ class Agent:
             env["JUPYTER_FLOWS_API_TOKEN"] = value
         return env
 
-    def _run(self, active: ActiveRun) -> None:
+    def _run(self, active: ActiveRun, earlier: ActiveRun | None = None) -> None:
+        if earlier is not None and earlier.thread is not None:
+            earlier.thread.join()  # never two attempts of one run from this agent at once
         try:
             status = self.infra.run(
                 active.spec,
@@ -384,7 +442,7 @@ class Agent:
             )
         except InvalidRunSpec as error:  # it cannot run here as specified: no retry helps
             log.error("run %s: cannot be started: %s", active.id, error)
-            self._release(active.id, "FAILED", f"cannot be started: {error}")
+            self._release(active.id, "FAILED", f"cannot be started: {error}", active.lease)
             self._slot_freed.set()
             return
         except InfrastructureError as error:
@@ -404,9 +462,18 @@ class Agent:
             self._slot_freed.set()
 
     def _finish(self, active: ActiveRun, status: ExitStatus) -> None:
-        """Report how the run ended when its engine could not (killed, crashed, stopped)."""
+        """Report how the run ended when its engine could not (killed, crashed, stopped);
+        nothing for a fenced attempt (the run is another attempt's, or the server's)."""
         if self._job_logs is not None:
             self._job_logs.flush(5.0)
+        if active.fenced:
+            log.info(
+                "run %s: attempt %d stopped (%s); fenced, so nothing is reported",
+                active.id,
+                active.attempt,
+                status.message,
+            )
+            return
         run = self.client.get_flow_run(active.id)
         state = run.state.type if run.state is not None else None
         if state in FINAL_STATE_TYPES or (state == "SCHEDULED" and not active.shutdown):
@@ -417,22 +484,29 @@ class Agent:
                 status.message,
             )
             return
+        lease = active.lease
         if active.shutdown:
             if state == "PENDING":
-                self._release(active.id, "SCHEDULED", "handed back: its agent shut down")
+                self._release(active.id, "SCHEDULED", "handed back: its agent shut down", lease)
             else:
-                self._release(active.id, "CANCELLED", "its agent shut down before it finished")
+                why = "its agent shut down before it finished"
+                self._release(active.id, "CANCELLED", why, lease)
         elif status.cancelled:
-            self._release(active.id, "CANCELLED", f"cancelled: process {status.message}")
+            self._release(active.id, "CANCELLED", f"cancelled: process {status.message}", lease)
         elif status.code is None:
-            self._release(active.id, "CRASHED", status.message)
+            self._release(active.id, "CRASHED", status.message, lease)
         else:
-            self._release(active.id, "CRASHED", f"its process {status.message}")
+            self._release(active.id, "CRASHED", f"its process {status.message}", lease)
 
-    def _release(self, run_id: str, state: str, message: str) -> None:
+    def _release(
+        self, run_id: str, state: str, message: str, lease: RunLease | None = None
+    ) -> None:
         try:
-            after = self.client.set_flow_run_state(run_id, state, message=message)
+            after = self.client.set_flow_run_state(run_id, state, message=message, lease=lease)
         except FlowsAPIError as error:
+            if error.error == "stale_attempt":
+                log.info("run %s: not reported %s: %s", run_id, state.lower(), error.message)
+                return
             if error.status in (404, 409):
                 return  # it moved on its own meanwhile
             raise
@@ -456,7 +530,9 @@ class Agent:
             if not said or said == active.reported_status:
                 continue
             try:
-                self.client.set_flow_run_state(active.id, "PENDING", message=said)
+                self.client.set_flow_run_state(
+                    active.id, "PENDING", message=said, lease=active.lease
+                )
                 active.reported_status = said
             except FlowsAPIError as error:
                 if error.status == 409:  # it is running: nothing to say any more
@@ -474,17 +550,27 @@ class Agent:
     def _heartbeat_loop(self) -> None:
         # Also while shutting down warm: runs still going must not look dead, and a
         # cancellation must still reach them.
+        failing = False
         while not self._done.wait(self.heartbeat_interval):
             try:
                 self.heartbeat()
             except FlowsAPIError as error:
-                log.warning("heartbeat failed: %s", error)
+                if not failing:
+                    log.warning("heartbeat failed: %s", error)
+                failing = True
+                continue
+            if failing:  # the server is back: claim again now, not after the back-off
+                log.info("the server answers again")
+                self._retry_claim.set()
+            failing = False
 
     def _back_off(self, error: FlowsAPIError) -> None:
         self.failures += 1
         delay = min(0.5 * 2 ** (self.failures - 1), self.max_backoff)
         log.warning("claim failed (%s); trying again in %.1f s", error, delay)
-        self._stopping.wait(delay)
+        self._retry_claim.clear()
+        if not self.stopping:
+            self._retry_claim.wait(delay)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():

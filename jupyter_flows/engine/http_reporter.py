@@ -24,12 +24,20 @@ What happens while the server is away:
 - ``flush()`` that times out warns once per process and returns: delivery goes on in the
   background for as long as the process lives.
 
+A run process of a claimed run (an agent started it) holds its attempt's *lease*:
+``JUPYTER_FLOWS_FLOW_RUN_ID`` and ``JUPYTER_FLOWS_LEASE`` (``attempt:token``). Every batch
+carries it, and when the server answers 409 ``stale_attempt`` (the run was given up or
+given to another attempt) the reporter is *fenced*: it drops what it holds, sends nothing
+more, and calls ``on_fenced`` (in a run process: end the process, :func:`end_fenced_process`)
+so the stale attempt never writes over the one that replaced it.
+
 Records that cannot be stored at all are skipped: task runs called outside any flow (they
 have no flow run) and their states and log lines.
 
 Configuration comes from the constructor or, in :func:`from_environment`, from
 ``JUPYTER_FLOWS_API_URL``, ``JUPYTER_FLOWS_API_KEY`` (sent as ``Bearer``),
-``JUPYTER_FLOWS_API_TOKEN`` (a jupyter-server token) and ``JUPYTER_FLOWS_FLUSH_TIMEOUT``.
+``JUPYTER_FLOWS_API_TOKEN`` (a jupyter-server token), ``JUPYTER_FLOWS_FLUSH_TIMEOUT`` and
+the lease above.
 httpx is imported by the sending thread, when the first record arrives.
 """
 
@@ -39,9 +47,12 @@ import atexit
 import json
 import logging
 import os
+import signal
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +68,12 @@ if TYPE_CHECKING:  # reporter.py imports this module when the environment asks f
     )
 
 _log = logging.getLogger("jupyter_flows.reporter")
+
+#: The run a run process runs, and its attempt's lease (``attempt:token``).
+FLOW_RUN_ID_ENV = "JUPYTER_FLOWS_FLOW_RUN_ID"
+LEASE_ENV = "JUPYTER_FLOWS_LEASE"
+#: The answer's error code for a stale attempt (HTTP 409).
+STALE_ATTEMPT = "stale_attempt"
 
 #: Statuses that mean "try again later" rather than "this batch is wrong".
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 425, 429})
@@ -81,6 +98,8 @@ class HttpReporter:
         flush_timeout: float = 10.0,
         max_backoff: float = 2.0,
         request_timeout: float = 10.0,
+        lease: dict[str, Any] | None = None,
+        on_fenced: Callable[[str], None] | None = None,
     ) -> None:
         self.api_url = _api_root(api_url)
         self.ingest_url = self.api_url + "ingest"
@@ -98,6 +117,11 @@ class HttpReporter:
         #: Log lines dropped because the buffer was full, and records the server refused.
         self.dropped_logs = 0
         self.rejected = 0
+        #: ``{"flow_run_id", "attempt", "token"}`` of the attempt this process runs.
+        self.lease = lease
+        self.on_fenced = on_fenced
+        #: Set when the server refused this attempt (409 stale_attempt): nothing more is sent.
+        self.fenced: str | None = None
         self._reset_process_state()
         os.register_at_fork(after_in_child=self._reset_process_state)
 
@@ -228,6 +252,8 @@ class HttpReporter:
 
     def _put(self, kind: str, body: dict[str, Any]) -> None:
         with self._cond:
+            if self.fenced is not None:
+                return  # this attempt is over: nothing it says may land
             if self._pending() >= self.max_buffer and not self._make_room(kind):
                 return
             self._seq += 1
@@ -352,12 +378,17 @@ class HttpReporter:
             body[kind].append(record)
         if not body["artifacts"]:
             del body["artifacts"]  # what servers from before artifacts accept
+        if self.lease is not None:
+            body["lease"] = self.lease  # type: ignore[assignment]
         try:
             content = json.dumps(body, default=_json_default)
             response = http.post(self.ingest_url, content=content)
         except httpx.HTTPError as exc:
             return str(exc) or type(exc).__name__
         status = response.status_code
+        if status == 409 and _error_code(response) == STALE_ATTEMPT:
+            self._fence(_message(response))
+            return None
         if status >= 500 or status in _RETRY_STATUSES:
             return f"HTTP {status}: {_message(response)}"
         if status >= 400:  # the batch itself is refused: find the record at fault
@@ -375,6 +406,21 @@ class HttpReporter:
             return self._deliver(http, batch[:half]) or self._deliver(http, batch[half:])
         self._report_rejected(response, body)
         return None
+
+    def _fence(self, why: str) -> None:
+        """The server refused this attempt: drop everything, send nothing more, stop."""
+        with self._cond:
+            if self.fenced is not None:
+                return
+            self.fenced = why or "stale attempt"
+            self._runs_and_states.clear()
+            self._logs.clear()
+            self._in_flight = []
+            self._cond.notify_all()
+        self._stop.set()
+        _log.warning("jupyter-flows: %s refused this attempt: %s", self.ingest_url, self.fenced)
+        if self.on_fenced is not None:
+            self.on_fenced(self.fenced)
 
     def _report_rejected(self, response: Any, body: dict[str, list[dict[str, Any]]]) -> None:
         try:
@@ -406,6 +452,13 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+def _error_code(response: Any) -> str:
+    try:
+        return str(response.json().get("error", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 def _message(response: Any) -> str:
     try:
         return str(response.json().get("message", ""))[:200]
@@ -422,9 +475,34 @@ def from_environment() -> HttpReporter | None:
         flush_timeout = float(os.environ.get("JUPYTER_FLOWS_FLUSH_TIMEOUT", "10"))
     except ValueError:
         flush_timeout = 10.0
+    lease = lease_from_environment()
+    in_run_process = os.environ.get("JUPYTER_FLOWS_RUN_PROCESS") == "1"
     return HttpReporter(
         url,
         api_key=os.environ.get("JUPYTER_FLOWS_API_KEY"),
         token=os.environ.get("JUPYTER_FLOWS_API_TOKEN"),
         flush_timeout=flush_timeout,
+        lease=lease,
+        on_fenced=end_fenced_process if lease is not None and in_run_process else None,
     )
+
+
+def lease_from_environment() -> dict[str, Any] | None:
+    """The attempt's lease an agent gave this run process, if any."""
+    run_id = os.environ.get(FLOW_RUN_ID_ENV, "")
+    attempt, _, token = os.environ.get(LEASE_ENV, "").partition(":")
+    if not run_id or not attempt.isdigit() or not token:
+        return None
+    return {"flow_run_id": run_id, "attempt": int(attempt), "token": token}
+
+
+def end_fenced_process(why: str) -> None:
+    """End this run process (and its process group, when it leads one: Dask workers): its
+    attempt is over, and another may be running the flow by now."""
+    try:
+        print(f"jupyter-flows: this attempt is fenced, stopping: {why}", file=sys.stderr)
+        sys.stderr.flush()
+    finally:
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os._exit(75)

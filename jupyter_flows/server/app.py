@@ -113,8 +113,14 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
             bus=bus,
             runner=runner,
             max_body_bytes=self.max_body_bytes,
-            dispatcher=Dispatcher(runner, bus, recheck=self.claim_recheck_seconds),
+            dispatcher=Dispatcher(
+                runner,
+                bus,
+                recheck=self.claim_recheck_seconds,
+                lease_seconds=self.reaper_threshold_seconds,
+            ),
             open_folder=self.open_folder,
+            lease_seconds=self.reaper_threshold_seconds,
         )
         self.settings[SETTINGS_KEY] = self.context
         self._env_set = {}

@@ -70,7 +70,8 @@ class HeartbeatHandler(FlowsHandler):
         from jupyter_flows.server.wire import Heartbeat
 
         body = self.body(Heartbeat, optional=True)
-        self.reply(await self.run(agents.heartbeat, agent_id, body))
+        lease_seconds = self.context.lease_seconds
+        self.reply(await self.run(agents.heartbeat, agent_id, body, lease_seconds=lease_seconds))
 
 
 class AgentLogsHandler(FlowsHandler):

@@ -28,6 +28,7 @@ from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
 from jupyter_flows.server.errors import FlowsError, InvalidInput, NotFound, TooLarge, Unauthorized
 from jupyter_flows.store import errors as store_errors
 from jupyter_flows.store.hashing import InvalidContent
+from jupyter_flows.store.leases import StaleAttempt
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -85,6 +86,8 @@ def domain_error(exc: BaseException) -> FlowsError | tuple[int, str, str] | None
     if isinstance(exc, store_errors.NotFound):
         kind = _KINDS.get(exc.kind, exc.kind)
         return 404, "not_found", f"No {kind} {exc.key!r}"
+    if isinstance(exc, StaleAttempt):
+        return 409, "stale_attempt", str(exc)
     if isinstance(exc, store_errors.Conflict):
         return 409, "conflict", str(exc)
     if isinstance(exc, (store_errors.InvalidInput, InvalidContent)):

@@ -90,9 +90,9 @@ class FlowRunStateHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, flow_run_id: str) -> None:
-        from jupyter_flows.server.wire import ProposeState
+        from jupyter_flows.server.wire import SetRunState
 
-        body = self.body(ProposeState)
+        body = self.body(SetRunState)
         self.reply(await self.run(run_states.set_state, "flow_run", flow_run_id, body))
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import IllegalTransition, State, StateType
-from jupyter_flows.server.errors import NotFound
+from jupyter_flows.server.errors import InvalidInput, NotFound
 from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service import iso, page, retries
 from jupyter_flows.server.service.runs import (
@@ -29,6 +29,7 @@ from jupyter_flows.server.service.runs import (
     state_from_body,
     state_out,
 )
+from jupyter_flows.store import leases as store_leases
 from jupyter_flows.store import run_queries
 from jupyter_flows.store import runs as store_runs
 from jupyter_flows.store.errors import StoreError
@@ -202,7 +203,21 @@ def _event_places(
 
 def set_state(session: Session, kind: str, run_id: str, body: ProposeState) -> dict[str, Any]:
     run = load_for_update(session, kind, run_id)
+    lease = getattr(body, "lease", None)
+    if lease is not None:
+        check_lease(session, lease, run if kind == "flow_run" else None)
     return {"state": apply_state(session, kind, run, state_from_body(body))}
+
+
+def check_lease(session: Session, lease: Any, run: Run | None = None) -> FlowRun:
+    """The leased flow run (re-read for update unless given), if ``lease`` (a wire
+    ``Lease``) is its current one; else 409 stale_attempt (and 404 for an unknown run)."""
+    if run is None or run.id != lease.flow_run_id:
+        run = load_for_update(session, "flow_run", lease.flow_run_id)
+    if run.id != lease.flow_run_id or not isinstance(run, FlowRun):
+        raise InvalidInput("the lease is not for this flow run")
+    store_leases.check(run, store_leases.Lease(lease.flow_run_id, lease.attempt, lease.token))
+    return run
 
 
 def cancel_flow_run(session: Session, flow_run_id: str) -> dict[str, Any]:
