@@ -277,8 +277,25 @@ class Agent:
                 claimed.id, "SCHEDULED", "handed back: the agent is stopping", claimed.lease
             )
             return 0
+        if not self._confirm(claimed):
+            return 0
         self.launch(claimed)
         return 1
+
+    def _confirm(self, claimed: ClaimedRun) -> bool:
+        """Renew the new attempt's lease before launching it: a claim answered while this
+        agent was paused may have been handed back (or claimed again) since."""
+        if claimed.lease is None or self.id is None:
+            return True
+        answer = self.client.heartbeat(self.id, leases=[claimed.lease])
+        if claimed.id in answer.fenced:
+            log.warning(
+                "run %s: the claim of attempt %d arrived after its lease ended; not launched",
+                claimed.id,
+                claimed.lease.attempt,
+            )
+            return False
+        return True
 
     def _claim(self, wait: float) -> ClaimedRun | None:
         assert self.id is not None

@@ -5,9 +5,13 @@ renews with every heartbeat naming it. When a lease is not renewed for ``thresho
 agent was killed, paused, cut off, or lost track of the run), the attempt is taken for
 dead and its run is moved, through ``service.run_states.apply_state`` like any other change:
 
-- Pending, Running or Retrying → Crashed, and then the flow's retry policy applies: with
-  retries left the run is Scheduled again at once and any agent on its queue claims the
-  next attempt (``service.retries``);
+- Running or Retrying → Crashed, and then the flow's retry policy applies: with retries
+  left the run is Scheduled again at once and any agent on its queue claims the next
+  attempt (``service.retries``);
+- Pending → Scheduled ("handed back"): claimed but never started, so no attempt was spent
+  (a paused agent's long poll may have claimed it, the answer unread in its socket; the
+  agent confirms each claim with a heartbeat before it launches, so such a claim is
+  never launched late);
 - Cancelling → Cancelled (the user wanted it stopped, and nothing runs it any more).
 
 Either way the lease ends, so whatever the old attempt still sends is refused (409
@@ -96,6 +100,11 @@ class Reaper:
             why = self._why(session, run, now)
             if run.state_type is StateType.CANCELLING:
                 state = State(StateType.CANCELLED, message=f"cancelled: {why}", timestamp=now)
+            elif run.state_type is StateType.PENDING:
+                # Claimed but never taken up (the claim's answer may sit unread in a paused
+                # agent's socket): nothing ran, so the run goes back to its queue.
+                message = f"handed back: {why}"
+                state = State(StateType.SCHEDULED, message=message, timestamp=now)
             else:
                 state = State(StateType.CRASHED, message=why, timestamp=now)
             try:
