@@ -416,11 +416,12 @@ class HttpReporter:
             self._runs_and_states.clear()
             self._logs.clear()
             self._in_flight = []
-            self._cond.notify_all()
         self._stop.set()
         _log.warning("jupyter-flows: %s refused this attempt: %s", self.ingest_url, self.fenced)
         if self.on_fenced is not None:
             self.on_fenced(self.fenced)
+        with self._cond:  # flush() returns once the attempt is stopped
+            self._cond.notify_all()
 
     def _report_rejected(self, response: Any, body: dict[str, list[dict[str, Any]]]) -> None:
         try:

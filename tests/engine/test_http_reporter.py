@@ -347,6 +347,31 @@ def test_records_the_server_rejects_are_counted_and_not_resent(
     assert "PENDING -> PENDING" in caplog.text
 
 
+def test_a_fenced_attempt_sends_its_lease_then_drops_everything_and_stops(
+    server: IngestServer, make_reporter: Callable[..., HttpReporter]
+) -> None:
+    lease = {"flow_run_id": "run-1", "attempt": 1, "token": "t1"}
+    server.answer = lambda batch: (
+        (409, {"error": "stale_attempt", "message": "attempt 1 of flow run run-1 is stale"})
+        if any(entry["message"] == "late" for entry in batch["logs"])
+        else None
+    )
+    fenced: list[str] = []
+    rep = make_reporter(server.url, lease=lease, on_fenced=fenced.append)
+    rep.flow_run_created(flow_run())
+    rep.log(line("early"))
+    assert rep.drain()
+    assert server.batches[0]["lease"] == lease
+    rep.log(line("late"))
+    assert rep.drain()  # nothing waits any more: a fenced attempt's records are dropped
+    assert fenced == ["attempt 1 of flow run run-1 is stale"] and rep.fenced
+    rep.state_changed(state())
+    rep.log(line("after"))
+    assert rep.pending == 0
+    assert [entry["message"] for entry in server.records("logs")] == ["early"]
+    assert len(server.refused) == 1  # never resent
+
+
 # ---------------------------------------------------------------- picked up from the environment
 
 
