@@ -285,7 +285,9 @@ async def test_agent_key_may_claim_but_not_manage_queues(api) -> None:
     await api("POST", f"agents/{agent['id']}/heartbeat", {}, headers=headers, expect=200)
     await api("GET", f"flow-runs/{run['id']}/pending-reason", headers=headers, expect=200)
     await api("POST", "work-queues/q1/pause", headers=headers, expect=403)
-    await api("GET", "work-queues/q1/preview", headers=headers, expect=403)
+    await api("GET", "work-queues/q1/preview", headers=headers, expect=200)  # it serves q1
+    await api("POST", "work-queues", {"name": "q2"}, expect=201)
+    await api("GET", "work-queues/q2/preview", headers=headers, expect=403)
 
 
 async def test_pending_reasons(api) -> None:

@@ -16,7 +16,7 @@ import json
 import sys
 from http.client import responses
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
@@ -24,8 +24,17 @@ from sqlalchemy.exc import IntegrityError
 from tornado.web import HTTPError
 
 from jupyter_flows.engine.states import IllegalTransition
+from jupyter_flows.server import access
+from jupyter_flows.server.auth import KeyUser
 from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
-from jupyter_flows.server.errors import FlowsError, InvalidInput, NotFound, TooLarge, Unauthorized
+from jupyter_flows.server.errors import (
+    FlowsError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
 from jupyter_flows.store import errors as store_errors
 from jupyter_flows.store.hashing import InvalidContent
 from jupyter_flows.store.leases import StaleAttempt
@@ -131,6 +140,10 @@ def error_response(status_code: int, exc: BaseException | None) -> tuple[int, di
 class FlowsHandler(APIHandler):
     """Base of every jupyter-flows API handler."""
 
+    #: What an agent API key may do here, per HTTP method (``server/access.py``); a method
+    #: not listed is refused to agent keys.
+    agent_access: ClassVar[dict[str, str]] = {}
+
     async def prepare(self) -> None:  # type: ignore[override]
         try:
             await super().prepare()
@@ -144,6 +157,22 @@ class FlowsHandler(APIHandler):
         limit = context.max_body_bytes if context is not None else None
         if limit is not None and len(self.request.body or b"") > limit:
             raise TooLarge(f"the request body is over the server's limit of {limit} bytes")
+        key_id = self.agent_key_id
+        if key_id is not None and self.request.method != "OPTIONS":
+            scope = access.scope_of(self, self.request.method or "")
+            if scope is None:
+                raise Forbidden("an agent API key may not do this (only a user key may)")
+            if scope not in ("any", "body"):
+                path = dict(self.path_kwargs)
+                await self.run(access.check, scope, key_id, path, readonly=True)
+
+    @property
+    def agent_key_id(self) -> str | None:
+        """The key's id when the request comes with an *agent* API key, else None."""
+        user = getattr(self, "_jupyter_current_user", None)
+        if isinstance(user, KeyUser) and user.role == "agent":
+            return user.key_id
+        return None
 
     def _unauthenticated(self) -> bool:
         # jupyter_server answers "not logged in" with 403; the contract says 401.

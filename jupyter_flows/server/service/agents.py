@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
-from jupyter_flows.server.errors import NotFound
+from jupyter_flows.server.errors import Forbidden, NotFound
 from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.flows import version_out
@@ -60,12 +60,24 @@ def agent_out(session: Session, agent: Agent) -> dict[str, Any]:
     }
 
 
-def register_agent(session: Session, body: RegisterAgent) -> tuple[dict[str, Any], bool]:
-    """Register ``body.name`` on its queue (made if missing); (agent, created)."""
+def register_agent(
+    session: Session, body: RegisterAgent, *, api_key_id: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Register ``body.name`` on its queue (made if missing); (agent, created).
+
+    ``api_key_id``: the agent key registering it. The agent is bound to that key, and no
+    other agent key may act as it; a name already bound to another key (or registered
+    without one) is refused to an agent key. A user key or token registers without a bond.
+    """
+    existing = session.scalars(sa.select(Agent).where(Agent.name == body.name)).one_or_none()
+    if api_key_id is not None and existing is not None and existing.api_key_id != api_key_id:
+        raise Forbidden(f"agent {body.name!r} was registered with another key")
     queue = store_queues.get_or_create_work_queue(session, body.work_queue)
-    existed = session.scalar(sa.select(Agent.id).where(Agent.name == body.name)) is not None
     agent = store_queues.register_agent(session, body.name, work_queue_id=queue.id)
-    return agent_out(session, agent), not existed
+    if api_key_id is not None:
+        agent.api_key_id = api_key_id
+        session.flush()
+    return agent_out(session, agent), existing is None
 
 
 def read_agent(session: Session, agent_id: str) -> dict[str, Any]:
