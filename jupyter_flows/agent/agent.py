@@ -23,12 +23,14 @@ Cancelled. A second signal is *cold*: stop everything now.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +52,7 @@ from jupyter_flows.agent.infra.base import (
 from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
 from jupyter_flows.client import FlowsAPIError, FlowsClient
 from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun, RunLease
-from jupyter_flows.engine.http_reporter import LEASE_ENV
+from jupyter_flows.engine.http_reporter import LEASE_ENV, SPOOL_ENV, HttpReporter
 
 log = logging.getLogger("jupyter_flows.agent")
 
@@ -90,6 +92,8 @@ class ActiveRun:
     #: Set when the server says this attempt is over (another holds the run, or the server
     #: ended it): the process is stopped and nothing is reported for it.
     fenced: bool = False
+    #: Where its process spools the records it could not deliver (local kinds).
+    spool: str | None = None
 
     @property
     def id(self) -> str:
@@ -123,6 +127,7 @@ class Agent:
         claim_client: FlowsClient | None = None,
         ship_logs: bool = True,
         python: str | None = None,
+        spool_dir: str | None = None,
     ) -> None:
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1")
@@ -141,6 +146,10 @@ class Agent:
         self.max_backoff = max_backoff
         self.clock = clock
         self.python = python or sys.executable
+        #: Run processes spool what the server cannot take here; the agent delivers it.
+        self.spool_dir = spool_dir or os.path.join(
+            tempfile.gettempdir(), f"jupyter-flows-spool-{os.getuid()}"
+        )
         self.id: str | None = None
         self.active: dict[str, ActiveRun] = {}
         self.launched = 0
@@ -365,7 +374,7 @@ class Agent:
         stopped, without reporting, and the new one starts only once it has ended.
         """
         spec = self.run_spec(claimed)
-        active = ActiveRun(claimed, spec)
+        active = ActiveRun(claimed, spec, spool=spec.env.get(SPOOL_ENV))
         with self._lock:
             earlier = self.active.get(claimed.id)
         if earlier is not None:
@@ -420,6 +429,9 @@ class Agent:
             env[LEASE_ENV] = f"{claimed.lease.attempt}:{claimed.lease.token}"
         if self.infra.kind in LOCAL_KINDS:  # the run process ends if this agent dies
             env[AGENT_PID_ENV] = str(os.getpid())
+            attempt = claimed.lease.attempt if claimed.lease else claimed.attempt
+            os.makedirs(self.spool_dir, mode=0o700, exist_ok=True)
+            env[SPOOL_ENV] = os.path.join(self.spool_dir, f"{claimed.id}-{attempt}.jsonl")
         text = json.dumps(document)
         if len(text) <= MAX_ENV_SPEC:
             env[RUN_SPEC_ENV] = text
@@ -490,8 +502,12 @@ class Agent:
                 active.attempt,
                 status.message,
             )
+            self._drop_spool(active)
             return
-        run = self.client.get_flow_run(active.id)
+        self._deliver_spool(active)
+        if active.fenced:
+            return
+        run = self._until_answered(lambda: self.client.get_flow_run(active.id))
         state = run.state.type if run.state is not None else None
         if state in FINAL_STATE_TYPES or (state == "SCHEDULED" and not active.shutdown):
             log.info(
@@ -515,11 +531,65 @@ class Agent:
         else:
             self._release(active.id, "CRASHED", f"its process {status.message}", lease)
 
+    def _deliver_spool(self, active: ActiveRun) -> None:
+        """Deliver what the run's process spooled (it could not reach the server), with the
+        attempt's lease, however long the server stays away (until a cold stop)."""
+        path = active.spool
+        if not path or not os.path.exists(path) or os.path.getsize(path) == 0:
+            self._drop_spool(active)
+            return
+        scheme, _, value = self.client.headers.get("Authorization", "").partition(" ")
+        reporter = HttpReporter(
+            self.client.api_url,
+            api_key=value if scheme == "Bearer" else None,
+            token=value if scheme == "token" else None,
+            lease=active.lease.wire() if active.lease else None,
+            max_backoff=self.max_backoff,
+        )
+        count = reporter.replay(path)
+        log.info("run %s: delivering %d records its process spooled", active.id, count)
+        while not reporter.drain(30.0):
+            if self._cold.is_set():
+                log.warning("run %s: stopped delivering its spooled records (%s)", active.id, path)
+                reporter.close(0)
+                return
+            log.warning(
+                "run %s: %d spooled records wait for the server", active.id, reporter.pending
+            )
+        reporter.close(0)
+        if reporter.fenced:
+            active.fenced = True
+            log.info("run %s: its spooled records are of a fenced attempt: dropped", active.id)
+        self._drop_spool(active)
+
+    @staticmethod
+    def _drop_spool(active: ActiveRun) -> None:
+        if active.spool:
+            with contextlib.suppress(OSError):
+                os.unlink(active.spool)
+
+    def _until_answered(self, call: Callable[[], Any]) -> Any:
+        """``call()`` again and again while the server does not answer (a cold stop ends it)."""
+        delay, warned = 0.5, False
+        while True:
+            try:
+                return call()
+            except FlowsAPIError as error:
+                if error.status not in (0, 502, 503, 504) or self._cold.is_set():
+                    raise
+                if not warned:
+                    log.warning("the server does not answer (%s); trying again", error)
+                    warned = True
+            self._cold.wait(delay)
+            delay = min(delay * 2, self.max_backoff)
+
     def _release(
         self, run_id: str, state: str, message: str, lease: RunLease | None = None
     ) -> None:
         try:
-            after = self.client.set_flow_run_state(run_id, state, message=message, lease=lease)
+            after = self._until_answered(
+                lambda: self.client.set_flow_run_state(run_id, state, message=message, lease=lease)
+            )
         except FlowsAPIError as error:
             if error.error == "stale_attempt":
                 log.info("run %s: not reported %s: %s", run_id, state.lower(), error.message)
