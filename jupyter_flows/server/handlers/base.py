@@ -252,11 +252,24 @@ class FlowsHandler(APIHandler):
 
     # ---------------------------------------------------------------- errors
 
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler answers (what a 405's ``Allow`` header lists)."""
+        from tornado.web import RequestHandler
+
+        verbs = ("GET", "POST", "PUT", "PATCH", "DELETE")
+        own = [
+            v for v in verbs if getattr(cls, v.lower()) is not getattr(RequestHandler, v.lower())
+        ]
+        return [*own, "OPTIONS"] if own else ["OPTIONS"]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
         exc = exc_info[1] if exc_info else None
         status, body = error_response(status_code, exc)
         self.clear_header("Location")
+        if status == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from jupyter_flows.engine.states import IllegalTransition, State, StateType
+from jupyter_flows.engine.states import FINAL_TYPES, IllegalTransition, State, StateType
 from jupyter_flows.server.errors import InvalidInput, NotFound
 from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service import iso, page, retries
@@ -133,6 +133,13 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
     applied = [i for i, states in enumerate(entered) if states]
     for i in applied:
         outcomes[i] = entered[i][-1]
+    crashed = [
+        changes[i]
+        for i in applied
+        if isinstance(changes[i].run, FlowRun) and changes[i].state.type is StateType.CRASHED
+    ]
+    if crashed:
+        _crash_task_runs(session, crashed)
     if applied:
         places = _event_places(session, [changes[i] for i in applied])
         messages = []
@@ -143,6 +150,35 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
                 messages.append(state_message(kind, run.id, flow_run_id, flow_id, out, queue))
         emit(session, messages)
     return outcomes
+
+
+def _crash_task_runs(session: Session, crashed: Sequence[Change]) -> None:
+    """A crashed attempt's unfinished task runs end Crashed with it (nothing runs them any
+    more; a retry makes task runs of its own)."""
+    by_run = {change.run.id: change for change in crashed}
+    query = (
+        sa.select(TaskRun)
+        .where(
+            TaskRun.flow_run_id.in_(sorted(by_run)),
+            TaskRun.state_type.is_not(None),
+            TaskRun.state_type.not_in(sorted(FINAL_TYPES, key=lambda t: t.value)),
+        )
+        .execution_options(populate_existing=True)
+    )
+    changes = [
+        Change(
+            "task_run",
+            task_run,
+            State(
+                StateType.CRASHED,
+                message="its flow run's attempt crashed",
+                timestamp=by_run[task_run.flow_run_id].state.timestamp,
+            ),
+        )
+        for task_run in session.scalars(query)
+    ]
+    if changes:
+        apply_states(session, changes)
 
 
 def apply_state(

@@ -186,3 +186,23 @@ def test_bad_settings_are_refused(db: Database) -> None:
         Reaper(db, threshold=timedelta(0))
     with pytest.raises(ValueError):
         Reaper(db, interval=0)
+
+
+def test_a_crashed_attempts_task_runs_end_crashed_with_it(db: Database) -> None:
+    agent = setup_agent(db, "gone", NOW - 120 * SECOND)
+    run = claimed_run(db, agent, to=StateType.RUNNING, retries=1)
+    with db.transaction() as s:
+        running = runs.create_task_run(s, flow_run_id=run.id, task_key="load")
+        runs.propose_state(s, running, State(StateType.RUNNING, timestamp=NOW - 90 * SECOND))
+        done = runs.create_task_run(s, flow_run_id=run.id, task_key="done")
+        runs.propose_state(s, done, State(StateType.RUNNING, timestamp=NOW - 90 * SECOND))
+        runs.propose_state(s, done, State(StateType.COMPLETED, timestamp=NOW - 80 * SECOND))
+        waiting = runs.create_task_run(s, flow_run_id=run.id, task_key="train")
+    assert Reaper(db, threshold=60 * SECOND).run_once(NOW) == 1
+    with db.read_session() as s:
+        task_runs = {t.task_key: t for t in run_queries.read_task_runs(s, run.id)}
+    for key in ("load", "train"):
+        assert task_runs[key].state_type is StateType.CRASHED, key
+        assert task_runs[key].end_time == NOW
+    assert task_runs["done"].state_type is StateType.COMPLETED
+    assert waiting.id == task_runs["train"].id
