@@ -98,6 +98,8 @@ class FlowRun(Model):
     tags: list[str] = Field(default_factory=list)
     state: StateInfo | None = None
     run_count: int = 0
+    #: The current attempt's number (claims so far; 0 before any).
+    attempt: int = 0
     expected_start_time: datetime | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
