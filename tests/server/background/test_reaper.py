@@ -75,7 +75,7 @@ def test_a_live_agent_is_left_alone(db: Database) -> None:
     assert reread(db, run).state_type is StateType.RUNNING
 
 
-def test_runs_of_a_silent_agent_crash_and_the_agent_goes_offline(db: Database) -> None:
+def test_runs_of_a_silent_agent_crash_or_go_back_and_the_agent_goes_offline(db: Database) -> None:
     agent = setup_agent(db, "gone", NOW - 61 * SECOND)
     pending = claimed_run(db, agent)
     running = claimed_run(db, agent, to=StateType.RUNNING)
@@ -85,7 +85,11 @@ def test_runs_of_a_silent_agent_crash_and_the_agent_goes_offline(db: Database) -
 
     assert Reaper(db, threshold=60 * SECOND, publish=published.append).run_once(NOW) == 3
 
-    assert reread(db, pending).state_type is StateType.CRASHED
+    handed_back = reread(db, pending)  # claimed, never started: back to the queue
+    assert handed_back.state_type is StateType.SCHEDULED and handed_back.lease_token is None
+    assert "handed back: its agent 'gone' stopped heartbeating" in (
+        handed_back.state_message or ""
+    )
     crashed = reread(db, running)
     assert crashed.state_type is StateType.CRASHED
     assert "'gone' stopped heartbeating (61 s silent)" in (crashed.state_message or "")
