@@ -1111,6 +1111,8 @@ export interface components {
       tags: string[];
       state: components['schemas']['NullableState'];
       run_count: number;
+      /** @description Claims of the run so far; the current attempt's number (0 before any claim). */
+      attempt?: number;
       expected_start_time: components['schemas']['NullableTime'];
       start_time: components['schemas']['NullableTime'];
       end_time: components['schemas']['NullableTime'];
