@@ -142,6 +142,17 @@ class World:
                 proc.wait(10)
 
 
+def restart(server: FlowsServer, tries: int = 3) -> None:
+    """Start the server again (a loaded machine may need more than one start's patience)."""
+    for attempt in range(tries):
+        try:
+            server.start()
+            return
+        except RuntimeError:
+            if attempt == tries - 1:
+                raise
+
+
 def inject(world: World, rng: random.Random) -> None:
     """One fault, chosen by the seeded generator."""
     kind = rng.choices(
@@ -174,7 +185,7 @@ def inject(world: World, rng: random.Random) -> None:
         down = rng.uniform(THRESHOLD + FLUSH_TIMEOUT, THRESHOLD + FLUSH_TIMEOUT + 4.0)
         began = time.monotonic()
         time.sleep(down)
-        world.server.start()
+        restart(world.server)
         world.outages.append(time.monotonic() - began)
     elif kind == "cut":
         seconds = rng.uniform(0.5, THRESHOLD + 2.0)

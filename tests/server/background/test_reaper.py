@@ -87,9 +87,7 @@ def test_runs_of_a_silent_agent_crash_or_go_back_and_the_agent_goes_offline(db: 
 
     handed_back = reread(db, pending)  # claimed, never started: back to the queue
     assert handed_back.state_type is StateType.SCHEDULED and handed_back.lease_token is None
-    assert "handed back: its agent 'gone' stopped heartbeating" in (
-        handed_back.state_message or ""
-    )
+    assert "handed back: its agent 'gone' stopped heartbeating" in (handed_back.state_message or "")
     crashed = reread(db, running)
     assert crashed.state_type is StateType.CRASHED
     assert "'gone' stopped heartbeating (61 s silent)" in (crashed.state_message or "")
