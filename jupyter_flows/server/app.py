@@ -15,6 +15,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
 from jupyter_flows._version import __version__
+from jupyter_flows.server import redact
 from jupyter_flows.server.background import BackgroundConfig
 from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
 from jupyter_flows.server.dispatch import Dispatcher
@@ -123,6 +124,8 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
             lease_seconds=self.reaper_threshold_seconds,
         )
         self.settings[SETTINGS_KEY] = self.context
+        loggers = [self.log] + ([self.serverapp.log] if self.serverapp is not None else [])
+        redact.install(*loggers)  # no API key in any log line
         self._env_set = {}
         self._export_env()
         self.log.info("jupyter-flows: store at %r", db)

@@ -35,6 +35,7 @@ from jupyter_flows.server.errors import (
     TooLarge,
     Unauthorized,
 )
+from jupyter_flows.server.redact import redact
 from jupyter_flows.store import errors as store_errors
 from jupyter_flows.store.hashing import InvalidContent
 from jupyter_flows.store.leases import StaleAttempt
@@ -289,7 +290,12 @@ class FlowsHandler(APIHandler):
                 else known
             )
             self.log.info(
-                "%s %s -> %d %s: %s", self.request.method, self.request.uri, status, code, message
+                "%s %s -> %d %s: %s",
+                self.request.method,
+                redact(self.request.uri or ""),
+                status,
+                code,
+                message,
             )
             return
         super().log_exception(typ, value, tb)
