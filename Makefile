@@ -36,7 +36,7 @@ TS_SOURCES := $(shell find src style schema -type f -not -path 'src/__tests__/*'
 # Galata and Yarn leave temp dirs behind; keep them in the (ignored) work tree.
 UI_TMP := $(CURDIR)/.tmp/ui-tests
 
-.PHONY: help setup sysdeps build lab test lint format mypy jest ui-test pytest bench clean distclean
+.PHONY: help setup sysdeps build lab test lint format mypy jest ui-test pytest soak bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -143,6 +143,17 @@ ui-test: setup $(UI_JS_STAMP) ## Galata tests against a real JupyterLab (system 
 pytest: sysdeps $(PY_STAMP) ## Python tests
 	@echo "== pytest"
 	$(PYTHON) -m pytest
+
+# The fault-injection suite at length: SOAK_RUNS runs under random faults (seed SOAK_SEED);
+# the figures (double executions, runs left non-final, lines lost, longest outage) go to
+# soak-report.json.
+SOAK_RUNS ?= 500
+SOAK_SEED ?= $(shell date +%s)
+soak: sysdeps $(PY_STAMP) ## the fault-injection suite at length (SOAK_RUNS=500 runs)
+	@echo "== soak: $(SOAK_RUNS) runs, seed $(SOAK_SEED)"
+	FLOWS_FAULT_RUNS=$(SOAK_RUNS) FLOWS_FAULT_AGENTS=4 FLOWS_FAULT_SEED=$(SOAK_SEED) \
+		FLOWS_FAULT_PATIENCE=5400 FLOWS_FAULT_REPORT=$(CURDIR)/soak-report.json \
+		$(PYTHON) -m pytest tests/e2e/test_faults_e2e.py -p no:randomly -s --timeout=6000
 
 # ---------------------------------------------------------------- cleaning
 

@@ -31,12 +31,14 @@ from jupyter_flows.client_models import (
     FlowGroup,
     FlowRun,
     FlowVersion,
+    HeartbeatAnswer,
     IngestResult,
     LogLine,
     Page,
     PendingReason,
     QueuedRun,
     Registration,
+    RunLease,
     StateInfo,
     TaskRun,
     WorkQueue,
@@ -357,8 +359,14 @@ class FlowsClient:
         name: str | None = None,
         message: str | None = None,
         timestamp: datetime | None = None,
+        *,
+        lease: RunLease | None = None,
     ) -> StateInfo:
-        return self._set_state(f"flow-runs/{flow_run_id}/state", type, name, message, timestamp)
+        """Propose a state; ``lease``: the attempt this comes from (refused if stale)."""
+        extra = {"lease": lease.wire()} if lease is not None else {}
+        return self._set_state(
+            f"flow-runs/{flow_run_id}/state", type, name, message, timestamp, **extra
+        )
 
     def get_flow_run_states(self, flow_run_id: str) -> list[StateInfo]:
         data = self._get(f"flow-runs/{flow_run_id}/states")
@@ -453,12 +461,14 @@ class FlowsClient:
         name: str | None,
         message: str | None,
         timestamp: datetime | None,
+        **extra: Any,
     ) -> StateInfo:
         body = _body(
             type=type,
             name=name,
             message=message,
             timestamp=timestamp.isoformat() if timestamp else None,
+            **extra,
         )
         data = self._post(path, body)
         return StateInfo.model_validate(data.get("state", data))
@@ -541,11 +551,21 @@ class FlowsClient:
         return Agent.model_validate(self._get(f"agents/{agent_id}"))
 
     def heartbeat(
-        self, agent_id: str, running: Iterable[str] = (), *, status: str = "online"
-    ) -> list[str]:
-        """Say the agent is alive and working on ``running``; returns the runs to stop."""
-        body = {"running": list(running), "status": status}
-        return list(self._post(f"agents/{agent_id}/heartbeat", body).get("cancel", []))
+        self,
+        agent_id: str,
+        running: Iterable[str] = (),
+        *,
+        status: str = "online",
+        leases: Iterable[RunLease] = (),
+    ) -> HeartbeatAnswer:
+        """Say the agent is alive and holds ``leases`` (renewing them; or works on
+        ``running``, by id alone); the answer names the runs to stop."""
+        body: dict[str, Any] = {"status": status}
+        if leases:
+            body["leases"] = [lease.wire() for lease in leases]
+        if running:
+            body["running"] = list(running)
+        return HeartbeatAnswer.model_validate(self._post(f"agents/{agent_id}/heartbeat", body))
 
     def claim(self, work_queue: str, agent_id: str, *, wait: float = 0.0) -> ClaimedRun | None:
         """Claim the queue's next due run (now Pending), waiting up to ``wait`` seconds

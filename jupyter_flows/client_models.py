@@ -98,6 +98,8 @@ class FlowRun(Model):
     tags: list[str] = Field(default_factory=list)
     state: StateInfo | None = None
     run_count: int = 0
+    #: The current attempt's number (claims so far; 0 before any).
+    attempt: int = 0
     expected_start_time: datetime | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -207,12 +209,34 @@ class ClaimedVersion(Model):
     content: dict[str, Any] = Field(default_factory=dict)
 
 
+class RunLease(Model):
+    """The lease of one attempt of a claimed run: what that attempt presents with every
+    state, log batch and heartbeat (the server refuses a stale one: 409 stale_attempt)."""
+
+    flow_run_id: str
+    attempt: int
+    token: str
+    expires_at: datetime | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return {"flow_run_id": self.flow_run_id, "attempt": self.attempt, "token": self.token}
+
+
 class ClaimedRun(FlowRun):
     """A run an agent claimed (now Pending) and what it needs to run it."""
 
     flow_version: ClaimedVersion | None = None
     run_config: dict[str, Any] = Field(default_factory=dict)
     attempt: int = 1
+    lease: RunLease | None = None
+
+
+class HeartbeatAnswer(Model):
+    """Runs the agent must stop: ``cancel`` all of them; ``fenced`` are those whose attempt
+    is over (stop them without reporting anything)."""
+
+    cancel: list[str] = Field(default_factory=list)
+    fenced: list[str] = Field(default_factory=list)
 
 
 class AgentLogLine(Model):

@@ -285,6 +285,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** @description Propose the run's next state. An attempt of a claimed run (its agent, its run process) sends its `lease`: if another attempt holds the run now, or its lease ended, the change is refused with `stale_attempt` and nothing is written. */
     post: operations['setFlowRunState'];
     delete?: never;
     options?: never;
@@ -574,7 +575,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** @description What the engine's reporter sends, applied in one transaction in the order flow runs, task runs, states, logs, artifacts. A run, log or artifact id seen before is skipped, and so is a state equal (type and timestamp) to one in the run's history: resending a batch after a network failure duplicates nothing. An item that cannot be applied (an illegal transition, an unknown run) is refused alone and listed in `rejected`. */
+    /** @description What the engine's reporter sends, applied in one transaction in the order flow runs, task runs, states, logs, artifacts. A run, log or artifact id seen before is skipped, and so is a state equal (type and timestamp) to one in the run's history: resending a batch after a network failure duplicates nothing. An item that cannot be applied (an illegal transition, an unknown run) is refused alone and listed in `rejected`. A batch with a `lease` (a run process of a claimed run) is refused whole with `stale_attempt` when that attempt no longer holds its run. */
     post: operations['ingest'];
     delete?: never;
     options?: never;
@@ -836,6 +837,7 @@ export interface components {
       | 'method_not_allowed'
       | 'illegal_transition'
       | 'conflict'
+      | 'stale_attempt'
       | 'too_large'
       | 'unsupported_media_type'
       | 'too_many_requests'
@@ -885,6 +887,24 @@ export interface components {
        * @description Default now. Must carry a timezone.
        */
       timestamp?: string | null;
+    };
+    /** @description An attempt of a claimed run: the claim's answer gives it, and the attempt presents it with its states, log batches and heartbeats. */
+    Lease: {
+      flow_run_id: string;
+      attempt: number;
+      token: string;
+    };
+    SetRunState: {
+      type: components['schemas']['StateType'];
+      name?: string | null;
+      message?: string | null;
+      /**
+       * Format: date-time
+       * @description Default now. Must carry a timezone.
+       */
+      timestamp?: string | null;
+      /** @description The attempt this comes from (its agent, its run process). */
+      lease?: components['schemas']['Lease'] | null;
     };
     Page: {
       items: unknown[];
@@ -1117,6 +1137,8 @@ export interface components {
       tags: string[];
       state: components['schemas']['NullableState'];
       run_count: number;
+      /** @description Claims of the run so far; the current attempt's number (0 before any claim). */
+      attempt?: number;
       expected_start_time: components['schemas']['NullableTime'];
       start_time: components['schemas']['NullableTime'];
       end_time: components['schemas']['NullableTime'];
@@ -1218,6 +1240,8 @@ export interface components {
       states?: components['schemas']['IngestState'][];
       logs?: components['schemas']['CreateLog'][];
       artifacts?: components['schemas']['CreateArtifact'][];
+      /** @description The attempt the batch comes from (a run process of a claimed run). */
+      lease?: components['schemas']['Lease'] | null;
     };
     /** @description notebook: `data.uri` (where the executed notebook is); table: `data.rows` (a list) and `data.columns`; link: `data.url`. Other keys of `data` are kept as they are. */
     CreateArtifact: {
@@ -1332,6 +1356,9 @@ export interface components {
       items?: components['schemas']['Agent'][];
     };
     Heartbeat: {
+      /** @description The attempts the agent runs; each is renewed by this heartbeat. */
+      leases?: components['schemas']['Lease'][];
+      /** @description Runs by id alone (their current attempt, if this agent holds it). */
       running?: string[];
       /**
        * @default online
@@ -1342,6 +1369,8 @@ export interface components {
     HeartbeatAnswer: {
       /** @description Runs the agent must stop. */
       cancel: string[];
+      /** @description Those of `cancel` whose attempt is over (another attempt holds the run, or the server ended it): stop them without reporting anything. */
+      fenced: string[];
     };
     ClaimRun: {
       agent_id: string;
@@ -1355,6 +1384,14 @@ export interface components {
       run_config: Record<string, unknown>;
       /** @description Claims of this run so far. */
       attempt: number;
+      /** @description The new attempt's lease (present it as a `Lease`). */
+      lease: {
+        flow_run_id: string;
+        attempt: number;
+        token: string;
+        /** @description Unless a heartbeat renews it, the reaper ends it then. */
+        expires_at: components['schemas']['Time'];
+      };
     };
     CreateAgentLog: {
       /** @default 20 */
@@ -1480,6 +1517,24 @@ export interface components {
     };
     /** @description `illegal_transition`: the transition table refuses the change, nothing was changed; or `conflict`: another writer changed the run first, or an id exists elsewhere. */
     ConflictOrIllegal: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /** @description `illegal_transition`: the transition table refuses the change, nothing was changed; `conflict`: another writer changed the run first; or `stale_attempt`: the lease sent is not the run's current attempt's (the attempt must stop, reporting nothing). */
+    ConflictIllegalOrStale: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /** @description `stale_attempt`: the lease sent is not the run's current attempt's: another attempt holds the run, or the server ended this one. Nothing was written; the attempt must stop without reporting. */
+    StaleAttempt: {
       headers: {
         [name: string]: unknown;
       };
@@ -2192,7 +2247,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['ProposeState'];
+        'application/json': components['schemas']['SetRunState'];
       };
     };
     responses: {
@@ -2209,7 +2264,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
-      409: components['responses']['ConflictOrIllegal'];
+      409: components['responses']['ConflictIllegalOrStale'];
       413: components['responses']['TooLarge'];
     };
   };
@@ -2713,6 +2768,8 @@ export interface operations {
       400: components['responses']['InvalidInput'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['StaleAttempt'];
       413: components['responses']['TooLarge'];
     };
   };
@@ -3286,6 +3343,7 @@ export const errorCodeValues: ReadonlyArray<
   'method_not_allowed',
   'illegal_transition',
   'conflict',
+  'stale_attempt',
   'too_large',
   'unsupported_media_type',
   'too_many_requests',

@@ -23,11 +23,13 @@ Cancelled. A second signal is *cold*: stop everything now.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -49,7 +51,8 @@ from jupyter_flows.agent.infra.base import (
 from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
 from jupyter_flows.agent.run_document import RunDocument
 from jupyter_flows.client import FlowsAPIError, FlowsClient
-from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun
+from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun, RunLease
+from jupyter_flows.engine.http_reporter import HttpReporter
 from jupyter_flows.engine.run_env import RunEnv
 
 log = logging.getLogger("jupyter_flows.agent")
@@ -82,10 +85,23 @@ class ActiveRun:
     #: The last pending reason the agent posted for it (what its infrastructure says).
     reported_status: str = ""
     started_running: bool = False
+    #: Set when the server says this attempt is over (another holds the run, or the server
+    #: ended it): the process is stopped and nothing is reported for it.
+    fenced: bool = False
+    #: Where its process spools the records it could not deliver (local kinds).
+    spool: str | None = None
 
     @property
     def id(self) -> str:
         return self.run.id
+
+    @property
+    def lease(self) -> RunLease | None:
+        return self.run.lease
+
+    @property
+    def attempt(self) -> int:
+        return self.run.lease.attempt if self.run.lease else self.run.attempt
 
 
 class Agent:
@@ -102,11 +118,12 @@ class Agent:
         heartbeat_interval: float = 10.0,
         claim_wait: float = 10.0,
         grace: float = 30.0,
-        max_backoff: float = 30.0,
+        max_backoff: float = 5.0,
         clock: Callable[[], datetime] = utcnow,
         claim_client: FlowsClient | None = None,
         ship_logs: bool = True,
         python: str | None = None,
+        spool_dir: str | None = None,
     ) -> None:
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1")
@@ -125,12 +142,18 @@ class Agent:
         self.max_backoff = max_backoff
         self.clock = clock
         self.python = python or sys.executable
+        #: Run processes spool what the server cannot take here; the agent delivers it.
+        self.spool_dir = spool_dir or os.path.join(
+            tempfile.gettempdir(), f"jupyter-flows-spool-{os.getuid()}"
+        )
         self.id: str | None = None
         self.active: dict[str, ActiveRun] = {}
         self.launched = 0
         self.failures = 0
         self._lock = threading.Lock()
         self._slot_freed = threading.Event()
+        #: Set to end a claim back-off early (the server answered a heartbeat again).
+        self._retry_claim = threading.Event()
         self._stopping = threading.Event()
         self._cold = threading.Event()
         self._done = threading.Event()
@@ -200,6 +223,7 @@ class Agent:
             self._cold.set()
         self._stopping.set()
         self._slot_freed.set()
+        self._retry_claim.set()
 
     def shutdown(self) -> None:
         """Wait up to ``grace`` for running work, then stop what remains; go offline."""
@@ -224,7 +248,7 @@ class Agent:
         self._done.set()
         if self.id is not None:
             try:
-                self.client.heartbeat(self.id, list(self.active), status="offline")
+                self._send_heartbeat(status="offline")
             except FlowsAPIError as error:
                 log.warning("could not tell the server this agent stopped: %s", error)
         log.info("agent %r stopped", self.name)
@@ -254,10 +278,29 @@ class Agent:
         if claimed is None:
             return 0
         if self.stopping:  # claimed as the stop came: give it back
-            self._release(claimed.id, "SCHEDULED", "handed back: the agent is stopping")
+            self._release(
+                claimed.id, "SCHEDULED", "handed back: the agent is stopping", claimed.lease
+            )
+            return 0
+        if not self._confirm(claimed):
             return 0
         self.launch(claimed)
         return 1
+
+    def _confirm(self, claimed: ClaimedRun) -> bool:
+        """Renew the new attempt's lease before launching it: a claim answered while this
+        agent was paused may have been handed back (or claimed again) since."""
+        if claimed.lease is None or self.id is None:
+            return True
+        answer = self.client.heartbeat(self.id, leases=[claimed.lease])
+        if claimed.id in answer.fenced:
+            log.warning(
+                "run %s: the claim of attempt %d arrived after its lease ended; not launched",
+                claimed.id,
+                claimed.lease.attempt,
+            )
+            return False
+        return True
 
     def _claim(self, wait: float) -> ClaimedRun | None:
         assert self.id is not None
@@ -273,19 +316,37 @@ class Agent:
             self._claiming = False
 
     def heartbeat(self, now: datetime | None = None) -> list[str]:
-        """Tell the server which runs are active; stop those it names. Returns them."""
+        """Renew the leases of the active runs; stop the runs the server names (and report
+        nothing for those whose attempt it fenced). Returns the runs it named."""
         assert self.id is not None
         self._last_heartbeat = now or self.clock()
-        with self._lock:
-            running = list(self.active)
-        cancel = self.client.heartbeat(self.id, running)
-        for run_id in cancel:
+        answer = self._send_heartbeat()
+        fenced = set(answer.fenced)
+        for run_id in answer.cancel:
             active = self.active.get(run_id)
-            if active is not None and not active.cancel.is_set():
+            if active is None or active.cancel.is_set():
+                continue
+            if run_id in fenced:
+                active.fenced = True
+                log.warning(
+                    "run %s: attempt %d is fenced (the server gave the run up or to another "
+                    "attempt); stopping its process without reporting",
+                    run_id,
+                    active.attempt,
+                )
+            else:
                 log.info("run %s: stopping it, as the server asks (cancelled)", run_id)
-                active.cancel.set()
+            active.cancel.set()
         self._report_infrastructure()
-        return cancel
+        return list(answer.cancel)
+
+    def _send_heartbeat(self, status: str = "online") -> Any:
+        assert self.id is not None
+        with self._lock:
+            held = list(self.active.values())
+        leases = [a.lease for a in held if a.lease is not None and not a.fenced]
+        bare = [a.id for a in held if a.lease is None and not a.fenced]
+        return self.client.heartbeat(self.id, bare, status=status, leases=leases)
 
     def collect(self) -> list[str]:
         """Forget runs whose thread ended; returns their ids."""
@@ -302,10 +363,29 @@ class Agent:
     # ---------------------------------------------------------------- running one run
 
     def launch(self, claimed: ClaimedRun) -> ActiveRun:
-        """Start running a claimed run on a thread of its own."""
+        """Start running a claimed run on a thread of its own.
+
+        If this agent still runs an earlier attempt of the same run (it was paused while
+        the server gave the run up and scheduled it again), that attempt is fenced: it is
+        stopped, without reporting, and the new one starts only once it has ended.
+        """
         spec = self.run_spec(claimed)
-        active = ActiveRun(claimed, spec)
-        thread = threading.Thread(target=self._run, args=(active,), name=f"run-{claimed.id[-8:]}")
+        active = ActiveRun(claimed, spec, spool=RunEnv.from_environ(spec.env).spool)
+        with self._lock:
+            earlier = self.active.get(claimed.id)
+        if earlier is not None:
+            log.warning(
+                "run %s: attempt %d claimed while this agent still runs attempt %d; "
+                "stopping that one first, without reporting",
+                claimed.id,
+                active.attempt,
+                earlier.attempt,
+            )
+            earlier.fenced = True
+            earlier.cancel.set()
+        thread = threading.Thread(
+            target=self._run, args=(active, earlier), name=f"run-{claimed.id[-8:]}"
+        )
         active.thread = thread
         with self._lock:
             self.active[claimed.id] = active
@@ -315,7 +395,7 @@ class Agent:
             claimed.id,
             claimed.name,
             claimed.flow_name,
-            claimed.attempt,
+            active.attempt,
         )
         thread.start()
         return active
@@ -325,12 +405,20 @@ class Agent:
         config = claimed.run_config
         resources = dict(config.get("resources") or {})
         document = RunDocument.from_claim(claimed).to_json()
+        spool = None
+        if self.infra.runs_on_this_machine:  # a pod's spool would die with the pod
+            attempt = claimed.lease.attempt if claimed.lease else claimed.attempt
+            os.makedirs(self.spool_dir, mode=0o700, exist_ok=True)
+            spool = os.path.join(self.spool_dir, f"{claimed.id}-{attempt}.jsonl")
         handoff = RunEnv(
             flow_run_id=claimed.id,
             **self._api_settings(),
             run_document=document if len(document) <= MAX_ENV_SPEC else None,
             # The run process ends if this agent dies.
             agent_pid=os.getpid() if self.infra.runs_on_this_machine else None,
+            # What the run process presents with its records.
+            lease=f"{claimed.lease.attempt}:{claimed.lease.token}" if claimed.lease else None,
+            spool=spool,
             run_process=True,
             console_logs=False,  # its logs reach the server already
         )
@@ -361,7 +449,9 @@ class Agent:
             settings["api_token"] = value
         return settings
 
-    def _run(self, active: ActiveRun) -> None:
+    def _run(self, active: ActiveRun, earlier: ActiveRun | None = None) -> None:
+        if earlier is not None and earlier.thread is not None:
+            earlier.thread.join()  # never two attempts of one run from this agent at once
         try:
             status = self.infra.run(
                 active.spec,
@@ -371,7 +461,7 @@ class Agent:
             )
         except InvalidRunSpec as error:  # it cannot run here as specified: no retry helps
             log.error("run %s: cannot be started: %s", active.id, error)
-            self._release(active.id, "FAILED", f"cannot be started: {error}")
+            self._release(active.id, "FAILED", f"cannot be started: {error}", active.lease)
             self._slot_freed.set()
             return
         except InfrastructureError as error:
@@ -391,10 +481,23 @@ class Agent:
             self._slot_freed.set()
 
     def _finish(self, active: ActiveRun, status: ExitStatus) -> None:
-        """Report how the run ended when its engine could not (killed, crashed, stopped)."""
+        """Report how the run ended when its engine could not (killed, crashed, stopped);
+        nothing for a fenced attempt (the run is another attempt's, or the server's)."""
         if self._job_logs is not None:
             self._job_logs.flush(5.0)
-        run = self.client.get_flow_run(active.id)
+        if active.fenced:
+            log.info(
+                "run %s: attempt %d stopped (%s); fenced, so nothing is reported",
+                active.id,
+                active.attempt,
+                status.message,
+            )
+            self._drop_spool(active)
+            return
+        self._deliver_spool(active)
+        if active.fenced:
+            return
+        run = self._until_answered(lambda: self.client.get_flow_run(active.id))
         state = run.state.type if run.state is not None else None
         if state in FINAL_STATE_TYPES or (state == "SCHEDULED" and not active.shutdown):
             log.info(
@@ -404,22 +507,83 @@ class Agent:
                 status.message,
             )
             return
+        lease = active.lease
         if active.shutdown:
             if state == "PENDING":
-                self._release(active.id, "SCHEDULED", "handed back: its agent shut down")
+                self._release(active.id, "SCHEDULED", "handed back: its agent shut down", lease)
             else:
-                self._release(active.id, "CANCELLED", "its agent shut down before it finished")
+                why = "its agent shut down before it finished"
+                self._release(active.id, "CANCELLED", why, lease)
         elif status.cancelled:
-            self._release(active.id, "CANCELLED", f"cancelled: process {status.message}")
+            self._release(active.id, "CANCELLED", f"cancelled: process {status.message}", lease)
         elif status.code is None:
-            self._release(active.id, "CRASHED", status.message)
+            self._release(active.id, "CRASHED", status.message, lease)
         else:
-            self._release(active.id, "CRASHED", f"its process {status.message}")
+            self._release(active.id, "CRASHED", f"its process {status.message}", lease)
 
-    def _release(self, run_id: str, state: str, message: str) -> None:
+    def _deliver_spool(self, active: ActiveRun) -> None:
+        """Deliver what the run's process spooled (it could not reach the server), with the
+        attempt's lease, however long the server stays away (until a cold stop)."""
+        path = active.spool
+        if not path or not os.path.exists(path) or os.path.getsize(path) == 0:
+            self._drop_spool(active)
+            return
+        scheme, _, value = self.client.headers.get("Authorization", "").partition(" ")
+        reporter = HttpReporter(
+            self.client.api_url,
+            api_key=value if scheme == "Bearer" else None,
+            token=value if scheme == "token" else None,
+            lease=active.lease.wire() if active.lease else None,
+            max_backoff=self.max_backoff,
+        )
+        count = reporter.replay(path)
+        log.info("run %s: delivering %d records its process spooled", active.id, count)
+        while not reporter.drain(30.0):
+            if self._cold.is_set():
+                log.warning("run %s: stopped delivering its spooled records (%s)", active.id, path)
+                reporter.close(0)
+                return
+            log.warning(
+                "run %s: %d spooled records wait for the server", active.id, reporter.pending
+            )
+        reporter.close(0)
+        if reporter.fenced:
+            active.fenced = True
+            log.info("run %s: its spooled records are of a fenced attempt: dropped", active.id)
+        self._drop_spool(active)
+
+    @staticmethod
+    def _drop_spool(active: ActiveRun) -> None:
+        if active.spool:
+            with contextlib.suppress(OSError):
+                os.unlink(active.spool)
+
+    def _until_answered(self, call: Callable[[], Any]) -> Any:
+        """``call()`` again and again while the server does not answer (a cold stop ends it)."""
+        delay, warned = 0.5, False
+        while True:
+            try:
+                return call()
+            except FlowsAPIError as error:
+                if error.status not in (0, 502, 503, 504) or self._cold.is_set():
+                    raise
+                if not warned:
+                    log.warning("the server does not answer (%s); trying again", error)
+                    warned = True
+            self._cold.wait(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+    def _release(
+        self, run_id: str, state: str, message: str, lease: RunLease | None = None
+    ) -> None:
         try:
-            after = self.client.set_flow_run_state(run_id, state, message=message)
+            after = self._until_answered(
+                lambda: self.client.set_flow_run_state(run_id, state, message=message, lease=lease)
+            )
         except FlowsAPIError as error:
+            if error.error == "stale_attempt":
+                log.info("run %s: not reported %s: %s", run_id, state.lower(), error.message)
+                return
             if error.status in (404, 409):
                 return  # it moved on its own meanwhile
             raise
@@ -443,7 +607,9 @@ class Agent:
             if not said or said == active.reported_status:
                 continue
             try:
-                self.client.set_flow_run_state(active.id, "PENDING", message=said)
+                self.client.set_flow_run_state(
+                    active.id, "PENDING", message=said, lease=active.lease
+                )
                 active.reported_status = said
             except FlowsAPIError as error:
                 if error.status == 409:  # it is running: nothing to say any more
@@ -461,17 +627,27 @@ class Agent:
     def _heartbeat_loop(self) -> None:
         # Also while shutting down warm: runs still going must not look dead, and a
         # cancellation must still reach them.
+        failing = False
         while not self._done.wait(self.heartbeat_interval):
             try:
                 self.heartbeat()
             except FlowsAPIError as error:
-                log.warning("heartbeat failed: %s", error)
+                if not failing:
+                    log.warning("heartbeat failed: %s", error)
+                failing = True
+                continue
+            if failing:  # the server is back: claim again now, not after the back-off
+                log.info("the server answers again")
+                self._retry_claim.set()
+            failing = False
 
     def _back_off(self, error: FlowsAPIError) -> None:
         self.failures += 1
         delay = min(0.5 * 2 ** (self.failures - 1), self.max_backoff)
         log.warning("claim failed (%s); trying again in %.1f s", error, delay)
-        self._stopping.wait(delay)
+        self._retry_claim.clear()
+        if not self.stopping:
+            self._retry_claim.wait(delay)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():

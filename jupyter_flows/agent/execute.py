@@ -122,10 +122,13 @@ def _fail(run_id: str, message: str) -> None:
     """Report a run that could not start as Failed (Pending → Failed), and say why."""
     print(message, file=sys.stderr, flush=True)
     from jupyter_flows.client import FlowsAPIError, FlowsClient
+    from jupyter_flows.client_models import RunLease
 
+    held = RunEnv.from_environ().lease_of()
+    lease = RunLease.model_validate(held) if held else None
     try:
         with FlowsClient() as client:
-            client.set_flow_run_state(run_id, "FAILED", message=message)
+            client.set_flow_run_state(run_id, "FAILED", message=message, lease=lease)
     except FlowsAPIError as error:
         print(f"could not report the failure: {error}", file=sys.stderr, flush=True)
 

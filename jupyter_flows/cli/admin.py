@@ -172,14 +172,45 @@ def key_revoke(key_id: str) -> None:
     "--create-key", metavar="NAME", help="Create a user API key NAME first and print its token."
 )
 @click.option("--base-url", default="/", show_default=True, help="URL prefix of every route.")
+@click.option(
+    "--max-body-bytes",
+    type=int,
+    help="The largest request body the server reads (default 10 MiB); 413 above.",
+)
+@click.option(
+    "--reaper-threshold",
+    type=float,
+    help="Seconds a claimed attempt's lease lasts without a heartbeat; then its run is "
+    "crashed (and retried if the flow allows). Default 60.",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    help="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+)
 def server(
-    ip: str, port: int, db: str | None, token: str | None, create_key: str | None, base_url: str
+    ip: str,
+    port: int,
+    db: str | None,
+    token: str | None,
+    create_key: str | None,
+    base_url: str,
+    max_body_bytes: int | None,
+    reaper_threshold: float | None,
+    log_level: str,
 ) -> None:
     """Start a standalone jupyter-flows server (the REST API alone, with API keys)."""
     from jupyter_flows.server import standalone
 
-    argv = [f"--ip={ip}", f"--port={port}", f"--base-url={base_url}"]
-    for flag, value in (("--db", db), ("--token", token), ("--create-key", create_key)):
-        if value:
+    argv = [f"--ip={ip}", f"--port={port}", f"--base-url={base_url}", f"--log-level={log_level}"]
+    for flag, value in (
+        ("--db", db),
+        ("--token", token),
+        ("--create-key", create_key),
+        ("--max-body-bytes", max_body_bytes),
+        ("--reaper-threshold", reaper_threshold),
+    ):
+        if value is not None and value != "":
             argv.append(f"{flag}={value}")
     raise click.exceptions.Exit(standalone.main(argv))

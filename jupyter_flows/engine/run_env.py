@@ -57,6 +57,10 @@ RUN_SPEC = "JUPYTER_FLOWS_RUN_SPEC"
 AGENT_PID = "JUPYTER_FLOWS_AGENT_PID"
 #: JSON ``{"address"?, "cluster_kwargs"?}``: run the flow's tasks on this Dask cluster.
 DASK = "JUPYTER_FLOWS_DASK"
+#: The attempt's lease (``attempt:token``), presented with every batch of records.
+LEASE = "JUPYTER_FLOWS_LEASE"
+#: Where the run process spools what it cannot deliver (its agent delivers it later).
+SPOOL = "JUPYTER_FLOWS_SPOOL"
 
 # ------------------------------------------------------------------ tests
 
@@ -86,6 +90,10 @@ class RunEnv:
     agent_pid: int | None = None
     #: Where the flow's tasks run on Dask: ``{"address"?, "cluster_kwargs"?}``.
     dask: Mapping[str, Any] | None = None
+    #: The attempt's lease as ``attempt:token`` (see :meth:`lease_of`).
+    lease: str | None = None
+    #: The spool file for records the server could not take.
+    spool: str | None = None
     #: The process is one flow run's own (a timeout ends it).
     run_process: bool = False
     #: Run logs go to the console too.
@@ -103,6 +111,8 @@ class RunEnv:
             AGENT_PID: None if self.agent_pid is None else str(self.agent_pid),
             RUN_SPEC: self.run_document,
             DASK: None if self.dask is None else json.dumps(dict(self.dask)),
+            LEASE: self.lease,
+            SPOOL: self.spool,
         }
         return {name: value for name, value in values.items() if value is not None}
 
@@ -120,9 +130,19 @@ class RunEnv:
             run_document=env.get(RUN_SPEC) or None,
             agent_pid=int(pid) if pid.isdigit() else None,
             dask=json.loads(dask) if dask else None,
+            lease=env.get(LEASE) or None,
+            spool=env.get(SPOOL) or None,
             run_process=env.get(RUN_PROCESS) == "1",
             console_logs=env.get(CONSOLE_LOGS, "1") not in _OFF,
         )
+
+    def lease_of(self) -> dict[str, Any] | None:
+        """The attempt's lease as the API takes it (``flow_run_id``, ``attempt``, ``token``),
+        None without a run id or a well-formed lease."""
+        attempt, _, token = (self.lease or "").partition(":")
+        if not self.flow_run_id or not attempt.isdigit() or not token:
+            return None
+        return {"flow_run_id": self.flow_run_id, "attempt": int(attempt), "token": token}
 
     @classmethod
     def take(cls, environ: MutableMapping[str, str] | None = None) -> RunEnv:

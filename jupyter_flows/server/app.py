@@ -16,6 +16,7 @@ from traitlets import Bool, Float, Int, Unicode, default
 
 from jupyter_flows._version import __version__
 from jupyter_flows.engine import run_env
+from jupyter_flows.server import redact
 from jupyter_flows.server.background import BackgroundConfig
 from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
 from jupyter_flows.server.dispatch import Dispatcher
@@ -109,10 +110,18 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
             bus=bus,
             runner=runner,
             max_body_bytes=self.max_body_bytes,
-            dispatcher=Dispatcher(runner, bus, recheck=self.claim_recheck_seconds),
+            dispatcher=Dispatcher(
+                runner,
+                bus,
+                recheck=self.claim_recheck_seconds,
+                lease_seconds=self.reaper_threshold_seconds,
+            ),
             open_folder=self.open_folder,
+            lease_seconds=self.reaper_threshold_seconds,
         )
         self.settings[SETTINGS_KEY] = self.context
+        loggers = [self.log] + ([self.serverapp.log] if self.serverapp is not None else [])
+        redact.install(*loggers)  # no API key in any log line
         self._env_set = {}
         self._export_env()
         self.log.info("jupyter-flows: store at %r", db)

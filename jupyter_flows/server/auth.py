@@ -10,8 +10,9 @@ this server forgets every trusted key at once; a key revoked through another ser
 same database stops working here within ``key_cache_seconds``.
 
 :class:`FlowsAuthorizer` lets a *user* key do everything the REST API offers, an *agent* key
-only what agents do (report states and logs, ingest, read runs, listen to events), and
-neither touch the rest of the Jupyter server (kernels, contents, terminals): a team server
+only what agents do, for its own agents and the runs they hold (``server/access.py``: claim,
+heartbeat, report the states and logs of held runs, read them), and neither touch the rest
+of the Jupyter server (kernels, contents, terminals): a team server
 hands out keys, and a key must not be a shell. Users authenticated by the server's own
 token keep every right, as in any Jupyter server.
 """
@@ -29,24 +30,6 @@ from traitlets import Float
 
 from jupyter_flows.server.context import SETTINGS_KEY
 from jupyter_flows.store.keys import TOKEN_PREFIX, hash_token
-
-#: (resource, action) pairs an agent key may use. Actions follow jupyter_server: GET is
-#: "read"; POST, PATCH and DELETE are "write".
-AGENT_RIGHTS = frozenset(
-    {
-        ("flows.version", "read"),
-        ("flows.flow_runs", "read"),
-        ("flows.flow_run_states", "write"),
-        ("flows.task_runs", "read"),
-        ("flows.task_runs", "write"),
-        ("flows.logs", "read"),
-        ("flows.logs", "write"),
-        ("flows.ingest", "write"),
-        ("flows.events", "read"),
-        ("flows.agents", "read"),
-        ("flows.agents", "write"),
-    }
-)
 
 
 @dataclass
@@ -133,7 +116,9 @@ _MAX_TRUSTED_KEYS = 10_000
 
 
 class FlowsAuthorizer(Authorizer):
-    """User keys: the REST API. Agent keys: what agents do (``AGENT_RIGHTS``). Else 403."""
+    """User keys: the REST API. Agent keys: the operations whose handler names them in its
+    ``agent_access`` (``server/access.py`` then limits them to the key's own agents and the
+    runs those hold). Else 403."""
 
     def is_authorized(self, handler: Any, user: User, action: str, resource: str) -> bool:
         if not isinstance(user, KeyUser):
@@ -141,5 +126,7 @@ class FlowsAuthorizer(Authorizer):
         if not resource.startswith("flows."):
             return False
         if user.role == "agent":
-            return (resource, action) in AGENT_RIGHTS
+            method = getattr(getattr(handler, "request", None), "method", "") or ""
+            access: dict[str, str] = getattr(handler, "agent_access", {}) or {}
+            return method in access
         return user.role == "user"

@@ -31,3 +31,6 @@ class FlowsContext:
     dispatcher: Dispatcher
     #: Folder below the server root where ``POST artifacts/{id}/open`` writes notebooks.
     open_folder: str = "jupyter-flows-runs"
+    #: How long a claimed attempt's lease lasts without a heartbeat renewing it (the
+    #: reaper's threshold).
+    lease_seconds: float = 60.0

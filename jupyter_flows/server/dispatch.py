@@ -24,6 +24,7 @@ from typing import Any
 from jupyter_flows.server.event_bus import EventBus, Message
 from jupyter_flows.server.service import agents
 from jupyter_flows.server.transactions import TransactionRunner
+from jupyter_flows.store.leases import DEFAULT_LEASE_SECONDS
 from jupyter_flows.store.types import utcnow
 
 
@@ -37,8 +38,10 @@ class Dispatcher:
         *,
         recheck: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.runner = runner
+        self.lease_seconds = lease_seconds
         self.bus = bus
         self._listening = False
         self.recheck = recheck
@@ -89,7 +92,9 @@ class Dispatcher:
         deadline = loop.time() + wait
         while True:
             generation = self._generation.get(queue, 0)
-            found: agents.Claim = await self.runner(agents.claim, queue, agent_id)
+            found: agents.Claim = await self.runner(
+                agents.claim, queue, agent_id, lease_seconds=self.lease_seconds
+            )
             if found.run is not None:
                 if gone is not None and gone.done():
                     await self.runner(

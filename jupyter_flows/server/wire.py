@@ -137,11 +137,26 @@ class RunDeployment(Wire):
 # ------------------------------------------------------------------ runs and states
 
 
+class Lease(Wire):
+    """What an attempt of a claimed run presents (the claim's answer gave it)."""
+
+    flow_run_id: Id
+    attempt: Annotated[int, Field(ge=1, le=1_000_000)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class ProposeState(Wire):
     type: StateType
     name: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     message: str | None = None
     timestamp: Timestamp | None = None
+
+
+class SetRunState(ProposeState):
+    """``POST flow-runs/{id}/state``: an attempt of a claimed run (its agent, its process)
+    sends its ``lease``; a stale one is refused (409 stale_attempt)."""
+
+    lease: Lease | None = None
 
 
 class CreateFlowRun(Wire):
@@ -215,6 +230,9 @@ class Ingest(Wire):
     states: list[IngestState] = Field(default_factory=list)
     logs: list[CreateLog] = Field(default_factory=list)
     artifacts: list[CreateArtifact] = Field(default_factory=list)
+    #: The attempt the batch comes from (a run process of a claimed run): refused whole
+    #: with 409 stale_attempt when that attempt no longer holds the run.
+    lease: Lease | None = None
 
 
 # ------------------------------------------------------------------ notebooks
@@ -285,9 +303,12 @@ class RegisterAgent(Wire):
 
 
 class Heartbeat(Wire):
-    """``running``: the flow runs the agent is working on. ``status: "offline"`` says the
-    agent is stopping: its claimed runs not listed go back to their queue."""
+    """``leases``: the attempts the agent is running (renewed by this heartbeat);
+    ``running``: runs by id alone (their current attempt, if this agent holds it).
+    ``status: "offline"`` says the agent is stopping: its claimed runs not listed go back
+    to their queue."""
 
+    leases: list[Lease] = Field(default_factory=list, max_length=10_000)
     running: list[Id] = Field(default_factory=list, max_length=10_000)
     status: Literal["online", "offline"] = "online"
 

@@ -95,9 +95,16 @@ def pick_flow(
 def parameter_schema(flow: Flow[..., Any]) -> dict[str, Any]:
     """JSON Schema of the flow's parameters: types from the hints, defaults from the signature.
 
-    A parameter whose type JSON Schema cannot describe (a DataFrame) accepts any value.
+    A parameter whose type JSON Schema cannot describe (a DataFrame) accepts any value. A
+    flow without ``**kwargs`` takes no other parameter (``additionalProperties: false``):
+    the server refuses a run with an unknown one (400 invalid_parameters) instead of the
+    run failing later on its agent.
     """
     import pydantic
+
+    closed = not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in flow.signature.parameters.values()
+    )
 
     fields: dict[str, Any] = {}
     for name, param in flow.signature.parameters.items():
@@ -113,6 +120,8 @@ def parameter_schema(flow: Flow[..., Any]) -> dict[str, Any]:
         try:
             model = pydantic.create_model(title, __config__=config, **fields)
             schema: dict[str, Any] = model.model_json_schema()
+            if closed:
+                schema["additionalProperties"] = False
             return schema
         except (pydantic.PydanticUserError, pydantic.errors.PydanticInvalidForJsonSchema):
             pass
@@ -126,7 +135,10 @@ def parameter_schema(flow: Flow[..., Any]) -> dict[str, Any]:
             prop.setdefault("title", name.replace("_", " ").title())
             properties[name] = prop
         required = [name for name, (_, default) in fields.items() if default is ...]
-        return {"title": title, "type": "object", "properties": properties, "required": required}
+        out = {"title": title, "type": "object", "properties": properties, "required": required}
+        if closed:
+            out["additionalProperties"] = False
+        return out
 
 
 def module_spec(path: str | Path, *, flow: str | None = None, name: str | None = None) -> FlowSpec:

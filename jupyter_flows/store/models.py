@@ -170,6 +170,11 @@ class Agent(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="online")
     last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The agent API key that registered it: only that key may act as this agent. None for
+    #: an agent registered with a user key or the server's token.
+    api_key_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("api_keys.id", ondelete="SET NULL"), index=True
+    )
 
 
 # ------------------------------------------------------------------ runs
@@ -234,6 +239,14 @@ class FlowRun(RunMixin, Base):
     parent_task_run_id: Mapped[str | None] = mapped_column(ID)
     #: Unique per flow group: a retried create, or one schedule slot, makes one run.
     idempotency_key: Mapped[str | None] = mapped_column(NAME)
+    #: The attempt's lease (``store.leases``): each claim makes attempt ``attempt`` with a
+    #: fresh ``lease_token``; every state, log batch and heartbeat of that attempt carries
+    #: both, and those of an older attempt are refused. The holder (``agent_id``) renews it
+    #: by heartbeat until ``lease_expires_at``; the reaper crashes runs whose lease expired.
+    #: A run sent back to its queue loses its lease (token None): nobody holds it.
+    attempt: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    lease_token: Mapped[str | None] = mapped_column(sa.String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class TaskRun(RunMixin, Base):

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
 from jupyter_flows.store.errors import Conflict, InvalidInput, NotFound, StateConflict
-from jupyter_flows.store.models import Agent, AgentLogLine, FlowRun, FlowRunState, WorkQueue
+from jupyter_flows.store.leases import DEFAULT_LEASE_SECONDS, HELD_TYPES, grant
+from jupyter_flows.store.models import Agent, AgentLogLine, FlowRun, WorkQueue
 from jupyter_flows.store.runs import propose_state
 from jupyter_flows.store.types import dialect_insert, json_contains_all, new_id, utcnow
 
@@ -194,7 +195,7 @@ def set_agent_status(session: Session, agent_id: str, status: str) -> None:
 
 
 #: A run an agent is working on is in one of these (Retrying: between in-process attempts).
-AGENT_ACTIVE_TYPES = (*ACTIVE_TYPES, StateType.RETRYING)
+AGENT_ACTIVE_TYPES = HELD_TYPES
 
 
 def read_agent_runs(
@@ -209,14 +210,6 @@ def read_agent_runs(
     else:
         query = query.where(FlowRun.id.in_(list(run_ids)))
     return list(session.scalars(query.order_by(FlowRun.state_timestamp, FlowRun.id)))
-
-
-def count_claims(session: Session, flow_run_id: str) -> int:
-    """How many times a run was claimed by an agent: its attempt through the queue."""
-    query = sa.select(sa.func.count()).where(
-        FlowRunState.run_id == flow_run_id, FlowRunState.type == StateType.PENDING
-    )
-    return int(session.scalar(query) or 0)
 
 
 def next_due_time(session: Session, work_queue_id: str) -> datetime | None:
@@ -272,10 +265,16 @@ def read_agent_logs(
 
 
 def claim_next_run(
-    session: Session, work_queue_id: str, agent_id: str, *, now: datetime | None = None
+    session: Session,
+    work_queue_id: str,
+    agent_id: str,
+    *,
+    now: datetime | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> FlowRun | None:
     """Claim the next due Scheduled (or Late) run of a queue for an agent: move it to
-    Pending with ``agent_id`` set, and return it; None if nothing may be claimed now.
+    Pending with ``agent_id`` set, as a new attempt holding a lease of ``lease_seconds``
+    (``store.leases``), and return it; None if nothing may be claimed now.
 
     Honours the queue's paused flag, its tag filter (the run must carry every tag) and its
     concurrency limit. Exactly once, under any number of concurrent claimers: the run's
@@ -334,8 +333,8 @@ def claim_next_run(
                 session,
                 run,
                 State(StateType.PENDING, message=CLAIM_MESSAGE, timestamp=now),
-                details={"agent_id": agent_id},
-                updates={"agent_id": agent_id},
+                details={"agent_id": agent_id, "attempt": run.attempt + 1},
+                updates={"agent_id": agent_id, **grant(run.attempt, now, lease_seconds)},
             )
         except StateConflict:
             continue  # another claimer won this one; try the next

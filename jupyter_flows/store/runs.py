@@ -27,6 +27,7 @@ from jupyter_flows.engine.states import (
     check_transition,
 )
 from jupyter_flows.store.errors import InvalidInput, NotFound, StateConflict
+from jupyter_flows.store.leases import REVOKED, REVOKING_TYPES
 from jupyter_flows.store.models import (
     Deployment,
     FlowRun,
@@ -184,6 +185,8 @@ class _Chain:
         if ts.tzinfo is None:
             raise InvalidInput("a state's timestamp must be timezone-aware")
         extra = dict(proposal.updates or {})
+        if to_type in REVOKING_TYPES and self.model is FlowRun and "lease_token" not in extra:
+            extra.update(REVOKED)  # back to its queue, or crashed: the attempt's lease ends
         forbidden = _STATE_COLUMNS.intersection(extra)
         if forbidden:
             raise InvalidInput(f"only propose_state sets {', '.join(sorted(forbidden))}")

@@ -347,6 +347,65 @@ def test_records_the_server_rejects_are_counted_and_not_resent(
     assert "PENDING -> PENDING" in caplog.text
 
 
+def test_a_fenced_attempt_sends_its_lease_then_drops_everything_and_stops(
+    server: IngestServer, make_reporter: Callable[..., HttpReporter]
+) -> None:
+    lease = {"flow_run_id": "run-1", "attempt": 1, "token": "t1"}
+    server.answer = lambda batch: (
+        (409, {"error": "stale_attempt", "message": "attempt 1 of flow run run-1 is stale"})
+        if any(entry["message"] == "late" for entry in batch["logs"])
+        else None
+    )
+    fenced: list[str] = []
+    rep = make_reporter(server.url, lease=lease, on_fenced=fenced.append)
+    rep.flow_run_created(flow_run())
+    rep.log(line("early"))
+    assert rep.drain()
+    assert server.batches[0]["lease"] == lease
+    rep.log(line("late"))
+    assert rep.drain()  # nothing waits any more: a fenced attempt's records are dropped
+    assert fenced == ["attempt 1 of flow run run-1 is stale"] and rep.fenced
+    rep.state_changed(state())
+    rep.log(line("after"))
+    assert rep.pending == 0
+    assert [entry["message"] for entry in server.records("logs")] == ["early"]
+    assert len(server.refused) == 1  # never resent
+
+
+def test_with_a_spool_nothing_is_dropped_and_what_is_left_at_exit_is_delivered_later(
+    server: IngestServer, make_reporter: Callable[..., HttpReporter], tmp_path: Any
+) -> None:
+    """The buffer overflows into the spool file (in order) instead of dropping log lines;
+    what was not delivered when the process ends is spooled; another reporter (the
+    agent's) delivers it, the run before its lines."""
+    spool = tmp_path / "run.jsonl"
+    server.stop()  # away from the start
+    rep = make_reporter(server.url, max_buffer=50, spool_path=str(spool), max_backoff=0.05)
+    rep.flow_run_created(flow_run())
+    rep.state_changed(state())
+    for i in range(200):
+        rep.log(line(f"m{i}"))
+    assert rep.dropped_logs == 0 and spool.stat().st_size > 0
+    assert not rep.drain(0.3)
+    rep._stop.set()
+    assert rep.spool_rest() > 0  # what the exit hook does after a short wait
+
+    back = IngestServer(server.port)
+    try:
+        agent_side = make_reporter(back.url)
+        assert agent_side.replay(str(spool)) == 202
+        assert agent_side.drain(30)
+        messages = [entry["message"] for entry in back.records("logs")]
+        assert sorted(messages) == sorted(f"m{i}" for i in range(200))
+        assert [r["id"] for r in back.records("flow_runs")] == ["run-1"]
+        assert len(back.records("states")) == 1
+        assert spool.stat().st_size == 0  # delivered: emptied
+        kinds = [k for batch in back.batches for k in ("flow_runs", "logs") if batch[k]]
+        assert kinds[0] == "flow_runs"  # the run arrives before any of its lines
+    finally:
+        back.stop()
+
+
 # ---------------------------------------------------------------- picked up from the environment
 
 

@@ -183,15 +183,63 @@ async def test_heartbeat_answers_cancellations(api) -> None:
     ids = [r["id"] for r in runs]
     for run_id in ids:
         await api("POST", f"flow-runs/{run_id}/state", {"type": "RUNNING"}, expect=200)
-    assert (await api("POST", path, {"running": ids}, expect=200)).body == {"cancel": []}
+    answer = await api("POST", path, {"running": ids}, expect=200)
+    assert answer.body == {"cancel": [], "fenced": []}
     await api("POST", f"flow-runs/{ids[0]}/cancel", expect=202)
     answer = await api("POST", path, {"running": ids}, expect=200)
-    assert answer.body == {"cancel": [ids[0]]}
-    assert (await api("POST", path, {"running": ["gone"]}, expect=200)).body == {"cancel": ["gone"]}
+    assert answer.body == {"cancel": [ids[0]], "fenced": []}
+    gone = await api("POST", path, {"running": ["gone"]}, expect=200)
+    assert gone.body == {"cancel": ["gone"], "fenced": ["gone"]}
     await api("POST", path, expect=200)  # an empty body is an idle agent's heartbeat
     await api("POST", "agents/nope/heartbeat", {"running": []}, expect=404)
     listed = (await api("GET", f"agents/{agent['id']}", expect=200)).body
     assert listed["running"] == 2
+
+
+async def test_each_claim_is_an_attempt_whose_lease_fences_the_ones_before(api) -> None:
+    """A crashed and retried run's first attempt can no longer report states, logs or
+    heartbeats: each is refused (409 stale_attempt) or answered "fenced", nothing written."""
+    deployment = await _deployment(api)
+    run = await _run(api, deployment)
+    agent = await _agent(api)
+    first = (await api("POST", "work-queues/q1/claim", {"agent_id": agent["id"]})).body
+    lease1 = first["lease"]
+    assert first["attempt"] == lease1["attempt"] == 1 and lease1["flow_run_id"] == run["id"]
+    assert lease1["token"] and lease1["expires_at"]
+    body = {"type": "RUNNING", "lease": {k: lease1[k] for k in ("flow_run_id", "attempt", "token")}}
+    await api("POST", f"flow-runs/{run['id']}/state", body, expect=200)
+    # The agent lets go (offline, not listing it): Crashed, the lease ends with it.
+    await api("POST", f"agents/{agent['id']}/heartbeat", {"status": "offline"}, expect=200)
+    assert (await api("GET", f"flow-runs/{run['id']}")).body["state"]["type"] == "CRASHED"
+    await api("POST", f"flow-runs/{run['id']}/state", {"type": "SCHEDULED"}, expect=200)
+    await api("POST", "agents", {"name": "a1", "work_queue": "q1"}, expect=200)  # back
+    second = (await api("POST", "work-queues/q1/claim", {"agent_id": agent["id"]})).body
+    assert second["id"] == run["id"] and second["attempt"] == 2
+    assert second["lease"]["token"] != lease1["token"]
+
+    stale = {k: lease1[k] for k in ("flow_run_id", "attempt", "token")}
+    refused = await api(
+        "POST", f"flow-runs/{run['id']}/state", {"type": "RUNNING", "lease": stale}, expect=409
+    )
+    assert refused.error == "stale_attempt" and "is at attempt 2" in refused.body["message"]
+    line = {
+        "id": "01a00000-0000-7000-8000-000000000001",
+        "flow_run_id": run["id"],
+        "level": 20,
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "message": "from the stale attempt",
+    }
+    batch = {"logs": [line], "states": [], "lease": stale}
+    assert (await api("POST", "ingest", batch, expect=409)).error == "stale_attempt"
+    logs = (await api("GET", f"flow-runs/{run['id']}/logs")).body
+    assert logs["total"] == 0
+    beat = await api("POST", f"agents/{agent['id']}/heartbeat", {"leases": [stale]}, expect=200)
+    assert beat.body == {"cancel": [run["id"]], "fenced": [run["id"]]}
+    current = {k: second["lease"][k] for k in ("flow_run_id", "attempt", "token")}
+    beat = await api("POST", f"agents/{agent['id']}/heartbeat", {"leases": [current]}, expect=200)
+    assert beat.body == {"cancel": [], "fenced": []}
+    batch = {"logs": [line], "lease": current}
+    assert (await api("POST", "ingest", batch, expect=200)).body["logs"] == 1
 
 
 async def test_offline_heartbeat_hands_back_what_did_not_start(api) -> None:
@@ -237,7 +285,9 @@ async def test_agent_key_may_claim_but_not_manage_queues(api) -> None:
     await api("POST", f"agents/{agent['id']}/heartbeat", {}, headers=headers, expect=200)
     await api("GET", f"flow-runs/{run['id']}/pending-reason", headers=headers, expect=200)
     await api("POST", "work-queues/q1/pause", headers=headers, expect=403)
-    await api("GET", "work-queues/q1/preview", headers=headers, expect=403)
+    await api("GET", "work-queues/q1/preview", headers=headers, expect=200)  # it serves q1
+    await api("POST", "work-queues", {"name": "q2"}, expect=201)
+    await api("GET", "work-queues/q2/preview", headers=headers, expect=403)
 
 
 async def test_pending_reasons(api) -> None:

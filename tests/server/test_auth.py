@@ -6,6 +6,7 @@ Jupyter token stays the admin credential that creates keys.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -61,20 +62,82 @@ async def test_agent_key_on_a_user_endpoint_is_403(api) -> None:
     assert (await api("GET", "flows")).body["total"] == 0  # nothing was changed
 
 
-async def test_agent_key_does_agent_things(api) -> None:
+async def test_agent_key_does_agent_things_for_the_runs_its_agent_holds(api) -> None:
     agent = await _key(api, "agent")
-    run = await api.adhoc_run()
+    version = await api.register()
+    body = {"flow_id": version["flow_id"], "name": "d", "work_queue": "q1"}
+    deployment = (await api("POST", "deployments", body, expect=201)).body
+    path = f"deployments/{deployment['id']}/runs"
+    run = (await api("POST", path, {"parameters": {"n": 1}}, expect=201)).body
+    me = (await api("POST", "agents", {"name": "a", "work_queue": "q1"}, headers=agent)).body
+    claim = {"agent_id": me["id"]}
+    claimed = (await api("POST", "work-queues/q1/claim", claim, headers=agent, expect=200)).body
+    lease = {k: claimed["lease"][k] for k in ("flow_run_id", "attempt", "token")}
     await api("GET", f"flow-runs/{run['id']}", headers=agent, expect=200)
-    await api("GET", "flow-runs", headers=agent, expect=200)
-    await api(
-        "POST", f"flow-runs/{run['id']}/state", {"type": "PENDING"}, headers=agent, expect=200
-    )
+    await api("GET", "flow-runs", headers=agent, expect=403)  # no list of every run
+    state = {"type": "RUNNING", "lease": lease}
+    await api("POST", f"flow-runs/{run['id']}/state", state, headers=agent, expect=200)
+    no_lease = {"type": "RUNNING"}
+    await api("POST", f"flow-runs/{run['id']}/state", no_lease, headers=agent, expect=403)
     task = {"flow_run_id": run["id"], "task_key": "t"}
     await api("POST", "task-runs", task, headers=agent, expect=201)
     line = {"flow_run_id": run["id"], "timestamp": "2026-01-01T00:00:00Z", "message": "m"}
     await api("POST", "logs", [line], headers=agent, expect=201)
-    result = await api("POST", "ingest", {"logs": [line]}, headers=agent, expect=200)
-    assert result.body["logs"] == 1
+    result = await api("POST", "ingest", {"logs": [line], "lease": lease}, headers=agent)
+    assert result.status == 200 and result.body["logs"] == 1
+
+
+async def test_agent_key_creates_no_run_and_touches_no_run_it_does_not_hold(api) -> None:
+    """Finding 3 of the security review: an agent key created runs through ingest and read
+    every run; now it reports one held run (its lease) and that run's subflows alone."""
+    agent = await _key(api, "agent")
+    other = await api.adhoc_run()
+    version = await api.register()
+    body = {"flow_id": version["flow_id"], "name": "d", "work_queue": "q1"}
+    deployment = (await api("POST", "deployments", body, expect=201)).body
+    path = f"deployments/{deployment['id']}/runs"
+    run = (await api("POST", path, {"parameters": {"n": 1}}, expect=201)).body
+    me = (await api("POST", "agents", {"name": "a", "work_queue": "q1"}, headers=agent)).body
+    claim = {"agent_id": me["id"]}
+    claimed = (await api("POST", "work-queues/q1/claim", claim, headers=agent, expect=200)).body
+    lease = {k: claimed["lease"][k] for k in ("flow_run_id", "attempt", "token")}
+    new_run = {"id": str(uuid.uuid4()), "flow_name": "sneaky"}
+    for batch in (
+        {"flow_runs": [new_run]},  # no lease
+        {"flow_runs": [new_run], "lease": lease},  # a top-level run
+        {"logs": [_line(other["id"])], "lease": lease},  # a run it does not hold
+    ):
+        answer = await api("POST", "ingest", batch, headers=agent, expect=403)
+        assert answer.error == "forbidden"
+    await api("POST", "flow-runs", {"flow_name": "x"}, headers=agent, expect=403)
+    await api("GET", f"flow-runs/{other['id']}", headers=agent, expect=403)
+    await api("GET", f"flow-runs/{other['id']}/logs", headers=agent, expect=403)
+    await api("POST", "logs", [_line(other["id"])], headers=agent, expect=403)
+    await api("GET", "logs", headers=agent, expect=403)
+    # A subflow of the held run is its own work: it may create it and report into it.
+    sub = {"id": str(uuid.uuid4()), "flow_name": "child", "parent_flow_run_id": run["id"]}
+    batch = {"flow_runs": [sub], "logs": [_line(sub["id"])], "lease": lease}
+    answer = await api("POST", "ingest", batch, headers=agent, expect=200)
+    assert answer.body["flow_runs"] == 1 and answer.body["logs"] == 1
+    await api("GET", f"flow-runs/{sub['id']}", headers=agent, expect=200)
+    assert (await api("GET", "flow-runs")).body["total"] == 3  # no other run was made
+
+
+async def test_an_agent_key_acts_only_as_the_agents_it_registered(api) -> None:
+    mine, theirs = await _key(api, "agent"), await _key(api, "agent")
+    agent = (await api("POST", "agents", {"name": "a"}, headers=mine, expect=201)).body
+    beat = f"agents/{agent['id']}/heartbeat"
+    await api("POST", beat, {"status": "offline"}, headers=theirs, expect=403)
+    await api("POST", beat, {}, headers=mine, expect=200)
+    claim = {"agent_id": agent["id"]}
+    await api("POST", "work-queues/default/claim", claim, headers=theirs, expect=403)
+    await api("POST", f"agents/{agent['id']}/logs", [], headers=theirs, expect=403)
+    await api("POST", "agents", {"name": "a"}, headers=theirs, expect=403)  # not a takeover
+    assert (await api("GET", f"agents/{agent['id']}")).body["status"] == "online"
+
+
+def _line(run_id: str) -> dict[str, str]:
+    return {"flow_run_id": run_id, "timestamp": "2026-01-01T00:00:00Z", "message": "m"}
 
 
 async def test_user_key_does_everything_and_revoking_stops_it_at_once(api) -> None:

@@ -71,12 +71,17 @@ async def test_unknown_resource_needs_authentication_first(jp_fetch) -> None:
     assert body["error"] == "unauthorized"
 
 
-async def test_unsupported_method_is_json_405(jp_fetch) -> None:
+async def test_unsupported_method_is_json_405_with_the_allowed_ones(jp_fetch) -> None:
     code, body, _ = await _error(jp_fetch, "api", "flows", "version", method="DELETE")
 
     assert code == 405
     assert body["error"] == "method_not_allowed"
     assert body["message"]
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("api", "flows", "flow-runs", method="PUT", body="{}")
+    assert info.value.code == 405
+    assert info.value.response is not None
+    assert info.value.response.headers["Allow"] == "GET, POST, OPTIONS"
 
 
 class _RaisingHandler(FlowsHandler):

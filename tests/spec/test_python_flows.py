@@ -69,6 +69,19 @@ def test_the_body_describes_the_flow_its_tasks_and_its_parameters(tmp_path: Path
     jsonschema.validate({"n": 3, "mode": "slow"}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"n": "three"}, schema)
+    with pytest.raises(jsonschema.ValidationError):  # no **kwargs: no other parameter
+        jsonschema.validate({"n": 3, "nope": 1}, schema)
+
+
+def test_a_flow_with_kwargs_takes_any_other_parameter(tmp_path: Path) -> None:
+    path = tmp_path / "open_flow.py"
+    path.write_text(
+        "from jupyter_flows import flow\n\n\n@flow\ndef open_ended(n: int, **extra) -> int:\n"
+        "    return n\n"
+    )
+    schema = registration(path)["content"]["parameter_schema"]
+    assert "additionalProperties" not in schema
+    jsonschema.validate({"n": 3, "anything": [1, 2]}, schema)
 
 
 def test_the_same_file_gives_the_same_content(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from jupyter_flows.server.background.loop import ServiceLoop
 from jupyter_flows.server.background.reaper import Reaper
 from jupyter_flows.server.background.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
+from jupyter_flows.store.types import utcnow
 
 __all__ = ["LateRunMarker", "Reaper", "Scheduler", "ServiceLoop", "BackgroundConfig"]
 
@@ -50,13 +51,15 @@ class BackgroundConfig(HasTraits):
 
     reaper_enabled = Bool(
         True,
-        help="Run the crash reaper in this server: the unfinished runs of an agent that "
-        "stopped heartbeating become Crashed (and are retried if the flow allows).",
+        help="Run the crash reaper in this server: runs whose attempt's lease was not "
+        "renewed in time (their agent stopped heartbeating, or stopped naming them) become "
+        "Crashed (and are retried if the flow allows).",
     ).tag(config=True)
     reaper_threshold_seconds = Float(
         60.0,
-        help="An agent not heard from for this many seconds is taken for dead. Keep it well "
-        "above the agents' heartbeat interval (10 s by default).",
+        help="How long a claimed attempt's lease lasts without a heartbeat renewing it; an "
+        "agent not heard from for this long is offline. Keep it well above the agents' "
+        "heartbeat interval (10 s by default).",
     ).tag(config=True)
     reaper_interval_seconds = Float(5.0, help="Seconds between two ticks of the reaper.").tag(
         config=True
@@ -94,6 +97,7 @@ class BackgroundConfig(HasTraits):
                     threshold=timedelta(seconds=self.reaper_threshold_seconds),
                     interval=self.reaper_interval_seconds,
                     publish=publish,
+                    started=utcnow(),
                 )
             )
         if not services:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
+from jupyter_flows.server import access
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.service import agents
 
@@ -36,6 +37,7 @@ def lines_body() -> TypeAdapter[list[CreateAgentLog]]:
 
 class AgentsHandler(FlowsHandler):
     auth_resource = "flows.agents"
+    agent_access = {"POST": "any"}
 
     @authenticated
     @authorized
@@ -48,12 +50,14 @@ class AgentsHandler(FlowsHandler):
     async def post(self) -> None:
         from jupyter_flows.server.wire import RegisterAgent
 
-        agent, created = await self.run(agents.register_agent, self.body(RegisterAgent))
+        body = self.body(RegisterAgent)
+        agent, created = await self.run(agents.register_agent, body, api_key_id=self.agent_key_id)
         self.reply(agent, 201 if created else 200, location=f"agents/{agent['id']}")
 
 
 class AgentHandler(FlowsHandler):
     auth_resource = "flows.agents"
+    agent_access = {"GET": "agent"}
 
     @authenticated
     @authorized
@@ -63,6 +67,7 @@ class AgentHandler(FlowsHandler):
 
 class HeartbeatHandler(FlowsHandler):
     auth_resource = "flows.agents"
+    agent_access = {"POST": "agent"}
 
     @authenticated
     @authorized
@@ -70,11 +75,13 @@ class HeartbeatHandler(FlowsHandler):
         from jupyter_flows.server.wire import Heartbeat
 
         body = self.body(Heartbeat, optional=True)
-        self.reply(await self.run(agents.heartbeat, agent_id, body))
+        lease_seconds = self.context.lease_seconds
+        self.reply(await self.run(agents.heartbeat, agent_id, body, lease_seconds=lease_seconds))
 
 
 class AgentLogsHandler(FlowsHandler):
     auth_resource = "flows.agents"
+    agent_access = {"GET": "agent", "POST": "agent"}
 
     @authenticated
     @authorized
@@ -101,6 +108,7 @@ class ClaimHandler(FlowsHandler):
     """``POST work-queues/{name}/claim``: 200 and the claimed run, or 204 after ``wait``."""
 
     auth_resource = "flows.agents"
+    agent_access = {"POST": "body"}
     _gone: asyncio.Future[None] | None = None
 
     @authenticated
@@ -109,6 +117,8 @@ class ClaimHandler(FlowsHandler):
         from jupyter_flows.server.wire import ClaimRun
 
         body = self.body(ClaimRun)
+        if self.agent_key_id is not None:
+            await self.run(access.check_agent, self.agent_key_id, body.agent_id, readonly=True)
         self._gone = asyncio.get_running_loop().create_future()
         run = await self.context.dispatcher.claim(name, body.agent_id, body.wait, gone=self._gone)
         if self._gone.done():

@@ -19,6 +19,7 @@ _TYPES = ("notebook", "table", "link")
 
 class FlowRunArtifactsHandler(FlowsHandler):
     auth_resource = "flows.flow_runs"
+    agent_access = {"GET": "run"}
 
     @authenticated
     @authorized
@@ -40,6 +41,7 @@ class FlowRunArtifactsHandler(FlowsHandler):
 
 class ArtifactHandler(FlowsHandler):
     auth_resource = "flows.flow_runs"
+    agent_access = {"GET": "artifact"}
 
     @authenticated
     @authorized
@@ -60,6 +62,8 @@ class _NotebookHandler(FlowsHandler):
 
 
 class ArtifactContentHandler(_NotebookHandler):
+    agent_access = {"GET": "artifact"}
+
     @authenticated
     @authorized
     async def get(self, artifact_id: str) -> None:

@@ -16,7 +16,7 @@ import json
 import sys
 from http.client import responses
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
@@ -24,10 +24,21 @@ from sqlalchemy.exc import IntegrityError
 from tornado.web import HTTPError
 
 from jupyter_flows.engine.states import IllegalTransition
+from jupyter_flows.server import access
+from jupyter_flows.server.auth import KeyUser
 from jupyter_flows.server.context import SETTINGS_KEY, FlowsContext
-from jupyter_flows.server.errors import FlowsError, InvalidInput, NotFound, TooLarge, Unauthorized
+from jupyter_flows.server.errors import (
+    FlowsError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
+from jupyter_flows.server.redact import redact
 from jupyter_flows.store import errors as store_errors
 from jupyter_flows.store.hashing import InvalidContent
+from jupyter_flows.store.leases import StaleAttempt
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -86,6 +97,8 @@ def domain_error(exc: BaseException) -> FlowsError | tuple[int, str, str] | None
     if isinstance(exc, store_errors.NotFound):
         kind = _KINDS.get(exc.kind, exc.kind)
         return 404, "not_found", f"No {kind} {exc.key!r}"
+    if isinstance(exc, StaleAttempt):
+        return 409, "stale_attempt", str(exc)
     if isinstance(exc, store_errors.Conflict):
         return 409, "conflict", str(exc)
     if isinstance(exc, (store_errors.InvalidInput, InvalidContent)):
@@ -147,6 +160,10 @@ def unauthorized(handler: RequestHandler, doing: str = "") -> Unauthorized:
 class FlowsHandler(APIHandler):
     """Base of every jupyter-flows API handler."""
 
+    #: What an agent API key may do here, per HTTP method (``server/access.py``); a method
+    #: not listed is refused to agent keys.
+    agent_access: ClassVar[dict[str, str]] = {}
+
     async def prepare(self) -> None:  # type: ignore[override]
         try:
             await super().prepare()
@@ -160,6 +177,22 @@ class FlowsHandler(APIHandler):
         limit = context.max_body_bytes if context is not None else None
         if limit is not None and len(self.request.body or b"") > limit:
             raise TooLarge(f"the request body is over the server's limit of {limit} bytes")
+        key_id = self.agent_key_id
+        if key_id is not None and self.request.method != "OPTIONS":
+            scope = access.scope_of(self, self.request.method or "")
+            if scope is None:
+                raise Forbidden("an agent API key may not do this (only a user key may)")
+            if scope not in ("any", "body"):
+                path = dict(self.path_kwargs)
+                await self.run(access.check, scope, key_id, path, readonly=True)
+
+    @property
+    def agent_key_id(self) -> str | None:
+        """The key's id when the request comes with an *agent* API key, else None."""
+        user = getattr(self, "_jupyter_current_user", None)
+        if isinstance(user, KeyUser) and user.role == "agent":
+            return user.key_id
+        return None
 
     def _unauthenticated(self) -> bool:
         # jupyter_server answers "not logged in" with 403; the contract says 401.
@@ -235,11 +268,24 @@ class FlowsHandler(APIHandler):
 
     # ---------------------------------------------------------------- errors
 
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler answers (what a 405's ``Allow`` header lists)."""
+        from tornado.web import RequestHandler
+
+        verbs = ("GET", "POST", "PUT", "PATCH", "DELETE")
+        own = [
+            v for v in verbs if getattr(cls, v.lower()) is not getattr(RequestHandler, v.lower())
+        ]
+        return [*own, "OPTIONS"] if own else ["OPTIONS"]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
         exc = exc_info[1] if exc_info else None
         status, body = error_response(status_code, exc)
         self.clear_header("Location")
+        if status == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
@@ -259,7 +305,12 @@ class FlowsHandler(APIHandler):
                 else known
             )
             self.log.info(
-                "%s %s -> %d %s: %s", self.request.method, self.request.uri, status, code, message
+                "%s %s -> %d %s: %s",
+                self.request.method,
+                redact(self.request.uri or ""),
+                status,
+                code,
+                message,
             )
             return
         super().log_exception(typ, value, tb)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import TracebackType
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -21,9 +22,15 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from jupyter_flows.server.context import SETTINGS_KEY
-from jupyter_flows.server.errors import Forbidden
+from jupyter_flows.server.errors import FlowsError, Forbidden
 from jupyter_flows.server.event_bus import Subscription
-from jupyter_flows.server.handlers.base import API_PREFIX, error_response, unauthorized
+from jupyter_flows.server.handlers.base import (
+    API_PREFIX,
+    domain_error,
+    error_response,
+    unauthorized,
+)
+from jupyter_flows.server.redact import redact
 
 AUTH_RESOURCE = "flows.events"
 
@@ -50,6 +57,20 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # A refused connection is an answer, not a fault: one line, its URL's key masked.
+        known = domain_error(value) if value is not None else None
+        if known is not None:
+            status = known.status if isinstance(known, FlowsError) else known[0]
+            self.log.info("GET %s -> %d: %s", redact(self.request.uri or ""), status, value)
+            return
+        super().log_exception(typ, value, tb)
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.current_user is None:

@@ -8,7 +8,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
 from jupyter_flows.engine.states import StateType
-from jupyter_flows.server.errors import InvalidInput
+from jupyter_flows.server.errors import Forbidden, InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.service import agents, logs, run_states, runs
 from jupyter_flows.store.run_queries import FlowRunFilter
@@ -71,6 +71,7 @@ class FlowRunsHandler(FlowsHandler):
 
 class FlowRunHandler(FlowsHandler):
     auth_resource = "flows.flow_runs"
+    agent_access = {"GET": "run"}
 
     @authenticated
     @authorized
@@ -86,18 +87,22 @@ class FlowRunHandler(FlowsHandler):
 
 class FlowRunStateHandler(FlowsHandler):
     auth_resource = "flows.flow_run_states"
+    agent_access = {"POST": "run"}
 
     @authenticated
     @authorized
     async def post(self, flow_run_id: str) -> None:
-        from jupyter_flows.server.wire import ProposeState
+        from jupyter_flows.server.wire import SetRunState
 
-        body = self.body(ProposeState)
+        body = self.body(SetRunState)
+        if self.agent_key_id is not None and body.lease is None:
+            raise Forbidden("an agent key sends the lease of the attempt it reports")
         self.reply(await self.run(run_states.set_state, "flow_run", flow_run_id, body))
 
 
 class FlowRunStatesHandler(FlowsHandler):
     auth_resource = "flows.flow_runs"
+    agent_access = {"GET": "run"}
 
     @authenticated
     @authorized
@@ -125,6 +130,7 @@ class CancelHandler(FlowsHandler):
 
 class FlowRunTaskRunsHandler(FlowsHandler):
     auth_resource = "flows.task_runs"
+    agent_access = {"GET": "run"}
 
     @authenticated
     @authorized
@@ -138,6 +144,7 @@ class FlowRunTaskRunsHandler(FlowsHandler):
 
 class FlowRunLogsHandler(FlowsHandler):
     auth_resource = "flows.logs"
+    agent_access = {"GET": "run"}
 
     @authenticated
     @authorized
@@ -160,6 +167,7 @@ class LogDownloadHandler(FlowsHandler):
     """The whole log, streamed in chunks (each read in its own short transaction)."""
 
     auth_resource = "flows.logs"
+    agent_access = {"GET": "run"}
     _TYPES = {
         "text": ("text/plain; charset=utf-8", "log"),
         "jsonl": ("application/x-ndjson", "jsonl"),
@@ -192,6 +200,7 @@ class PendingReasonHandler(FlowsHandler):
     """Why a due run is not running (no agent, queue paused, concurrency, infrastructure)."""
 
     auth_resource = "flows.flow_runs"
+    agent_access = {"GET": "run"}
 
     @authenticated
     @authorized

@@ -58,6 +58,7 @@ class FlowVersionsHandler(FlowsHandler):
 
 class FlowVersionHandler(FlowsHandler):
     auth_resource = "flows.flows"
+    agent_access = {"GET": "version"}
 
     @authenticated
     @authorized

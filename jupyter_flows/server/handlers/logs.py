@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
+from jupyter_flows.server import access
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.service import logs
 
@@ -29,6 +30,7 @@ def lines_body() -> TypeAdapter[list[CreateLog]]:
 
 class LogsHandler(FlowsHandler):
     auth_resource = "flows.logs"
+    agent_access = {"POST": "body"}
 
     @authenticated
     @authorized
@@ -49,7 +51,11 @@ class LogsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        count = await self.run(logs.insert_logs, self.body(lines_body()))
+        lines = self.body(lines_body())
+        if self.agent_key_id is not None:  # an agent's job logs: of runs it holds
+            runs = {line.flow_run_id for line in lines}
+            await self.run(access.check_runs, self.agent_key_id, runs, readonly=True)
+        count = await self.run(logs.insert_logs, lines)
         self.reply({"count": count}, 201)
 
 

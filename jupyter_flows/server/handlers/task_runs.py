@@ -5,6 +5,7 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
+from jupyter_flows.server import access
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.service import run_states, runs
 
@@ -13,18 +14,24 @@ ID = r"(?P<task_run_id>[^/]+)"
 
 class TaskRunsHandler(FlowsHandler):
     auth_resource = "flows.task_runs"
+    agent_access = {"POST": "body"}
 
     @authenticated
     @authorized
     async def post(self) -> None:
         from jupyter_flows.server.wire import CreateTaskRun
 
-        run, created = await self.run(runs.create_task_run, self.body(CreateTaskRun))
+        body = self.body(CreateTaskRun)
+        if self.agent_key_id is not None:
+            held = [body.flow_run_id]
+            await self.run(access.check_runs, self.agent_key_id, held, readonly=True)
+        run, created = await self.run(runs.create_task_run, body)
         self.reply(run, 201 if created else 200, location=f"task-runs/{run['id']}")
 
 
 class TaskRunHandler(FlowsHandler):
     auth_resource = "flows.task_runs"
+    agent_access = {"GET": "task_run"}
 
     @authenticated
     @authorized
@@ -34,6 +41,7 @@ class TaskRunHandler(FlowsHandler):
 
 class TaskRunStateHandler(FlowsHandler):
     auth_resource = "flows.task_runs"
+    agent_access = {"POST": "task_run"}
 
     @authenticated
     @authorized
@@ -46,6 +54,7 @@ class TaskRunStateHandler(FlowsHandler):
 
 class TaskRunStatesHandler(FlowsHandler):
     auth_resource = "flows.task_runs"
+    agent_access = {"GET": "task_run"}
 
     @authenticated
     @authorized

@@ -11,6 +11,7 @@ from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 
 class VersionHandler(FlowsHandler):
     auth_resource = "flows.version"
+    agent_access = {"GET": "any"}
 
     @authenticated
     @authorized

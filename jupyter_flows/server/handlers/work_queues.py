@@ -63,6 +63,7 @@ class PauseHandler(FlowsHandler):
 
 class PreviewHandler(FlowsHandler):
     auth_resource = "flows.work_queues"
+    agent_access = {"GET": "queue"}
 
     @authenticated
     @authorized

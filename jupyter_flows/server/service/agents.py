@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import State, StateType
-from jupyter_flows.server.errors import NotFound
+from jupyter_flows.server.errors import Forbidden, NotFound
 from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.flows import version_out
@@ -26,6 +26,7 @@ from jupyter_flows.server.service.logs import level_number
 from jupyter_flows.server.service.queues import run_pending_reason
 from jupyter_flows.server.service.run_states import apply_state
 from jupyter_flows.server.service.runs import one_flow_run_out, state_out
+from jupyter_flows.store import leases as store_leases
 from jupyter_flows.store import queues as store_queues
 from jupyter_flows.store import run_queries
 from jupyter_flows.store.models import Agent, FlowRun, FlowVersion, WorkQueue
@@ -34,11 +35,10 @@ from jupyter_flows.store.types import utcnow
 if TYPE_CHECKING:
     from jupyter_flows.server.wire import CreateAgentLog, Heartbeat, RegisterAgent
 
-#: A run an agent is working on must stop when its state is one of these (the user
-#: cancelled it, or the server gave up on this attempt and rescheduled or crashed it).
-STOP_TYPES = frozenset(
-    {StateType.CANCELLING, StateType.CANCELLED, StateType.CRASHED, StateType.SCHEDULED}
-)
+#: An attempt whose run is in one of these is over (cancelled before it ran, crashed or
+#: rescheduled by the server): its agent stops it and reports nothing. (Completed, Failed
+#: and TimedOut are the attempt's own ends: its process is finishing by itself.)
+FENCED_TYPES = frozenset({StateType.CANCELLED, StateType.CRASHED, StateType.SCHEDULED})
 
 
 def agent_out(session: Session, agent: Agent) -> dict[str, Any]:
@@ -60,12 +60,24 @@ def agent_out(session: Session, agent: Agent) -> dict[str, Any]:
     }
 
 
-def register_agent(session: Session, body: RegisterAgent) -> tuple[dict[str, Any], bool]:
-    """Register ``body.name`` on its queue (made if missing); (agent, created)."""
+def register_agent(
+    session: Session, body: RegisterAgent, *, api_key_id: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Register ``body.name`` on its queue (made if missing); (agent, created).
+
+    ``api_key_id``: the agent key registering it. The agent is bound to that key, and no
+    other agent key may act as it; a name already bound to another key (or registered
+    without one) is refused to an agent key. A user key or token registers without a bond.
+    """
+    existing = session.scalars(sa.select(Agent).where(Agent.name == body.name)).one_or_none()
+    if api_key_id is not None and existing is not None and existing.api_key_id != api_key_id:
+        raise Forbidden(f"agent {body.name!r} was registered with another key")
     queue = store_queues.get_or_create_work_queue(session, body.work_queue)
-    existed = session.scalar(sa.select(Agent.id).where(Agent.name == body.name)) is not None
     agent = store_queues.register_agent(session, body.name, work_queue_id=queue.id)
-    return agent_out(session, agent), not existed
+    if api_key_id is not None:
+        agent.api_key_id = api_key_id
+        session.flush()
+    return agent_out(session, agent), existing is None
 
 
 def read_agent(session: Session, agent_id: str) -> dict[str, Any]:
@@ -85,28 +97,51 @@ def _agent(session: Session, agent_id: str) -> Agent:
     return agent
 
 
-def heartbeat(session: Session, agent_id: str, body: Heartbeat) -> dict[str, Any]:
-    """Record the agent alive; answer which of its runs it must stop (``cancel``).
+def heartbeat(
+    session: Session,
+    agent_id: str,
+    body: Heartbeat,
+    *,
+    lease_seconds: float = store_leases.DEFAULT_LEASE_SECONDS,
+) -> dict[str, Any]:
+    """Record the agent alive and renew the leases it still holds; answer which of its
+    runs it must stop: ``cancel`` (a user cancelled them: stop, and report the stop) and,
+    among them, ``fenced`` (this attempt is over: another attempt holds the run, or the
+    server crashed or rescheduled it; stop it *without reporting anything*).
 
     With ``status: "offline"`` the agent is stopping: its claimed runs that it does not
     list are handed back (Pending → Scheduled) or, if they had started, crashed (and
     retried by the flow's retry policy).
     """
-    store_queues.heartbeat(session, agent_id, status=body.status)
-    listed = set(body.running)
+    now = utcnow()
+    store_queues.heartbeat(session, agent_id, status=body.status, now=now)
+    presented = {lease.flow_run_id: lease for lease in body.leases}
+    listed = set(presented) | set(body.running)
     runs = {r.id: r for r in store_queues.read_agent_runs(session, agent_id, run_ids=list(listed))}
-    cancel = sorted(
-        run_id
-        for run_id in listed
-        if run_id not in runs
-        or runs[run_id].agent_id != agent_id
-        or runs[run_id].state_type in STOP_TYPES
-    )
+    fenced: set[str] = set()
+    cancel: set[str] = set()
+    renew: list[str] = []
+    for run_id in listed:
+        run = runs.get(run_id)
+        lease = presented.get(run_id)
+        if run is None or run.agent_id != agent_id:
+            fenced.add(run_id)  # gone, or another agent's now
+        elif lease is not None and not store_leases.holds(
+            run, store_leases.Lease(run_id, lease.attempt, lease.token)
+        ):
+            fenced.add(run_id)  # a later attempt holds it, or its lease ended
+        elif run.state_type in FENCED_TYPES:
+            fenced.add(run_id)
+        else:
+            renew.append(run_id)
+            if run.state_type is StateType.CANCELLING:
+                cancel.add(run_id)
+    store_leases.renew(session, agent_id, renew, now, lease_seconds)
     if body.status == "offline":
         for run in store_queues.read_agent_runs(session, agent_id):
             if run.id not in listed:
-                release_run(session, run, "its agent stopped before it started")
-    return {"cancel": cancel}
+                release_run(session, run, "its agent went offline while it held the run")
+    return {"cancel": sorted(cancel | fenced), "fenced": sorted(fenced)}
 
 
 def release_run(session: Session, run: FlowRun, why: str) -> None:
@@ -130,14 +165,23 @@ class Claim:
     next_due: datetime | None = None
 
 
-def claim(session: Session, queue_name: str, agent_id: str) -> Claim:
-    """Claim the queue's next due run for ``agent_id`` (Scheduled → Pending), or None."""
+def claim(
+    session: Session,
+    queue_name: str,
+    agent_id: str,
+    *,
+    lease_seconds: float = store_leases.DEFAULT_LEASE_SECONDS,
+) -> Claim:
+    """Claim the queue's next due run for ``agent_id`` (Scheduled → Pending) as a new
+    attempt with its lease, or None."""
     queue = store_queues.find_work_queue(session, queue_name)
     if queue is None:
         raise NotFound(f"No work queue {queue_name!r}")
     _agent(session, agent_id)
     now = utcnow()
-    run = store_queues.claim_next_run(session, queue.id, agent_id, now=now)
+    run = store_queues.claim_next_run(
+        session, queue.id, agent_id, now=now, lease_seconds=lease_seconds
+    )
     if run is None:
         due = None
         if not queue.paused:
@@ -153,8 +197,19 @@ def claim(session: Session, queue_name: str, agent_id: str) -> Claim:
     out["flow_version"] = version_out(version) if version is not None else None
     run_config = (version.content or {}).get("run_config") if version is not None else None
     out["run_config"] = run_config if isinstance(run_config, dict) else {}
-    out["attempt"] = store_queues.count_claims(session, run.id)
+    out["attempt"] = run.attempt
+    out["lease"] = lease_out(run)
     return Claim(out)
+
+
+def lease_out(run: FlowRun) -> dict[str, Any]:
+    """The lease of the run's current attempt, as its holder presents it."""
+    return {
+        "flow_run_id": run.id,
+        "attempt": run.attempt,
+        "token": run.lease_token,
+        "expires_at": iso(run.lease_expires_at),
+    }
 
 
 def hand_back(session: Session, flow_run_id: str, agent_id: str, why: str) -> None:

@@ -1,5 +1,9 @@
 """``POST ingest``: what an engine's reporter sends, applied in one transaction.
 
+A batch that carries a ``lease`` comes from an attempt of a claimed run; if that attempt
+no longer holds the run (``store.leases``) the whole batch is refused (409
+stale_attempt) and nothing of it is written.
+
 Order: flow runs, task runs, states, logs, artifacts (a batch may create a run, move it, log
 from it and record what it made). Resending a batch duplicates nothing: runs, log lines and
 artifacts are skipped by id, and a state equal to one in the run's history (same type and
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 
 
 def ingest(session: Session, batch: Ingest) -> dict[str, Any]:
+    if batch.lease is not None:  # a stale attempt's batch is refused whole, before anything
+        run_states.check_lease(session, batch.lease)
     rejected: list[dict[str, Any]] = []
     flow_runs = runs.Rejections("flow_runs", rejected)
     task_runs = runs.Rejections("task_runs", rejected)

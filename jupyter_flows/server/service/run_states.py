@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from jupyter_flows.engine.states import IllegalTransition, State, StateType
-from jupyter_flows.server.errors import NotFound
+from jupyter_flows.engine.states import FINAL_TYPES, IllegalTransition, State, StateType
+from jupyter_flows.server.errors import InvalidInput, NotFound
 from jupyter_flows.server.event_bus import emit, state_message
 from jupyter_flows.server.service import iso, page, retries
 from jupyter_flows.server.service.runs import (
@@ -29,6 +29,7 @@ from jupyter_flows.server.service.runs import (
     state_from_body,
     state_out,
 )
+from jupyter_flows.store import leases as store_leases
 from jupyter_flows.store import run_queries
 from jupyter_flows.store import runs as store_runs
 from jupyter_flows.store.errors import StoreError
@@ -132,6 +133,13 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
     applied = [i for i, states in enumerate(entered) if states]
     for i in applied:
         outcomes[i] = entered[i][-1]
+    crashed = [
+        changes[i]
+        for i in applied
+        if isinstance(changes[i].run, FlowRun) and changes[i].state.type is StateType.CRASHED
+    ]
+    if crashed:
+        _crash_task_runs(session, crashed)
     if applied:
         places = _event_places(session, [changes[i] for i in applied])
         messages = []
@@ -142,6 +150,35 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
                 messages.append(state_message(kind, run.id, flow_run_id, flow_id, out, queue))
         emit(session, messages)
     return outcomes
+
+
+def _crash_task_runs(session: Session, crashed: Sequence[Change]) -> None:
+    """A crashed attempt's unfinished task runs end Crashed with it (nothing runs them any
+    more; a retry makes task runs of its own)."""
+    by_run = {change.run.id: change for change in crashed}
+    query = (
+        sa.select(TaskRun)
+        .where(
+            TaskRun.flow_run_id.in_(sorted(by_run)),
+            TaskRun.state_type.is_not(None),
+            TaskRun.state_type.not_in(sorted(FINAL_TYPES, key=lambda t: t.value)),
+        )
+        .execution_options(populate_existing=True)
+    )
+    changes = [
+        Change(
+            "task_run",
+            task_run,
+            State(
+                StateType.CRASHED,
+                message="its flow run's attempt crashed",
+                timestamp=by_run[task_run.flow_run_id].state.timestamp,
+            ),
+        )
+        for task_run in session.scalars(query)
+    ]
+    if changes:
+        apply_states(session, changes)
 
 
 def apply_state(
@@ -202,7 +239,21 @@ def _event_places(
 
 def set_state(session: Session, kind: str, run_id: str, body: ProposeState) -> dict[str, Any]:
     run = load_for_update(session, kind, run_id)
+    lease = getattr(body, "lease", None)
+    if lease is not None:
+        check_lease(session, lease, run if kind == "flow_run" else None)
     return {"state": apply_state(session, kind, run, state_from_body(body))}
+
+
+def check_lease(session: Session, lease: Any, run: Run | None = None) -> FlowRun:
+    """The leased flow run (re-read for update unless given), if ``lease`` (a wire
+    ``Lease``) is its current one; else 409 stale_attempt (and 404 for an unknown run)."""
+    if run is None or run.id != lease.flow_run_id:
+        run = load_for_update(session, "flow_run", lease.flow_run_id)
+    if run.id != lease.flow_run_id or not isinstance(run, FlowRun):
+        raise InvalidInput("the lease is not for this flow run")
+    store_leases.check(run, store_leases.Lease(lease.flow_run_id, lease.attempt, lease.token))
+    return run
 
 
 def cancel_flow_run(session: Session, flow_run_id: str) -> dict[str, Any]:

@@ -61,6 +61,7 @@ def flow_run_out(run: FlowRun, flow_name: str | None, queue_name: str | None) ->
         "tags": run.tags,
         "state": state_out(run),
         "run_count": run.run_count,
+        "attempt": run.attempt,
         "expected_start_time": iso(run.expected_start_time),
         "start_time": iso(run.start_time),
         "end_time": iso(run.end_time),
