@@ -385,8 +385,8 @@ def test_api_key_commands(invoke: Invoke, flows_server: FlowsServer) -> None:
     assert name in listed and key["token"] not in listed
     # An agent key reads only the runs its agents hold (no list of every run); no keys.
     agent_env = {"JUPYTER_FLOWS_API_KEY": key["token"]}
-    assert "not authorized" in one_line_error(invoke("runs", "ls", env=agent_env))
-    assert "not authorized" in one_line_error(invoke("api-key", "ls", env=agent_env))
+    assert "only a user key may" in one_line_error(invoke("runs", "ls", env=agent_env))
+    assert "only a user key may" in one_line_error(invoke("api-key", "ls", env=agent_env))
     assert "Revoked" in invoke("api-key", "revoke", key["id"]).output
     assert "the API key sent was refused" in one_line_error(invoke("runs", "ls", env=agent_env))
 
