@@ -55,7 +55,7 @@ def test_claims_oldest_due_run_and_records_the_agent(db: Database, session: Sess
     assert claimed.state_type is StateType.PENDING
     assert claimed.agent_id == agent.id
     history = runs.read_state_history(session, claimed)
-    assert history[-1].details == {"agent_id": agent.id}
+    assert history[-1].details == {"agent_id": agent.id, "attempt": 1}
     assert queues.read_agent(session, agent.id).last_heartbeat_at == NOW  # polling = alive
 
 
