@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli.common import console, parse_cells
+from jupyter_flows.cli.common import console, notebook_engine, parse_cells
 
 
 @click.command("inspect")
@@ -21,7 +21,7 @@ from jupyter_flows.cli.common import console, parse_cells
 )
 @click.option(
     "--engine",
-    type=click.Choice(["kernel", "tasks"]),
+    callback=notebook_engine,
     default="kernel",
     show_default=True,
     help="kernel: cells in order in one kernel; tasks: each task on the task runner.",

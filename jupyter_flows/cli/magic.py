@@ -114,13 +114,20 @@ class FlowMagics(Magics):
         parser = _parser("register")
         parser.add_argument("--cells")
         parser.add_argument("--name")
-        parser.add_argument("--engine", choices=["kernel", "tasks"], default="kernel")
+        parser.add_argument("--engine", default="kernel")
         parser.add_argument("--schedule")
         parser.add_argument("--timezone", default="UTC")
         parser.add_argument("--queue")
         parser.add_argument("--deployment", default="default")
         parser.add_argument("--project")
         options = parser.parse_args(args)
+        from jupyter_flows.notebooks.engines import NOTEBOOK_ENGINES
+
+        if options.engine not in NOTEBOOK_ENGINES:
+            known = ", ".join(NOTEBOOK_ENGINES.names())
+            raise UsageError(
+                f"%flow register: no notebook engine {options.engine!r}; there are: {known}"
+            )
         try:
             cells = parse_cells(options.cells) if options.cells else None
         except Exception as exc:

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_flows.engine.context import FlowRunContext, current_tags
+from jupyter_flows.engine.errors import PluginLoadError, UnknownPluginError
 from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import flow_logger, task_logger
+from jupyter_flows.engine.registry import Registry
 from jupyter_flows.engine.reporter import ArtifactRecord, TaskRunRecord, report_artifact
 from jupyter_flows.engine.states import Pending, State
 from jupyter_flows.engine.task import Task
@@ -235,13 +237,17 @@ class NotebookDocument:
         return None
 
     def inspect(self, cells: Any, engine: str, name: str | None = None) -> FlowSpec:
+        """Its FlowSpec on ``engine``, a registered notebook engine (UnknownNotebookEngine,
+        listing the known ones, for another name)."""
         from jupyter_flows.notebooks import inspect_notebook, inspect_script
 
+        if engine not in NOTEBOOK_ENGINES:
+            NOTEBOOK_ENGINES.get(engine)  # raises, naming the engines there are
         if self.text is not None:
             shown = self.path or "script.py"
-            return inspect_script(self.text, cells, path=shown, engine=engine, name=name)  # type: ignore[arg-type]
+            return inspect_script(self.text, cells, path=shown, engine=engine, name=name)
         shown = self.path or "notebook.ipynb"
-        return inspect_notebook(self.to_dict(), cells, path=shown, engine=engine, name=name)  # type: ignore[arg-type]
+        return inspect_notebook(self.to_dict(), cells, path=shown, engine=engine, name=name)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.nb))  # type: ignore[no-any-return]
@@ -503,3 +509,27 @@ __all__ = [
     "record_key",
     "result_key",
 ]
+
+
+class UnknownNotebookEngine(UnknownPluginError, NotebookRunError):
+    """No notebook engine has that name; the message lists the known ones."""
+
+
+class NotebookEngineLoadError(PluginLoadError, NotebookRunError):
+    """A notebook engine that cannot be imported, or is not a NotebookEngine."""
+
+
+#: Notebook engines by name, imported when first asked for (papermill loads only when the
+#: kernel engine runs); other packages add theirs through the
+#: ``jupyter_flows.notebook_engines`` entry-point group.
+NOTEBOOK_ENGINES: Registry[NotebookEngine] = Registry(
+    "notebook engine",
+    NotebookEngine,
+    "jupyter_flows.notebook_engines",
+    builtins={
+        "kernel": "jupyter_flows.notebooks.engines.kernel:KernelEngine",
+        "tasks": "jupyter_flows.notebooks.engines.tasks:TasksEngine",
+    },
+    unknown_error=UnknownNotebookEngine,
+    load_error=NotebookEngineLoadError,
+)
