@@ -41,8 +41,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_flows.engine.run_env import RunEnv
-
-_SETTLED = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT")
+from jupyter_flows.engine.states import FINAL_TYPES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -433,7 +432,7 @@ def _wait(api: Any, run_id: str, timeout: float | None) -> Any:
             line = _status_text(api, run_id, run)
             if handle is not None:
                 handle.update(line)
-            if run.state is not None and run.state.type in _SETTLED:
+            if run.state is not None and run.state.type in FINAL_TYPES:
                 return run
             if deadline is not None and time.monotonic() > deadline:
                 waiting = f"; {run.pending_reason}" if getattr(run, "pending_reason", None) else ""
