@@ -185,21 +185,19 @@ class NotebookDocument:
 
     @classmethod
     def load(cls, notebook: str | os.PathLike[str] | Mapping[str, Any]) -> NotebookDocument:
-        import nbformat
-
         from jupyter_flows.notebooks.reader import read_notebook_dict, read_path
 
         if isinstance(notebook, Mapping):
             data = copy.deepcopy(dict(notebook))
             read_notebook_dict(data, "notebook.ipynb")  # validates, NotebookError if not
-            nb = nbformat.from_dict(data)
-            if nb.nbformat != 4:
-                nb = nbformat.convert(nb, 4)
-            return cls(_with_ids(nb))
+            return cls(_with_ids(_node(data)))
         path = str(notebook)
         read_path(path)  # the same validation and messages as inspect
         if Path(path).suffix == ".ipynb":
-            return cls(_with_ids(nbformat.read(path, as_version=4)), path=path)
+            # Not nbformat.read: it gives cells without an id random ones, new at each read,
+            # so the run would not find the cells its registration named.
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(_with_ids(_node(data)), path=path)
         return cls.from_script(Path(path).read_text(encoding="utf-8"), path)
 
     @classmethod
@@ -263,6 +261,14 @@ class NotebookDocument:
 
     def cell_ids(self) -> set[str]:
         return {cell.get("id") for cell in self.nb.cells}
+
+
+def _node(data: dict[str, Any]) -> Any:
+    """A validated notebook's JSON as an nbformat 4 node, its cells' ids as they are."""
+    import nbformat
+
+    nb = nbformat.from_dict(data)
+    return nb if nb.nbformat == 4 else nbformat.convert(nb, 4)
 
 
 def _with_ids(nb: Any) -> Any:
