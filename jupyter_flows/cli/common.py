@@ -153,6 +153,11 @@ _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 REGISTER_HINT = "jupyter flows register FILE.py"
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 edge``, ``2 edges``: a count with its noun (plural by ``s``)."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def notebook_engine(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A click callback: ``value`` names a registered notebook engine (kernel, tasks, or one
     another package adds), else the error lists those there are."""

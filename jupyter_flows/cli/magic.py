@@ -107,7 +107,7 @@ class FlowMagics(Magics):
 
     # ---------------------------------------------------------------- register
     def _register(self, args: list[str]) -> None:
-        from jupyter_flows.cli.common import parse_cells
+        from jupyter_flows.cli.common import counted, parse_cells
         from jupyter_flows.cli.register import dag_lines, parse_schedule, register_notebook
 
         parser = _parser("register")
@@ -150,7 +150,8 @@ class FlowMagics(Magics):
         what = "new version" if done.new else "unchanged, version"
         print(
             f"Registered {options.name or spec.name!r} ({what} {version.version_number}, "
-            f"engine {options.engine}): {len(spec.tasks)} tasks, {len(spec.edges)} edges"
+            f"engine {options.engine}): {counted(len(spec.tasks), 'task')}, "
+            f"{counted(len(spec.edges), 'edge')}"
         )
         _print_table([("TASK", "CELLS", "NEEDS"), *dag_lines(spec)], indent="  ")
         for warning in spec.warnings:
