@@ -12,7 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from jupyter_flows.engine.states import StateType
 from jupyter_flows.spec.flow_kind import FlowKind
@@ -28,7 +39,19 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-Timestamp = Annotated[datetime, AfterValidator(_aware)]
+# Strict: an ISO 8601 string (or a datetime), never a number of seconds JSON Schema's
+# date-time format would refuse.
+Timestamp = Annotated[datetime, Strict(), AfterValidator(_aware)]
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's integer: 3 and 3.0, never true or "3" (pydantic's lax mode takes both).
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class Wire(BaseModel):
@@ -101,7 +124,7 @@ class CreateDeployment(Wire):
     parameters: dict[str, Any] = Field(default_factory=dict)
     work_queue: Name = "default"
     tags: Tags = Field(default_factory=list)
-    paused: bool = False
+    paused: StrictBool = False
     schedule: Schedule | None = None
 
 
@@ -115,7 +138,7 @@ class UpdateDeployment(Wire):
     parameters: dict[str, Any] | None = None
     work_queue: Name | None = None
     tags: Tags | None = None
-    paused: bool | None = None
+    paused: StrictBool | None = None
     schedule: Schedule | None = None
 
 
@@ -141,7 +164,7 @@ class Lease(Wire):
     """What an attempt of a claimed run presents (the claim's answer gave it)."""
 
     flow_run_id: Id
-    attempt: Annotated[int, Field(ge=1, le=1_000_000)]
+    attempt: Annotated[JsonInt, Field(ge=1, le=1_000_000)]
     token: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -175,6 +198,15 @@ class CreateFlowRun(Wire):
     parent_task_run_id: Id | None = None
     state: ProposeState | None = None
 
+    @model_validator(mode="after")
+    def _names_its_flow(self) -> CreateFlowRun:
+        if not (self.flow_name or self.flow_id or self.flow_version_id or self.deployment_id):
+            raise ValueError(
+                "a flow run needs flow_name or flow_id (or a flow_version_id or deployment_id "
+                "to find the flow by)"
+            )
+        return self
+
 
 class CreateTaskRun(Wire):
     id: Id | None = None
@@ -193,7 +225,7 @@ class CreateLog(Wire):
     flow_run_id: Id
     task_run_id: Id | None = None
     level: (
-        Annotated[int, Field(ge=0, le=1000)]
+        Annotated[JsonInt, Field(ge=0, le=1000)]
         | Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"]
     ) = 20
     timestamp: Timestamp
@@ -237,7 +269,7 @@ class Ingest(Wire):
 
 # ------------------------------------------------------------------ notebooks
 
-CellRefs = list[Annotated[int, Field(ge=0)] | Annotated[str, StringConstraints(min_length=1)]]
+CellRefs = list[Annotated[JsonInt, Field(ge=0)] | Annotated[str, StringConstraints(min_length=1)]]
 
 
 #: A notebook engine's name; which exist is the engine registry's (an unknown one is a 400).
@@ -275,16 +307,16 @@ class CreateWorkQueue(Wire):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
     description: str | None = None
     tags: Tags = Field(default_factory=list)
-    concurrency_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    paused: bool = False
+    concurrency_limit: Annotated[JsonInt, Field(ge=0, le=1_000_000)] | None = None
+    paused: StrictBool = False
 
 
 class UpdateWorkQueue(Wire):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] | None = None
     description: str | None = None
     tags: Tags | None = None
-    concurrency_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    paused: bool | None = None
+    concurrency_limit: Annotated[JsonInt, Field(ge=0, le=1_000_000)] | None = None
+    paused: StrictBool | None = None
 
 
 class CreateApiKey(Wire):
@@ -296,7 +328,7 @@ class CreateApiKey(Wire):
 
 QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
 LogLevel = (
-    Annotated[int, Field(ge=0, le=1000)]
+    Annotated[JsonInt, Field(ge=0, le=1000)]
     | Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"]
 )
 

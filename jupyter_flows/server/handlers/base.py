@@ -13,6 +13,7 @@ the service through :attr:`FlowsHandler.run` and write the answer.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from http.client import responses
 from types import TracebackType
@@ -157,6 +158,9 @@ def unauthorized(handler: RequestHandler, doing: str = "") -> Unauthorized:
     )
 
 
+_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
+
+
 @stream_request_body
 class FlowsHandler(APIHandler):
     """Base of every jupyter-flows API handler.
@@ -279,12 +283,12 @@ class FlowsHandler(APIHandler):
 
     def int_arg(self, name: str, default: int) -> int:
         value = self.get_query_argument(name, None)
-        if value is None or value == "":
+        if value is None:
             return default
-        try:
-            return int(value)
-        except ValueError:
-            raise InvalidInput(f"{name} must be an integer, not {value!r}") from None
+        # ASCII digits only: int() also takes " 5", "5_0" and other scripts' digits.
+        if not _INTEGER.match(value):
+            raise InvalidInput(f"{name} must be an integer, not {value!r}")
+        return int(value)
 
     def str_arg(self, name: str) -> str | None:
         value = self.get_query_argument(name, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from jupyter_server.auth.decorator import authorized
@@ -16,14 +17,26 @@ from jupyter_flows.store.run_queries import FlowRunFilter
 ID = r"(?P<flow_run_id>[^/]+)"
 
 
+#: RFC 3339's date-time (what openapi.yaml's ``format: date-time`` means); Python's
+#: fromisoformat alone also takes dates, week dates and compact forms.
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?$"
+)
+
+
 def parse_time(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
+    matched = _DATE_TIME.match(value)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if matched is None:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 time, not {value!r}") from None
-    if parsed.tzinfo is None:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time such as 2026-01-31T06:00:00Z, not {value!r}"
+        ) from None
+    if not matched.group("zone"):
         raise InvalidInput(f"{name} needs a timezone (times are UTC: add 'Z')")
     return parsed
 
@@ -53,8 +66,8 @@ class FlowRunsHandler(FlowsHandler):
             deployment_ids=[deployment_id] if deployment_id else None,
             state_types=parse_states(self.get_query_arguments("state")),
             tags=tags or None,
-            start_after=parse_time("since", self.str_arg("since")),
-            start_before=parse_time("until", self.str_arg("until")),
+            start_after=parse_time("since", self.get_query_argument("since", None)),
+            start_before=parse_time("until", self.get_query_argument("until", None)),
         )
         self.reply(
             await self.run(runs.list_flow_runs, flt, limit=limit, offset=offset, readonly=True)
