@@ -1113,19 +1113,32 @@ export interface components {
       scheduled_start?: components['schemas']['NullableTime'];
     };
     /** @description Needs flow_name or flow_id (or a flow_version_id / deployment_id to find the flow by). */
-    CreateFlowRun: {
-      id?: string | null;
-      name?: string | null;
-      flow_name?: string | null;
-      flow_id?: string | null;
-      flow_version_id?: string | null;
-      deployment_id?: string | null;
-      parameters?: Record<string, unknown>;
-      tags?: string[];
-      parent_flow_run_id?: string | null;
-      parent_task_run_id?: string | null;
-      state?: components['schemas']['ProposeState'] | null;
-    };
+    CreateFlowRun:
+      | {
+          id?: string | null;
+          name?: string | null;
+          flow_name?: string | null;
+          flow_id?: string | null;
+          flow_version_id?: string | null;
+          deployment_id?: string | null;
+          parameters?: Record<string, unknown>;
+          tags?: string[];
+          parent_flow_run_id?: string | null;
+          parent_task_run_id?: string | null;
+          state?: components['schemas']['ProposeState'] | null;
+        }
+      | {
+          flow_name: string;
+        }
+      | {
+          flow_id: string;
+        }
+      | {
+          flow_version_id: string;
+        }
+      | {
+          deployment_id: string;
+        };
     FlowRun: {
       id: string;
       name: string;
