@@ -26,20 +26,13 @@ from jupyter_flows.credentials import (
     env_name_of,
 )
 from jupyter_flows.engine.redaction import Redactor
-from jupyter_flows.server.errors import Conflict, FlowsError, InvalidInput, NotFound
+from jupyter_flows.server.errors import Conflict, CredentialsKeyError, InvalidInput, NotFound
 from jupyter_flows.server.service import iso, page, run_states
 from jupyter_flows.store.models import Credential, FlowRun, FlowVersion
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
     from jupyter_flows.server.wire import CreateCredential, Lease
-
-
-class CredentialsKeyError(FlowsError):
-    """The server's credentials key cannot decrypt what is stored (or is unusable)."""
-
-    status = 500
-    code = "credentials_key"
 
 
 def credential_out(credential: Credential) -> dict[str, Any]:
