@@ -9,7 +9,8 @@ value under a new key. cryptography is imported on first use: loading the server
 
 The key is, in order: ``JUPYTER_FLOWS_CREDENTIALS_KEY`` (the key itself: a team server's
 secret store can hand it over that way), the file ``JUPYTER_FLOWS_CREDENTIALS_KEY_FILE``
-names, else ``credentials.key`` in the Jupyter data dir, made on first use with mode 0600.
+names, else ``credentials.key`` in the Jupyter data dir; the file is made on first use,
+with mode 0600.
 A key file that is readable by others is refused.
 
 Names are lowercase letters, digits and dashes (``aws-secret``); the variable a run sees is
@@ -23,6 +24,7 @@ import re
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 from jupyter_flows.engine.redaction import MIN_LENGTH
 from jupyter_flows.engine.run_env import CREDENTIALS_KEY, CREDENTIALS_KEY_FILE
@@ -75,6 +77,26 @@ def check_value(value: str) -> str:
     if len(value.encode()) > MAX_VALUE_BYTES:
         raise CredentialError(f"a credential value may be at most {MAX_VALUE_BYTES} bytes")
     return value
+
+
+def references(content: Any) -> list[dict[str, Any]]:
+    """The credentials a flow version's content references, by name, in order: its run
+    config's ``credentials`` (names, or ``{"name", "env"?, "secret"?, "key"?}``), then the
+    names its ResourceSpec lists (``resource_spec.credentials``) not named already."""
+    if not isinstance(content, dict):
+        return []
+    found: dict[str, dict[str, Any]] = {}
+    config = content.get("run_config")
+    for item in (config.get("credentials") if isinstance(config, dict) else None) or []:
+        if isinstance(item, str):
+            item = {"name": item}
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            found.setdefault(item["name"], dict(item))
+    spec = content.get("resource_spec")
+    for name in (spec.get("credentials") if isinstance(spec, dict) else None) or []:
+        if isinstance(name, str):
+            found.setdefault(name, {"name": name})
+    return list(found.values())
 
 
 # ------------------------------------------------------------------ the key
@@ -139,7 +161,7 @@ def load_key(environ: dict[str, str] | None = None, *, create: bool = True) -> b
     path = key_path(env)
     if path.exists():
         return read_key_file(path)
-    if env.get(CREDENTIALS_KEY_FILE) or not create:
+    if not create:
         raise CredentialError(f"no credentials key file at {path}")
     key = new_key()
     write_key_file(path, key)

@@ -52,6 +52,7 @@ from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
 from jupyter_flows.agent.run_document import RunDocument
 from jupyter_flows.client import FlowsAPIError, FlowsClient, FlowsConnectionError
 from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun, RunLease
+from jupyter_flows.credentials import references
 from jupyter_flows.engine.http_reporter import HttpReporter
 from jupyter_flows.engine.redaction import Redactor
 from jupyter_flows.engine.run_env import RunEnv
@@ -406,6 +407,9 @@ class Agent:
     def run_spec(self, claimed: ClaimedRun) -> RunSpec:
         """What the infrastructure needs: the command, env, credentials and resources."""
         config = claimed.run_config
+        version = claimed.flow_version
+        content = version.content if version is not None and version.content else {}
+        content = {**content, "run_config": config}
         resources = dict(config.get("resources") or {})
         document = RunDocument.from_claim(claimed).to_json()
         spool = None
@@ -435,7 +439,7 @@ class Agent:
             flow_id=claimed.flow_id or "",
             command=[python, "-m", "jupyter_flows.agent.execute", claimed.id],
             env=env,
-            credentials=[CredentialRef.coerce(c) for c in config.get("credentials") or []],
+            credentials=[CredentialRef.coerce(c) for c in references(content)],
             resources=resources,
             working_dir=config.get("working_dir"),
             flow_name=claimed.flow_name,

@@ -24,6 +24,7 @@ from jupyter_flows.credentials import (
     check_name,
     check_value,
     env_name_of,
+    references,
 )
 from jupyter_flows.engine.redaction import Redactor
 from jupyter_flows.server.errors import Conflict, CredentialsKeyError, InvalidInput, NotFound
@@ -107,24 +108,19 @@ def reencrypt_all(session: Session, keyring: Keyring, new: Cipher) -> dict[str, 
 
 
 def references_of(session: Session, flow_run_id: str) -> list[dict[str, str | None]]:
-    """The credentials of this store the run's configuration names: ``[{"name", "env"}]``
-    (a reference with a ``secret`` names a Kubernetes Secret of the cluster instead)."""
+    """The credentials of this store the run's flow version references: ``[{"name",
+    "env"}]`` (``credentials.references``; one that names a ``secret`` is a Kubernetes
+    Secret of the cluster, read there, not here)."""
     query = (
         sa.select(FlowVersion.content)
         .join(FlowRun, FlowRun.flow_version_id == FlowVersion.id)
         .where(FlowRun.id == flow_run_id)
     )
-    content = session.scalar(query) or {}
-    config = content.get("run_config") if isinstance(content, dict) else None
-    refs: list[dict[str, str | None]] = []
-    for item in (config or {}).get("credentials") or []:
-        if isinstance(item, str):
-            refs.append({"name": item, "env": None})
-        elif isinstance(item, dict) and isinstance(item.get("name"), str):
-            if item.get("secret"):
-                continue  # a Secret of the cluster's, read there: not in this store
-            refs.append({"name": item["name"], "env": item.get("env")})
-    return refs
+    return [
+        {"name": ref["name"], "env": ref.get("env")}
+        for ref in references(session.scalar(query))
+        if not ref.get("secret")
+    ]
 
 
 def _values(session: Session, keyring: Keyring, names: Iterable[str]) -> dict[str, Credential]:
