@@ -633,7 +633,8 @@ class FlowsClient:
         return dict(self._post("credentials/rotate-key"))
 
     def run_credentials(self, flow_run_id: str, lease: RunLease) -> list[RunCredential]:
-        """The values a claimed run references, for its current attempt (``lease``)."""
+        """The values a claimed run references, for its current attempt (``lease``); a name
+        the server does not hold is left out (the infrastructure may have it)."""
         data = self._post(
             f"flow-runs/{quote(flow_run_id, safe='')}/credentials", {"lease": lease.wire()}
         )

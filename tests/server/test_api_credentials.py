@@ -105,6 +105,7 @@ async def test_the_holder_reads_only_the_values_its_run_references(api: Any) -> 
     path = f"flow-runs/{run['id']}/credentials"
     answer = await api("POST", path, {"lease": lease}, headers=holder, expect=200)
     assert answer.body["items"] == [{"name": "db-password", "env": "DB_PASSWORD", "value": SECRET}]
+    assert answer.body["missing"] == []
     assert answer.headers["Cache-Control"] == "no-store"
     # Another agent key: 403, with the lease or without.
     other = (await api("POST", "api-keys", {"name": "b", "role": "agent"}, expect=201)).body
@@ -120,10 +121,12 @@ async def test_the_holder_reads_only_the_values_its_run_references(api: Any) -> 
         assert SECRET not in str((await api("GET", read)).body)
 
 
-async def test_a_missing_credential_is_named(api: Any) -> None:
-    run, lease, holder = await _claimed_run(api, ["not-stored"])
+async def test_a_credential_the_store_lacks_is_named(api: Any) -> None:
+    await _store(api)
+    run, lease, holder = await _claimed_run(api, ["db-password", "not-stored"])
     answer = await api("POST", f"flow-runs/{run['id']}/credentials", {"lease": lease})
-    assert answer.status == 404 and "not-stored" in answer.body["message"]
+    assert answer.status == 200 and answer.body["missing"] == ["not-stored"]
+    assert [item["name"] for item in answer.body["items"]] == ["db-password"]
 
 
 async def test_what_the_attempt_sends_is_redacted_on_arrival(api: Any) -> None:

@@ -135,15 +135,13 @@ def run_credentials(
     session: Session, keyring: Keyring, flow_run_id: str, lease: Lease
 ) -> dict[str, Any]:
     """The values of the credentials ``flow_run_id`` references, for its current attempt
-    (its lease; else 409 stale_attempt)."""
+    (its lease; else 409 stale_attempt), and the names of those this store lacks."""
     if lease.flow_run_id != flow_run_id:
         raise InvalidInput("the lease is not for this flow run")
     run_states.check_lease(session, lease)
     refs = references_of(session, flow_run_id)
     rows = _values(session, keyring, (ref["name"] or "" for ref in refs))
     missing = [ref["name"] for ref in refs if ref["name"] not in rows]
-    if missing:
-        raise NotFound(f"No credential {missing[0]!r} (the run references it)")
     cipher = _cipher(keyring)
     try:
         items = [
@@ -153,11 +151,14 @@ def run_credentials(
                 "value": cipher.decrypt(row.ciphertext, row.name),
             }
             for ref in refs
+            if ref["name"] in rows
             for row in [rows[str(ref["name"])]]
         ]
     except WrongKey as error:
         raise CredentialsKeyError(str(error)) from None
-    return {"items": items}
+    # What this store does not hold may be the infrastructure's own (an agent's source,
+    # a Secret of the cluster): the agent decides, and names what nobody has.
+    return {"items": items, "missing": missing}
 
 
 def run_redactor(session: Session, keyring: Keyring, flow_run_id: str) -> Redactor:
