@@ -6,6 +6,7 @@ visible to every user of the machine (``ps``) and stays in shell histories.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -49,6 +50,12 @@ def _read_value(name: str) -> str:
 def credential_add(name: str, env: str | None, replace: bool, as_json: bool) -> None:
     """Store credential NAME (lowercase letters, digits, dashes); its value comes from a
     hidden prompt, or from stdin when stdin is not a terminal."""
+    from jupyter_flows.credentials import CredentialError, check_name
+
+    try:  # before asking for a value that could not be stored
+        check_name(name)
+    except CredentialError as error:
+        raise click.BadParameter(str(error), param_hint="NAME") from None
     value = _read_value(name)
     if not value:
         raise click.UsageError("the value is empty")
@@ -91,6 +98,6 @@ def credential_rotate_key(as_json: bool) -> None:
     """Re-encrypt every credential with a new key (the server's key file is replaced)."""
     done = client().rotate_credentials_key()
     if as_json:
-        print_json(done)
+        click.echo(json.dumps(done))
         return
     console().print(f"Re-encrypted {done.get('rotated', 0)} credentials with a new key")

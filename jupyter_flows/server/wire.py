@@ -291,10 +291,11 @@ class CreateApiKey(Wire):
 class CreateCredential(Wire):
     """A credential's value comes only in a body (never a URL, never a query)."""
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")]
+    #: Checked by the service (``credentials.check_name``), whose message says the rule.
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     value: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
     #: The variable a run sees it in (default: the name upper-cased, dashes as underscores).
-    env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")] | None = None
+    env: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     #: Replace the value of an existing credential instead of refusing (409).
     replace: bool = False
 

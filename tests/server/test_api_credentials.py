@@ -76,8 +76,9 @@ async def test_create_list_delete_never_show_the_value(api: Any) -> None:
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        ({"name": "Bad_Name", "value": SECRET}, "name"),
-        ({"name": "-x", "value": SECRET}, "name"),
+        ({"name": "Bad_Name", "value": SECRET}, "lowercase letters, digits and dashes"),
+        ({"name": "-x", "value": SECRET}, "lowercase letters, digits and dashes"),
+        ({"name": "ok", "value": SECRET, "env": "1X"}, "not an environment variable"),
         ({"name": "rotate-key", "value": SECRET}, "reserved"),
         ({"name": "ok", "value": "abc"}, "at least 4"),
         ({"name": "ok", "value": SECRET, "env": "JUPYTER_FLOWS_API_KEY"}, "platform"),
@@ -86,7 +87,7 @@ async def test_create_list_delete_never_show_the_value(api: Any) -> None:
 async def test_bad_input_is_refused_with_the_reason(api: Any, body: Any, says: str) -> None:
     answer = await api("POST", "credentials", body)
     assert answer.status == 400 and answer.error == "invalid_input"
-    assert says in answer.body["message"] or "pattern" in answer.body["message"]
+    assert says in answer.body["message"]
 
 
 async def test_an_agent_key_manages_no_credentials(api: Any) -> None:
