@@ -155,6 +155,15 @@ async def test_what_the_attempt_sends_is_redacted_on_arrival(api: Any) -> None:
     assert all(SECRET not in str(s) for s in states)
 
 
+async def test_job_logs_are_redacted_on_arrival(api: Any) -> None:
+    await _store(api)
+    run, lease, holder = await _claimed_run(api, ["db-password"])
+    line = {"flow_run_id": run["id"], "timestamp": T0, "message": f"echo {SECRET}"}
+    await api("POST", "logs", [line], headers=holder, expect=201)
+    logs = (await api("GET", f"flow-runs/{run['id']}/logs", expect=200)).body
+    assert [item["message"] for item in logs["items"]] == ["echo ***"]
+
+
 async def test_a_wrong_key_is_a_clear_error_never_garbage(
     api: Any, jp_serverapp: Any, tmp_path: Path
 ) -> None:

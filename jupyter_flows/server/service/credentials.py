@@ -174,3 +174,22 @@ def run_redactor(session: Session, keyring: Keyring, flow_run_id: str) -> Redact
         return Redactor(cipher.decrypt(row.ciphertext, row.name) for row in rows.values())
     except WrongKey as error:
         raise CredentialsKeyError(str(error)) from None
+
+
+def redacted_lines(session: Session, keyring: Keyring, lines: list[Any]) -> list[Any]:
+    """Log lines (wire ``CreateLog``) with the values of their runs' credentials masked:
+    the server's guard on job logs, which the agent has already redacted."""
+    out = list(lines)
+    for run_id in {line.flow_run_id for line in lines}:
+        if not references_of(session, run_id):
+            continue
+        redactor = run_redactor(session, keyring, run_id)
+        if not redactor:
+            continue
+        out = [
+            line.model_copy(update={"message": redactor.redact(line.message)})
+            if line.flow_run_id == run_id
+            else line
+            for line in out
+        ]
+    return out
