@@ -23,6 +23,7 @@ import os
 import re
 import stat
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ def default_key_path() -> Path:
     return Path(jupyter_data_dir()) / "jupyter_flows" / "credentials.key"
 
 
-def key_path(environ: dict[str, str] | None = None) -> Path:
+def key_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     named = env.get(CREDENTIALS_KEY_FILE)
     return Path(named).expanduser() if named else default_key_path()
@@ -153,7 +154,7 @@ def write_key_file(path: Path, key: bytes) -> None:
     os.replace(temporary, path)
 
 
-def load_key(environ: dict[str, str] | None = None, *, create: bool = True) -> bytes:
+def load_key(environ: Mapping[str, str] | None = None, *, create: bool = True) -> bytes:
     """The key (see the module doc); with ``create``, the default file is made if missing."""
     env = os.environ if environ is None else environ
     if env.get(CREDENTIALS_KEY):

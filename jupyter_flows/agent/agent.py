@@ -417,9 +417,12 @@ class Agent:
             attempt = claimed.lease.attempt if claimed.lease else claimed.attempt
             os.makedirs(self.spool_dir, mode=0o700, exist_ok=True)
             spool = os.path.join(self.spool_dir, f"{claimed.id}-{attempt}.jsonl")
+        api = self._api_settings()
         handoff = RunEnv(
             flow_run_id=claimed.id,
-            **self._api_settings(),
+            api_url=api["api_url"],
+            api_key=api.get("api_key"),
+            api_token=api.get("api_token"),
             run_document=document if len(document) <= MAX_ENV_SPEC else None,
             # The run process ends if this agent dies.
             agent_pid=os.getpid() if self.infra.runs_on_this_machine else None,

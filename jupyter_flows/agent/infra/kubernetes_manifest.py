@@ -254,7 +254,8 @@ class JobBuilder:
         secret = self.build_secret(run, owner_uid)
         if secret is None:
             return None
-        body: dict[str, Any] = ApiClient().sanitize_for_serialization(secret)
+        api: Any = ApiClient()
+        body: dict[str, Any] = api.sanitize_for_serialization(secret)
         return body
 
     def manifest(self, run: RunSpec) -> dict[str, Any]:
