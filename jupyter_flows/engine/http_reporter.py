@@ -91,6 +91,11 @@ _KINDS = ("flow_runs", "task_runs", "states", "logs", "artifacts")
 _Item = tuple[int, str, dict[str, Any]]
 
 
+#: How long a log line that ends with the start of a credential's value waits for the line
+#: that may complete it (``engine/redaction.py``'s LogBoundary).
+HOLD_SECONDS = 1.0
+
+
 class HttpReporter:
     """Buffers records and ships them in batches to ``POST {api_url}ingest`` (see module doc)."""
 
@@ -218,11 +223,11 @@ class HttpReporter:
                 item["message"] = text
                 self._put("logs", item, redacted=True)
 
-    def _release_held(self) -> None:
+    def _release_held(self, older_than: float | None = None) -> None:
         if self._boundary is None:
             return
         with self._boundary_lock:
-            for text, item in self._boundary.release():
+            for text, item in self._boundary.release(older_than):
                 item["message"] = text
                 self._put("logs", item, redacted=True)
 
@@ -535,6 +540,7 @@ class HttpReporter:
         outage_since: float | None = None
         with httpx.Client(headers=self.headers, timeout=self.request_timeout) as http:
             while not self._stop.is_set():
+                self._release_held(older_than=HOLD_SECONDS)  # a split value's first line
                 with self._cond:
                     waiting = bool(self._runs_and_states or self._logs or self._spooled)
                     if not (waiting and self._flush_waiters) and not self._full_batch_waiting():

@@ -14,7 +14,7 @@ not redacted (they would mask ordinary text); the server refuses to store them.
 
 A value split across two log writes (``print(v[:5], end="")`` then the rest) is caught by
 :class:`LogBoundary`: a log line that ends with the start of a value is held until the next
-line of the same run arrives, and the two are redacted together.
+line of the same run arrives (at most about a second), and the two are redacted together.
 
 The server redacts what arrives with the same class, for the run's known values: a run
 process that is not ours (an old version, a changed environment) is covered too.
@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -122,27 +123,40 @@ class Redactor:
 
 
 class LogBoundary:
-    """Log lines of one stream (a run or task run), redacted with the line before them.
+    """Log lines of each stream (a run or task run), redacted with their neighbours.
 
-    ``feed`` returns the lines that may leave now: a line that ends with the start of a
-    value is held (``held``) until the next line, or :meth:`release`, decides.
+    ``feed`` returns the lines that may leave now. A line that ends with the start of a
+    value is held until the next line of its stream, and the two are redacted as one. A
+    held line that waited too long (:meth:`release`) leaves with that start masked (when
+    it is 3 characters or more), and the rest of the value is masked if the next line
+    begins with it.
     """
+
+    #: A held line's open start shorter than this leaves as it is (it tells nothing).
+    MASK_TAIL = 3
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
-        self._held: dict[Any, tuple[str, Any]] = {}
+        self._held: dict[Any, tuple[str, Any, float]] = {}
+        #: What the next line of a stream may begin with: the rest of a released start.
+        self._rests: dict[Any, list[str]] = {}
 
     def feed(self, key: Any, text: str, item: Any) -> list[tuple[str, Any]]:
         """Lines ``(redacted text, item)`` ready to send, in order."""
         out: list[tuple[str, Any]] = []
         held = self._held.pop(key, None)
-        if held is None:
-            text = self.redactor.redact(text)
-        else:
+        rests = self._rests.pop(key, [])
+        if held is not None:
             before, text = self._join(held[0], text)
             out.append((before, held[1]))
+        else:
+            for rest in sorted(rests, key=len, reverse=True):
+                if text.startswith(rest):
+                    text = MASK + text[len(rest) :]
+                    break
+            text = self.redactor.redact(text)
         if self.redactor.open_prefix(text):
-            self._held[key] = (text, item)  # already redacted where it is whole
+            self._held[key] = (text, item, time.monotonic())
         else:
             out.append((text, item))
         return out
@@ -156,10 +170,26 @@ class LogBoundary:
                 return first[:start] + MASK, self.redactor.redact(second[end - cut :])
         return first, self.redactor.redact(second)
 
-    def release(self) -> list[tuple[str, Any]]:
-        """Every held line, as it is (nothing came to complete it)."""
-        out = [(text, item) for text, item in self._held.values()]
-        self._held.clear()
+    def release(self, older_than: float | None = None) -> list[tuple[str, Any]]:
+        """Held lines (all, or those held longer than ``older_than`` seconds): nothing came
+        to complete them, so what may start a value is masked and its rest remembered."""
+        now = time.monotonic()
+        out: list[tuple[str, Any]] = []
+        for key, (text, item, since) in list(self._held.items()):
+            if older_than is not None and now - since < older_than:
+                continue
+            del self._held[key]
+            longest, rests = 0, []
+            for form in self.redactor.forms:
+                for size in range(min(len(form) - 1, len(text)), 0, -1):
+                    if text.endswith(form[:size]):
+                        longest = max(longest, size)
+                        rests.append(form[size:])
+                        break
+            if longest >= self.MASK_TAIL:
+                text = text[:-longest] + MASK
+            self._rests[key] = rests
+            out.append((text, item))
         return out
 
 

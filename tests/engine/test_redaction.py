@@ -68,13 +68,23 @@ def test_a_value_split_across_two_writes_is_masked(cut: int) -> None:
     assert lines == [f"password: {MASK}", " and on"]
 
 
-def test_a_held_line_goes_out_as_it_is_when_nothing_completes_it() -> None:
+def test_a_held_line_goes_out_as_it_is_when_the_next_does_not_complete_it() -> None:
     boundary = LogBoundary(Redactor([SECRET]))
     assert boundary.feed("run", "ends with hunt", 1) == []
     assert boundary.feed("other", "another stream", 2) == [("another stream", 2)]
     assert boundary.feed("run", "ing season", 3) == [("ends with hunt", 1), ("ing season", 3)]
-    assert boundary.feed("run", "hun", 4) == []
-    assert boundary.release() == [("hun", 4)]
+    assert boundary.feed("run", "done.", 4) == [("done.", 4)]
+
+
+@pytest.mark.parametrize("cut", [1, 2, 6])
+def test_a_line_released_after_waiting_masks_the_rest_when_it_comes(cut: int) -> None:
+    boundary = LogBoundary(Redactor([SECRET]))
+    assert boundary.feed("run", f"pw {SECRET[:cut]}", 1) == []
+    assert boundary.release(older_than=60) == []  # not waited long enough yet
+    (released,) = boundary.release(older_than=0)
+    assert released == ((f"pw {MASK}" if cut >= 3 else f"pw {SECRET[:cut]}"), 1)
+    assert boundary.feed("run", f"{SECRET[cut:]} end", 2) == [(f"{MASK} end", 2)]
+    assert boundary.feed("run", f"{SECRET[cut:]} end", 3) == [(f"{SECRET[cut:]} end", 3)]
 
 
 def test_the_run_process_reads_its_values_from_the_variables_named() -> None:
