@@ -75,6 +75,9 @@ class Redactor:
         #: Longest first, so a form inside a longer one never leaves a piece of it behind.
         self.forms = sorted(forms, key=lambda f: (-len(f), f))
         self._pattern = re.compile("|".join(map(re.escape, self.forms))) if self.forms else None
+        #: Every proper start of every form, for open_prefix.
+        self._prefixes = {form[:size] for form in self.forms for size in range(1, len(form))}
+        self._longest = max((len(form) for form in self.forms), default=0)
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -112,14 +115,11 @@ class Redactor:
 
     def open_prefix(self, text: str) -> int:
         """The length of the longest end of ``text`` that starts a known form (0: none):
-        the next write may complete it."""
-        best = 0
-        for form in self.forms:
-            for size in range(min(len(form) - 1, len(text)), best, -1):
-                if text.endswith(form[:size]):
-                    best = size
-                    break
-        return best
+        the next write may complete it. A few set lookups: it runs on every log line."""
+        for size in range(min(self._longest - 1, len(text)), 0, -1):
+            if text[-size:] in self._prefixes:
+                return size
+        return 0
 
 
 class LogBoundary:
