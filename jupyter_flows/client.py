@@ -27,6 +27,7 @@ from jupyter_flows.client_models import (
     ApiKey,
     Artifact,
     ClaimedRun,
+    Credential,
     Deployment,
     FlowGroup,
     FlowRun,
@@ -38,6 +39,7 @@ from jupyter_flows.client_models import (
     PendingReason,
     QueuedRun,
     Registration,
+    RunCredential,
     RunLease,
     StateInfo,
     TaskRun,
@@ -609,6 +611,34 @@ class FlowsClient:
 
     def delete_api_key(self, key_id: str) -> None:
         self.request("DELETE", f"api-keys/{key_id}")
+
+    # ------------------------------------------------------------------ credentials
+    def create_credential(
+        self, name: str, value: str, *, env: str | None = None, replace: bool = False
+    ) -> Credential:
+        """Store a credential (its value travels in the body only, never in a URL)."""
+        body: dict[str, Any] = {"name": name, "value": value, "replace": replace}
+        if env:
+            body["env"] = env
+        return Credential.model_validate(self._post("credentials", body))
+
+    def list_credentials(self, *, limit: int = 50, offset: int = 0) -> Page[Credential]:
+        return self._page(Credential, "credentials", limit=limit, offset=offset)
+
+    def delete_credential(self, name: str) -> None:
+        self.request("DELETE", f"credentials/{quote(name, safe='')}")
+
+    def rotate_credentials_key(self) -> dict[str, Any]:
+        """Re-encrypt every value with a new key; ``{"rotated": count}``."""
+        return dict(self._post("credentials/rotate-key"))
+
+    def run_credentials(self, flow_run_id: str, lease: RunLease) -> list[RunCredential]:
+        """The values a claimed run references, for its current attempt (``lease``); a name
+        the server does not hold is left out (the infrastructure may have it)."""
+        data = self._post(
+            f"flow-runs/{quote(flow_run_id, safe='')}/credentials", {"lease": lease.wire()}
+        )
+        return [RunCredential.model_validate(item) for item in data["items"]]
 
     # ------------------------------------------------------------------ events
     def events(

@@ -175,6 +175,28 @@ class ApiKey(Model):
     token: str | None = None
 
 
+class Credential(Model):
+    """A credential as the API lists it: its name and variable, never its value."""
+
+    name: str
+    env: str
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class RunCredential(Model):
+    """One value a claimed run's attempt receives (only its agent ever sees this)."""
+
+    name: str
+    env: str
+    value: str
+
+    def __repr__(self) -> str:  # a value never lands in a traceback or a log by repr
+        return f"RunCredential(name={self.name!r}, env={self.env!r}, value='***')"
+
+    __str__ = __repr__
+
+
 class Rejected(Model):
     kind: str
     index: int

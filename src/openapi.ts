@@ -798,6 +798,77 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/credentials': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['listCredentials'];
+    put?: never;
+    /** @description Stores a value encrypted with the server's credentials key. The value comes only in this body; no answer of the API ever carries it back. An existing name is refused (409) unless `replace` is true (200). */
+    post: operations['createCredential'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/credentials/rotate-key': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description Re-encrypts every value with a new key, in one transaction; the key file is replaced once the values are committed. Refused (409) when the key comes from JUPYTER_FLOWS_CREDENTIALS_KEY (the server cannot change its environment). */
+    post: operations['rotateCredentialsKey'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/credentials/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete: operations['deleteCredential'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/flow-runs/{flow_run_id}/credentials': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        flow_run_id: components['parameters']['flow_run_id'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description The values of the credentials the run's configuration references, for the run's current attempt only: the body carries the claim's lease (409 `stale_attempt` otherwise), and an agent key must hold the run (403 otherwise). A POST, so that no read (GET) of the API ever returns a value; answered with Cache-Control: no-store. */
+    post: operations['getRunCredentials'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/events': {
     parameters: {
       query?: never;
@@ -844,6 +915,7 @@ export interface components {
       | 'blob_not_found'
       | 'blob_corrupt'
       | 'storage_unavailable'
+      | 'credentials_key'
       | 'internal_error'
       | 'server_error'
       | 'http_error';
@@ -1349,6 +1421,35 @@ export interface components {
     ApiKeyPage: components['schemas']['Page'] & {
       items?: components['schemas']['ApiKey'][];
     };
+    CreateCredential: {
+      name: string;
+      value: string;
+      /** @description The variable runs see it in (default the name upper-cased, dashes as underscores). */
+      env?: string | null;
+      /** @default false */
+      replace?: boolean;
+    };
+    Credential: {
+      name: string;
+      env: string;
+      created: components['schemas']['Time'];
+      updated: components['schemas']['Time'];
+    };
+    CredentialPage: components['schemas']['Page'] & {
+      items?: components['schemas']['Credential'][];
+    };
+    RunCredentialsRequest: {
+      lease: components['schemas']['Lease'];
+    };
+    RunCredentials: {
+      /** @description Names the run references that this server does not hold: the agent takes them from its infrastructure's own source (a Secret of the cluster, the agent's configuration) or fails the run naming them. */
+      missing: string[];
+      items: {
+        name: string;
+        env: string;
+        value: string;
+      }[];
+    };
     RegisterAgent: {
       name: string;
       /** @default default */
@@ -1548,6 +1649,15 @@ export interface components {
     };
     /** @description `stale_attempt`: the lease sent is not the run's current attempt's: another attempt holds the run, or the server ended this one. Nothing was written; the attempt must stop without reporting. */
     StaleAttempt: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /** @description `credentials_key`: the server's credentials key cannot decrypt the stored values (it is not the key they were stored with) or is not usable; nothing was changed. */
+    CredentialsKey: {
       headers: {
         [name: string]: unknown;
       };
@@ -3301,6 +3411,153 @@ export interface operations {
       404: components['responses']['NotFound'];
     };
   };
+  listCredentials: {
+    parameters: {
+      query?: {
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of credentials by name (never their values). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CredentialPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+    };
+  };
+  createCredential: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateCredential'];
+      };
+    };
+    responses: {
+      /** @description Replaced. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Credential'];
+        };
+      };
+      /** @description Stored. */
+      201: {
+        headers: {
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Credential'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      500: components['responses']['CredentialsKey'];
+    };
+  };
+  rotateCredentialsKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description How many values were re-encrypted. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            rotated: number;
+          };
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      409: components['responses']['Conflict'];
+      500: components['responses']['CredentialsKey'];
+    };
+  };
+  deleteCredential: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  getRunCredentials: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        flow_run_id: components['parameters']['flow_run_id'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RunCredentialsRequest'];
+      };
+    };
+    responses: {
+      /** @description The values, with the variable each is injected as. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunCredentials'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['StaleAttempt'];
+      500: components['responses']['CredentialsKey'];
+    };
+  };
   events: {
     parameters: {
       query?: {
@@ -3363,6 +3620,7 @@ export const errorCodeValues: ReadonlyArray<
   'blob_not_found',
   'blob_corrupt',
   'storage_unavailable',
+  'credentials_key',
   'internal_error',
   'server_error',
   'http_error'

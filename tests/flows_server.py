@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from jupyter_flows.engine import run_env
+
 #: Bounds, not expectations: a start that takes longer than this is a failure.
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
@@ -63,6 +65,8 @@ class FlowsServer:
         if not self.api_key:
             cmd.append("--create-key=tests")
         env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_FLOWS_API")}
+        # The credentials key in the server's folder, never in the home of who runs tests.
+        env.setdefault(run_env.CREDENTIALS_KEY_FILE, str(self.folder / "credentials.key"))
         with out.open("wb") as stdout, err.open("wb") as stderr:
             self.process = subprocess.Popen(
                 cmd,

@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import Any
@@ -50,9 +50,11 @@ from jupyter_flows.agent.infra.base import (
 )
 from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
 from jupyter_flows.agent.run_document import RunDocument
-from jupyter_flows.client import FlowsAPIError, FlowsClient
+from jupyter_flows.client import FlowsAPIError, FlowsClient, FlowsConnectionError
 from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun, RunLease
+from jupyter_flows.credentials import references
 from jupyter_flows.engine.http_reporter import HttpReporter
+from jupyter_flows.engine.redaction import Redactor
 from jupyter_flows.engine.run_env import RunEnv
 
 log = logging.getLogger("jupyter_flows.agent")
@@ -90,6 +92,8 @@ class ActiveRun:
     fenced: bool = False
     #: Where its process spools the records it could not deliver (local kinds).
     spool: str | None = None
+    #: Masks the values of its credentials in the job log this agent ships.
+    redactor: Redactor = field(default_factory=lambda: Redactor(()))
 
     @property
     def id(self) -> str:
@@ -403,6 +407,9 @@ class Agent:
     def run_spec(self, claimed: ClaimedRun) -> RunSpec:
         """What the infrastructure needs: the command, env, credentials and resources."""
         config = claimed.run_config
+        version = claimed.flow_version
+        content = version.content if version is not None and version.content else {}
+        content = {**content, "run_config": config}
         resources = dict(config.get("resources") or {})
         document = RunDocument.from_claim(claimed).to_json()
         spool = None
@@ -410,9 +417,12 @@ class Agent:
             attempt = claimed.lease.attempt if claimed.lease else claimed.attempt
             os.makedirs(self.spool_dir, mode=0o700, exist_ok=True)
             spool = os.path.join(self.spool_dir, f"{claimed.id}-{attempt}.jsonl")
+        api = self._api_settings()
         handoff = RunEnv(
             flow_run_id=claimed.id,
-            **self._api_settings(),
+            api_url=api["api_url"],
+            api_key=api.get("api_key"),
+            api_token=api.get("api_token"),
             run_document=document if len(document) <= MAX_ENV_SPEC else None,
             # The run process ends if this agent dies.
             agent_pid=os.getpid() if self.infra.runs_on_this_machine else None,
@@ -432,12 +442,35 @@ class Agent:
             flow_id=claimed.flow_id or "",
             command=[python, "-m", "jupyter_flows.agent.execute", claimed.id],
             env=env,
-            credentials=[CredentialRef.coerce(c) for c in config.get("credentials") or []],
+            credentials=[CredentialRef.coerce(c) for c in references(content)],
             resources=resources,
             working_dir=config.get("working_dir"),
             flow_name=claimed.flow_name,
             attempt=max(1, claimed.attempt),
         )
+
+    def _with_credentials(self, active: ActiveRun) -> RunSpec:
+        """The run's spec with the values of the credentials it references, fetched from
+        the server with the claim's lease (only this attempt may read them); their
+        variables are named in the hand-off so the run process redacts their values."""
+        spec = active.spec
+        stored = [ref for ref in spec.credentials if ref.secret is None]
+        if not stored or active.lease is None:
+            return spec  # none, or a server without leases: the infrastructure's own source
+        try:
+            fetched = {c.name: c for c in self.client.run_credentials(active.id, active.lease)}
+        except FlowsAPIError as error:
+            if error.status >= 500 or isinstance(error, FlowsConnectionError):
+                raise InfrastructureError(f"credentials: {error.message}") from error
+            raise InvalidRunSpec(f"credentials: {error.message}") from error
+        refs = [
+            replace(ref, env=ref.env or fetched[ref.name].env) if ref.name in fetched else ref
+            for ref in spec.credentials
+        ]
+        values = {name: c.value for name, c in fetched.items()}
+        active.redactor = Redactor(values.values())
+        redact = RunEnv(redact_env=tuple(ref.env_name for ref in refs)).to_environ()
+        return replace(spec, env={**spec.env, **redact}, credentials=refs, credential_values=values)
 
     def _api_settings(self) -> dict[str, str]:
         """How the run process reaches the server: as this agent does."""
@@ -453,6 +486,7 @@ class Agent:
         if earlier is not None and earlier.thread is not None:
             earlier.thread.join()  # never two attempts of one run from this agent at once
         try:
+            active.spec = self._with_credentials(active)
             status = self.infra.run(
                 active.spec,
                 on_log=lambda line: self._job_log(active.id, line),
@@ -591,6 +625,10 @@ class Agent:
 
     def _job_log(self, run_id: str, line: str) -> None:
         if self._job_logs is not None:
+            with self._lock:
+                active = self.active.get(run_id)
+            if active is not None:
+                line = active.redactor.redact(line)
             self._job_logs.put(log_line(20, line, "jupyter_flows.job", flow_run_id=run_id))
 
     def _report_infrastructure(self) -> None:

@@ -57,6 +57,14 @@ from jupyter_flows.client_models import Deployment
     show_default=True,
     help="Notebooks and scripts: the deployment made or updated with the version.",
 )
+@click.option(
+    "--credential",
+    "credentials",
+    multiple=True,
+    metavar="NAME",
+    help="A stored credential its runs receive as an environment variable (`jupyter flows "
+    "credential add`); its value is redacted from everything they report. Repeatable.",
+)
 @api_errors
 def register(
     file: str,
@@ -69,6 +77,7 @@ def register(
     timezone: str,
     queue: str | None,
     deployment_name: str,
+    credentials: tuple[str, ...],
 ) -> None:
     """Register FILE: a notebook (.ipynb), a script, or a .py of @flow functions.
 
@@ -90,6 +99,7 @@ def register(
                 timezone=timezone,
                 queue=queue,
                 deployment_name=deployment_name,
+                credentials=credentials,
             )
         except NotebookError as exc:
             raise CLIError(str(exc)) from None
@@ -105,6 +115,10 @@ def register(
             body = registration(file, flow=flow_attr, name=name, project=project)
         except FlowFileError as exc:
             raise CLIError(str(exc)) from None
+    if credentials:
+        from jupyter_flows.cli.register import with_credentials
+
+        body["content"] = with_credentials(body["content"], credentials)
     api = client()
     with out.status(f"Registering {body['name']!r} at {api.api_url}…"):
         result = api.register_flow(**body)
@@ -127,6 +141,7 @@ def _register_notebook(
     timezone: str,
     queue: str | None,
     deployment_name: str,
+    credentials: tuple[str, ...] = (),
 ) -> None:
     from jupyter_flows.cli.register import (
         ScheduleError,
@@ -155,6 +170,7 @@ def _register_notebook(
                 schedule=when,
                 queue=queue,
                 deployment=deployment_name,
+                credentials=credentials,
             )
         except NotebookRunError as exc:
             raise CLIError(str(exc)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli import admin, agents, flows, inspect, runs
+from jupyter_flows.cli import admin, agents, credentials, flows, inspect, runs
 from jupyter_flows.engine import run_env
 
 
@@ -54,6 +54,7 @@ for command in (
     agents.agent,
     agents.pending,
     admin.api_key,
+    credentials.credential,
     admin.server,
     inspect.inspect,
 ):

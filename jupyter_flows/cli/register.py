@@ -64,8 +64,10 @@ def register_notebook(
     deployment: str = "default",
     path: str | None = None,
     blob_storage: str | None = None,
+    credentials: Iterable[str] = (),
 ) -> NotebookRegistered:
-    """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment."""
+    """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment;
+    ``credentials``: names of stored credentials its runs receive as variables."""
     from jupyter_flows.spec.notebook_flows import notebook_registration
 
     spec, body = notebook_registration(
@@ -77,15 +79,28 @@ def register_notebook(
         path=path,
         blob_storage=blob_storage,
     )
+    content = body["content"]
+    if credentials:
+        content = with_credentials(content, credentials)
     registered = api.register_flow(
         body["name"],
-        body["content"],
+        content,
         project=body.get("project"),
         entrypoint=body["entrypoint"],
     )
     version = registered.version
     made = ensure_deployment(api, version.flow_id, deployment, schedule=schedule, queue=queue)
     return NotebookRegistered(spec, version, registered.new, made)
+
+
+def with_credentials(content: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """``content`` whose runs receive the stored credentials ``names`` (its run config's
+    ``credentials``: part of the version, so a changed list is a new version)."""
+    config = dict(content.get("run_config") or {})
+    listed = list(config.get("credentials") or [])
+    known = {c if isinstance(c, str) else c.get("name") for c in listed}
+    listed += [name for name in names if name not in known]
+    return {**content, "run_config": {**config, "credentials": listed}}
 
 
 def ensure_deployment(

@@ -63,6 +63,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.ids import new_id
+from jupyter_flows.engine.redaction import LogBoundary, Redactor, environment_redactor
 from jupyter_flows.engine.run_env import FLUSH_TIMEOUT, RunEnv
 
 if TYPE_CHECKING:  # reporter.py imports this module when the environment asks for it
@@ -90,6 +91,11 @@ _KINDS = ("flow_runs", "task_runs", "states", "logs", "artifacts")
 _Item = tuple[int, str, dict[str, Any]]
 
 
+#: How long a log line that ends with the start of a credential's value waits for the line
+#: that may complete it (``engine/redaction.py``'s LogBoundary).
+HOLD_SECONDS = 1.0
+
+
 class HttpReporter:
     """Buffers records and ships them in batches to ``POST {api_url}ingest`` (see module doc)."""
 
@@ -109,6 +115,7 @@ class HttpReporter:
         on_fenced: Callable[[str], None] | None = None,
         spool_path: str | None = None,
         max_spool_bytes: int = DEFAULT_MAX_SPOOL_BYTES,
+        redactor: Redactor | None = None,
     ) -> None:
         self.api_url = _api_root(api_url)
         self.ingest_url = self.api_url + "ingest"
@@ -133,6 +140,8 @@ class HttpReporter:
         self.fenced: str | None = None
         self.spool_path = spool_path
         self.max_spool_bytes = max_spool_bytes
+        #: Credential values to mask in every record before it is buffered (None: none).
+        self.redactor = redactor if redactor else None
         self._reset_process_state()
         os.register_at_fork(after_in_child=self._reset_process_state)
 
@@ -145,6 +154,8 @@ class HttpReporter:
         self._seq = 0
         self._flush_waiters = 0
         self._orphans: set[str] = set()
+        self._boundary = LogBoundary(self.redactor) if self.redactor is not None else None
+        self._boundary_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._warned_full = self._warned_flush = self._warned_spool = False
@@ -201,7 +212,24 @@ class HttpReporter:
             return
         body = record.to_dict()
         body["id"] = new_id()
-        self._put("logs", body)
+        if self._boundary is None:
+            self._put("logs", body)
+            return
+        # A value split across two writes: the line that ends with its start waits for
+        # the next line of its stream (or a flush) and they are redacted together.
+        with self._boundary_lock:
+            key = (record.flow_run_id, record.task_run_id)
+            for text, item in self._boundary.feed(key, record.message, body):
+                item["message"] = text
+                self._put("logs", item, redacted=True)
+
+    def _release_held(self, older_than: float | None = None) -> None:
+        if self._boundary is None:
+            return
+        with self._boundary_lock:
+            for text, item in self._boundary.release(older_than):
+                item["message"] = text
+                self._put("logs", item, redacted=True)
 
     def artifact_created(self, record: ArtifactRecord) -> None:
         # Kept like runs and states (never dropped for room): there are few of them.
@@ -213,6 +241,7 @@ class HttpReporter:
 
     def drain(self, timeout: float | None = None) -> bool:
         """``flush`` that tells: True when everything reported so far is delivered."""
+        self._release_held()
         timeout = self.flush_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -268,7 +297,10 @@ class HttpReporter:
             heads.append(self._in_flight[0][0])
         return min(heads) if heads else self._seq + 1
 
-    def _put(self, kind: str, body: dict[str, Any]) -> None:
+    def _put(self, kind: str, body: dict[str, Any], redacted: bool = False) -> None:
+        if self.redactor is not None and not redacted:
+            self._release_held()  # a held line goes before what follows it
+            body = self.redactor.scrub(body)
         with self._cond:
             if self.fenced is not None:
                 return  # this attempt is over: nothing it says may land
@@ -425,6 +457,7 @@ class HttpReporter:
         """Write everything not delivered yet to the spool file (at exit); returns how many."""
         if self.spool_path is None:
             return 0
+        self._release_held()
         with self._cond:
             if self.fenced is not None:
                 return 0
@@ -507,6 +540,7 @@ class HttpReporter:
         outage_since: float | None = None
         with httpx.Client(headers=self.headers, timeout=self.request_timeout) as http:
             while not self._stop.is_set():
+                self._release_held(older_than=HOLD_SECONDS)  # a split value's first line
                 with self._cond:
                     waiting = bool(self._runs_and_states or self._logs or self._spooled)
                     if not (waiting and self._flush_waiters) and not self._full_batch_waiting():
@@ -664,6 +698,7 @@ def from_environment() -> HttpReporter | None:
         lease=lease,
         on_fenced=end_fenced_process if lease is not None and env.run_process else None,
         spool_path=env.spool,
+        redactor=environment_redactor() if env.redact_env else None,
     )
 
 

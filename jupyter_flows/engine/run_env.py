@@ -61,6 +61,16 @@ DASK = "JUPYTER_FLOWS_DASK"
 LEASE = "JUPYTER_FLOWS_LEASE"
 #: Where the run process spools what it cannot deliver (its agent delivers it later).
 SPOOL = "JUPYTER_FLOWS_SPOOL"
+#: Comma-separated names of the variables that hold the run's credentials: their values
+#: are redacted from everything the run reports (``engine/redaction.py``).
+REDACT_ENV = "JUPYTER_FLOWS_REDACT_ENV"
+
+# ------------------------------------------------------------------ credentials (server)
+
+#: The credential store's encryption key (a Fernet key) for a team server.
+CREDENTIALS_KEY = "JUPYTER_FLOWS_CREDENTIALS_KEY"
+#: A file that holds that key (default: ``credentials.key`` in the Jupyter data dir).
+CREDENTIALS_KEY_FILE = "JUPYTER_FLOWS_CREDENTIALS_KEY_FILE"
 
 # ------------------------------------------------------------------ tests
 
@@ -98,6 +108,8 @@ class RunEnv:
     run_process: bool = False
     #: Run logs go to the console too.
     console_logs: bool = True
+    #: The variables that hold the run's credentials (their values are redacted).
+    redact_env: tuple[str, ...] = ()
 
     def to_environ(self) -> dict[str, str]:
         """The variables to add to the run process's environment."""
@@ -113,6 +125,7 @@ class RunEnv:
             DASK: None if self.dask is None else json.dumps(dict(self.dask)),
             LEASE: self.lease,
             SPOOL: self.spool,
+            REDACT_ENV: ",".join(self.redact_env) or None,
         }
         return {name: value for name, value in values.items() if value is not None}
 
@@ -134,6 +147,7 @@ class RunEnv:
             spool=env.get(SPOOL) or None,
             run_process=env.get(RUN_PROCESS) == "1",
             console_logs=env.get(CONSOLE_LOGS, "1") not in _OFF,
+            redact_env=tuple(n for n in env.get(REDACT_ENV, "").split(",") if n),
         )
 
     def lease_of(self) -> dict[str, Any] | None:

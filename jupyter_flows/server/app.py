@@ -26,6 +26,7 @@ from jupyter_flows.server.handlers import (
     api_keys,
     artifacts,
     base,
+    credentials,
     deployments,
     events,
     flow_runs,
@@ -54,6 +55,7 @@ HANDLER_MODULES = (
     work_queues,
     agents,
     api_keys,
+    credentials,
     events,
 )
 

@@ -7,8 +7,10 @@ its own so that the handlers need not import the app that imports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from jupyter_flows.credentials import Keyring
 
 if TYPE_CHECKING:
     from jupyter_flows.server.dispatch import Dispatcher
@@ -34,3 +36,5 @@ class FlowsContext:
     #: How long a claimed attempt's lease lasts without a heartbeat renewing it (the
     #: reaper's threshold).
     lease_seconds: float = 60.0
+    #: The credentials key (read on first use: ``jupyter_flows.credentials``).
+    keyring: Keyring = field(default_factory=Keyring)

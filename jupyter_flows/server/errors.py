@@ -88,3 +88,10 @@ class StorageUnavailable(FlowsError):
 
     status = 503
     code = "storage_unavailable"
+
+
+class CredentialsKeyError(FlowsError):
+    """The server's credentials key cannot decrypt what is stored, or is not usable."""
+
+    status = 500
+    code = "credentials_key"

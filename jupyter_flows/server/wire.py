@@ -324,6 +324,24 @@ class CreateApiKey(Wire):
     role: Literal["user", "agent"] = "user"
 
 
+class CreateCredential(Wire):
+    """A credential's value comes only in a body (never a URL, never a query)."""
+
+    #: Checked by the service (``credentials.check_name``), whose message says the rule.
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+    #: The variable a run sees it in (default: the name upper-cased, dashes as underscores).
+    env: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    #: Replace the value of an existing credential instead of refusing (409).
+    replace: bool = False
+
+
+class RunCredentials(Wire):
+    """An agent asks for its claimed run's credential values with the claim's lease."""
+
+    lease: Lease
+
+
 # ------------------------------------------------------------------ agents
 
 QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]

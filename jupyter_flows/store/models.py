@@ -369,3 +369,16 @@ class AgentLogLine(Base):
     name: Mapped[str] = mapped_column(NAME, default="")
     message: Mapped[str] = mapped_column(sa.Text)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Credential(Timestamped, Base):
+    """A named secret: only its encrypted value is stored (``jupyter_flows.credentials``)."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    #: The variable a run sees it in; None: the name upper-cased, dashes as underscores.
+    env: Mapped[str | None] = mapped_column(NAME)
+    #: A Fernet token: the value encrypted with the server's credentials key.
+    ciphertext: Mapped[str] = mapped_column(sa.Text)

@@ -15,6 +15,7 @@ for what the infrastructure calls, down to the wire format the official client p
 - ``DELETE /apis/batch/v1/namespaces/{ns}/jobs/{name}``: ``propagationPolicy`` Background
   (the default: the Job goes, its pods are garbage-collected), Foreground or Orphan.
 - ``GET    /api/v1/namespaces/{ns}/pods[/{name}]``: read, list, watch, as for Jobs.
+- ``POST   /api/v1/namespaces/{ns}/secrets``: validated; deleted with the Job that owns it.
 - ``GET    /api/v1/namespaces/{ns}/pods/{name}/log``: ``container``, ``timestamps``,
   ``sinceSeconds``, ``follow=true`` (chunked, until the container ends); 400 while the
   container is waiting to start.
@@ -62,6 +63,7 @@ _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for genera
 
 JOBS = re.compile(r"^/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?$")
+SECRETS = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets$")
 POD_LOG = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$")
 
 
@@ -131,6 +133,8 @@ class FakeKubernetes:
         self.history: list[tuple[int, str, str, dict[str, Any]]] = []
         self.logs: dict[tuple[str, str], list[tuple[str, float, str]]] = {}
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
+        #: The uid of the object each created Secret is owned by (garbage-collected with it).
+        self.secret_owners: dict[tuple[str, str], str] = {}
         self.created: list[dict[str, Any]] = []  # every Job body as it was POSTed
         self.requests: list[tuple[str, str]] = []  # (method, path?query)
         self.processes: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
@@ -462,6 +466,29 @@ class FakeKubernetes:
             self._create_pod(job)
         return stored
 
+    def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A Secret validated like a Job; its ``data`` kept decoded, its owner remembered."""
+        import base64
+
+        import kubernetes_validate
+
+        name = (body.get("metadata") or {}).get("name", "")
+        try:
+            kubernetes_validate.validate(body, self.validate_version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            raise _invalid(
+                name, ".".join(map(str, error.path)) or "<root>", error.message
+            ) from None
+        with self.cond:
+            if (namespace, name) in self.secrets:
+                raise ApiError(409, "AlreadyExists", f'secrets "{name}" already exists')
+            data = {k: base64.b64decode(v).decode() for k, v in (body.get("data") or {}).items()}
+            self.secrets[(namespace, name)] = data
+            for owner in body["metadata"].get("ownerReferences") or []:
+                self.secret_owners[(namespace, name)] = owner["uid"]
+            self.cond.notify_all()
+        return {**body, "metadata": {**body["metadata"], "uid": str(uuid.uuid4())}}
+
     def delete_job(self, namespace: str, name: str, policy: str) -> tuple[int, dict[str, Any]]:
         with self.cond:
             job = self.objects["jobs"].get((namespace, name))
@@ -478,6 +505,11 @@ class FakeKubernetes:
         if policy != "Orphan":
             for pod in pods:
                 self._delete_pod(namespace, pod)
+            with self.cond:  # the garbage collector: what the Job owned goes with it
+                for key, owner in list(self.secret_owners.items()):
+                    if owner == uid:
+                        self.secrets.pop(key, None)
+                        del self.secret_owners[key]
         self._remove("jobs", namespace, name)
         if policy == "Foreground":
             return 202, {"kind": "Job", "apiVersion": "batch/v1", **answer}
@@ -767,6 +799,10 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _not_allowed(method)
                 follow, lines = fake.pod_log(match[1], match[2], query)
                 return self._send_text(lines, chunked=follow)
+            if match := SECRETS.match(parts.path):
+                if method != "POST":
+                    raise _not_allowed(method)
+                return self._send(201, fake.create_secret(match[1], body or {}))
             for pattern, resource in ((JOBS, "jobs"), (PODS, "pods")):
                 match = pattern.match(parts.path)
                 if match is None:

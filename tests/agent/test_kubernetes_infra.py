@@ -377,6 +377,22 @@ def test_status_names_a_missing_secret(fake_k8s: FakeKubernetes, k8s: Kubernetes
     )
 
 
+def test_fetched_values_go_in_a_secret_deleted_with_the_job(
+    fake_k8s: FakeKubernetes, k8s: KubernetesJob
+) -> None:
+    run = run_spec(credentials=["db-password"], credential_values={"db-password": "hunter2-x"})
+    handle = k8s.start(run)
+    secret = f"{job_name(handle)}-credentials"
+    assert fake_k8s.secrets[("default", secret)] == {"db-password": "hunter2-x"}
+    assert fake_k8s.secret_owners[("default", secret)] == handle.data["uid"]
+    assert "hunter2-x" not in str(fake_k8s.created)  # the Job carries a reference only
+    pod = fake_k8s.wait_for_pod(job_name(handle))
+    fake_k8s.start_pod(pod)  # the Secret is there: the container starts
+    assert k8s.start(run) == handle  # adopted, its Secret kept (409 is not an error)
+    k8s.cancel(handle)
+    assert ("default", secret) not in fake_k8s.secrets
+
+
 # ---------------------------------------------------------------------- a dead API server
 
 

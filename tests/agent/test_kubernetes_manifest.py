@@ -274,3 +274,58 @@ def test_label_values_are_always_valid_and_stable(value: str) -> None:
     assert label_value(value) == sanitized
     if len(value) <= 63 and value.isascii() and value.isalnum():
         assert sanitized == value
+
+
+# ---------------------------------------------------------------- the run's own Secret
+
+SECRET = "hunter2-Xq9!zz/+="
+WITH_VALUES: dict[str, Any] = {
+    "credentials": ["db-password", {"name": "s3", "env": "AWS_SECRET", "secret": "k8s-s3"}],
+    "credential_values": {"db-password": SECRET},
+    "env": {"JUPYTER_FLOWS_REDACT_ENV": "DB_PASSWORD,AWS_SECRET"},
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_run_secret_and_its_job_are_valid_for_every_supported_kubernetes(
+    version: str,
+) -> None:
+    jobs = JobBuilder(namespace="flows")
+    run = run_spec(**WITH_VALUES)
+    kubernetes_validate.validate(jobs.manifest(run), version, strict=True)
+    secret = jobs.secret_manifest(run, owner_uid="0d9e6c39-8f8e-4a38-9d8f-2f7a2c1f0b77")
+    assert secret is not None
+    kubernetes_validate.validate(secret, version, strict=True)
+
+
+def test_fetched_values_travel_in_a_secret_owned_by_the_job_never_in_the_job() -> None:
+    jobs = JobBuilder(namespace="flows")
+    run = run_spec(**WITH_VALUES)
+    job = jobs.manifest(run)
+    assert SECRET not in str(job)
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    own = env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert own == {"name": jobs.secret_name(run), "key": "db-password", "optional": False}
+    # A reference to a Secret of the cluster stays one.
+    assert env["AWS_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "k8s-s3"
+
+    secret = jobs.secret_manifest(run, owner_uid="uid-1")
+    assert secret is not None
+    assert secret["metadata"]["name"] == f"{job['metadata']['name']}-credentials"
+    assert secret["metadata"]["namespace"] == "flows" and secret["immutable"] is True
+    (owner,) = secret["metadata"]["ownerReferences"]
+    assert owner == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": job["metadata"]["name"],
+        "uid": "uid-1",
+        "controller": False,
+    }
+    import base64
+
+    assert secret["data"] == {"db-password": base64.b64encode(SECRET.encode()).decode()}
+    assert jobs.secret_manifest(run_spec()) is None  # no values: no Secret
+
+
+def test_the_values_are_not_in_the_run_specs_repr() -> None:
+    assert SECRET not in repr(run_spec(**WITH_VALUES))

@@ -13,6 +13,7 @@ import pytest
 LAZY = [
     "pydantic",  # the wire models: the first request with a body imports them
     "jupyter_flows.notebooks",  # the cell analysis: only notebooks/inspect and /register
+    "cryptography",  # credentials: the first request that encrypts or decrypts one
 ]
 
 

@@ -150,6 +150,7 @@ async def _world(api: Any) -> dict[str, Any]:
             "createLogs": [line],
             "createTaskRun": {"flow_run_id": run["id"], "task_key": "probe"},
             "setFlowRunState": {"type": "PENDING", "message": "probe", "lease": lease},
+            "getRunCredentials": {"lease": lease},
             "setTaskRunState": {"type": "PENDING"},
             "registerAgent": {"name": "holder", "work_queue": "q1"},
             "agentHeartbeat": {"leases": [lease]},

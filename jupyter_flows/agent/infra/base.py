@@ -145,6 +145,8 @@ class RunSpec:
     working_dir: str | None = None
     flow_name: str | None = None
     attempt: int = 1
+    #: Credential name → value, fetched by the agent for this attempt; never in a repr.
+    credential_values: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("flow_run_id", "flow_id"):
@@ -175,6 +177,7 @@ class RunSpec:
         object.__setattr__(self, "env", dict(self.env))
         object.__setattr__(self, "credentials", credentials)
         object.__setattr__(self, "resources", dict(self.resources))
+        object.__setattr__(self, "credential_values", dict(self.credential_values))
 
     @property
     def labels(self) -> dict[str, str]:

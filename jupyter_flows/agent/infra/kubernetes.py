@@ -14,6 +14,7 @@ extra) is imported on first use.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -143,6 +144,7 @@ class KubernetesJob(Infrastructure):
                     f"a Job named {name} already exists in namespace {self.namespace} and "
                     f"belongs to another run ({found!r})"
                 ) from None
+        self._create_secret(run, job)
         return Handle(
             kind=self.kind,
             id=f"{self.namespace}/{name}",
@@ -154,6 +156,36 @@ class KubernetesJob(Infrastructure):
                 "selector": label_selector(self.jobs.run_labels(run)),
             },
         )
+
+    def _create_secret(self, run: RunSpec, job: Any) -> None:
+        """The run's credentials as a Secret owned by its Job (deleted with it). The pod
+        waits for it (CreateContainerConfigError until it exists, then starts)."""
+        secret = self.jobs.secret_manifest(run, owner_uid=job.metadata.uid)
+        if secret is None:
+            return
+        name = secret["metadata"]["name"]
+        core = self._core()
+        try:
+            self._call(
+                f"create Secret {name}",
+                core.create_namespaced_secret,
+                self.namespace,
+                secret,
+                not_found_ok=False,
+            )
+        except _Conflict:
+            pass  # an adopted Job's Secret, made by the first start of this attempt
+        except InfrastructureError:
+            # Without its Secret the Job could never start: do not leave it waiting.
+            with contextlib.suppress(InfrastructureError):
+                self._call(
+                    f"delete Job {job.metadata.name}",
+                    self._batch().delete_namespaced_job,
+                    job.metadata.name,
+                    self.namespace,
+                    propagation_policy="Background",
+                )
+            raise
 
     def wait(self, handle: Handle, timeout: float | None = None) -> ExitStatus:
         namespace, name = _job_of(handle)

@@ -134,22 +134,25 @@ class JobBuilder:
             env.append(k8s.V1EnvVar(name=name, value=value))
         for credential in run.credentials:
             check_env_name(credential.env_name)
-            if not _DNS_SUBDOMAIN.match(credential.secret_name):
+            if credential.name in run.credential_values:
+                # A value the agent fetched: in the run's own Secret, made with the Job.
+                secret, key = self.secret_name(run), credential.name
+            else:  # a Secret of the cluster's, named by the reference
+                secret, key = credential.secret_name, credential.key
+            if not _DNS_SUBDOMAIN.match(secret):
                 raise InvalidRunSpec(
-                    f"credential {credential.name!r}: Secret name {credential.secret_name!r} "
+                    f"credential {credential.name!r}: Secret name {secret!r} "
                     "is not a valid Kubernetes name"
                 )
-            if not _SECRET_KEY.match(credential.key):
+            if not _SECRET_KEY.match(key):
                 raise InvalidRunSpec(
-                    f"credential {credential.name!r}: Secret key {credential.key!r} is invalid"
+                    f"credential {credential.name!r}: Secret key {key!r} is invalid"
                 )
             env.append(
                 k8s.V1EnvVar(
                     name=credential.env_name,
                     value_from=k8s.V1EnvVarSource(
-                        secret_key_ref=k8s.V1SecretKeySelector(
-                            name=credential.secret_name, key=credential.key, optional=False
-                        )
+                        secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key, optional=False)
                     ),
                 )
             )
@@ -192,6 +195,68 @@ class JobBuilder:
                 ),
             ),
         )
+
+    def secret_name(self, run: RunSpec) -> str:
+        """The run's own Secret: the Job's name with a suffix (a DNS subdomain)."""
+        return f"{self.job_name(run)}-credentials"
+
+    def build_secret(self, run: RunSpec, owner_uid: str | None = None) -> Any:
+        """The V1Secret with the values the agent fetched for ``run`` (None: it has none).
+
+        Its owner is the Job (``owner_uid``: the created Job's uid), so deleting the Job,
+        by hand, by ``cancel`` or by ``ttlSecondsAfterFinished``, deletes it too.
+        """
+        import base64
+
+        from kubernetes import client as k8s
+
+        values = {
+            ref.name: run.credential_values[ref.name]
+            for ref in run.credentials
+            if ref.name in run.credential_values
+        }
+        if not values:
+            return None
+        owners = None
+        if owner_uid is not None:
+            owners = [
+                k8s.V1OwnerReference(
+                    api_version="batch/v1",
+                    kind="Job",
+                    name=self.job_name(run),
+                    uid=owner_uid,
+                    controller=False,
+                )
+            ]
+        labels = {
+            "app.kubernetes.io/name": "jupyter-flows",
+            "app.kubernetes.io/component": "flow-run-credentials",
+            **self.run_labels(run),
+        }
+        return k8s.V1Secret(
+            api_version="v1",
+            kind="Secret",
+            type="Opaque",
+            immutable=True,
+            metadata=k8s.V1ObjectMeta(
+                name=self.secret_name(run),
+                namespace=self.namespace,
+                labels=labels,
+                owner_references=owners,
+            ),
+            data={k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+        )
+
+    def secret_manifest(self, run: RunSpec, owner_uid: str | None = None) -> dict[str, Any] | None:
+        """The run's Secret as the JSON the API server receives (None: no values)."""
+        from kubernetes.client import ApiClient
+
+        secret = self.build_secret(run, owner_uid)
+        if secret is None:
+            return None
+        api: Any = ApiClient()
+        body: dict[str, Any] = api.sanitize_for_serialization(secret)
+        return body
 
     def manifest(self, run: RunSpec) -> dict[str, Any]:
         """The Job as the JSON the API server receives."""

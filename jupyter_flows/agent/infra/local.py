@@ -58,14 +58,14 @@ class LocalProcess(Infrastructure):
 
     def check(self, run: RunSpec) -> None:
         for ref in run.credentials:
-            if self._credential(ref.name) is None:
+            if self._value(run, ref.name) is None:
                 raise InvalidRunSpec(f"credential {ref.name!r} has no value on this agent")
 
     def start(self, run: RunSpec) -> Handle:
         self.check(run)
         env = {**os.environ, **run.env} if self.inherit_env else dict(run.env)
         for ref in run.credentials:
-            env[ref.env_name] = self._credential(ref.name) or ""
+            env[ref.env_name] = self._value(run, ref.name) or ""
         try:
             proc = subprocess.Popen(
                 list(run.command),
@@ -130,6 +130,12 @@ class LocalProcess(Infrastructure):
                 proc.stdout.close()
 
     # ---------------------------------------------------------------- helpers
+
+    def _value(self, run: RunSpec, name: str) -> str | None:
+        """The value the server gave for this attempt, else this agent's own source."""
+        if name in run.credential_values:
+            return run.credential_values[name]
+        return self._credential(name)
 
     def _credential(self, name: str) -> str | None:
         if callable(self.credentials):

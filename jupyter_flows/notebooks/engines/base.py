@@ -458,8 +458,11 @@ def _no_code(source: Any) -> bool:
 def store_executed_notebook(run: NotebookRun, executed: bytes) -> None:
     """The executed notebook as a blob, at ``output_path`` when given, and the run's
     ``notebook`` artifact."""
+    from jupyter_flows.engine.redaction import process_redactor
     from jupyter_flows.storage import BlobStore
 
+    # The run's credential values never reach the blob store or the output file.
+    executed = process_redactor().redact_bytes(executed)
     store = BlobStore(run.blob_storage)
     digest = store.put(executed)
     stem = Path(run.document.path).stem if run.document.path else run.spec.name

@@ -22,7 +22,7 @@ class IngestHandler(FlowsHandler):
         batch = self.body(Ingest)
         if self.agent_key_id is not None:  # one held run and its subflows; creates no run
             await self.run(access.check_ingest, self.agent_key_id, batch, readonly=True)
-        self.reply(await self.run(ingest.ingest, batch))
+        self.reply(await self.run(ingest.ingest, batch, self.context.keyring))
 
 
 default_handlers = [(rf"{API_PREFIX}/ingest", IngestHandler)]

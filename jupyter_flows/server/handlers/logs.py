@@ -10,7 +10,7 @@ from tornado.web import authenticated
 
 from jupyter_flows.server import access
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.service import logs
+from jupyter_flows.server.service import credentials, logs
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -55,6 +55,9 @@ class LogsHandler(FlowsHandler):
         if self.agent_key_id is not None:  # an agent's job logs: of runs it holds
             runs = {line.flow_run_id for line in lines}
             await self.run(access.check_runs, self.agent_key_id, runs, readonly=True)
+        # The agent masked its runs' credentials in their job logs; this is the guard.
+        keyring = self.context.keyring
+        lines = await self.run(credentials.redacted_lines, keyring, lines, readonly=True)
         count = await self.run(logs.insert_logs, lines)
         self.reply({"count": count}, 201)
 

@@ -24,12 +24,15 @@ from jupyter_flows.server.service import artifacts, logs, run_states, runs
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
+    from jupyter_flows.credentials import Keyring
     from jupyter_flows.server.wire import Ingest
 
 
-def ingest(session: Session, batch: Ingest) -> dict[str, Any]:
+def ingest(session: Session, batch: Ingest, keyring: Keyring | None = None) -> dict[str, Any]:
     if batch.lease is not None:  # a stale attempt's batch is refused whole, before anything
         run_states.check_lease(session, batch.lease)
+        if keyring is not None:
+            batch = redacted(session, keyring, batch)
     rejected: list[dict[str, Any]] = []
     flow_runs = runs.Rejections("flow_runs", rejected)
     task_runs = runs.Rejections("task_runs", rejected)
@@ -48,6 +51,35 @@ def ingest(session: Session, batch: Ingest) -> dict[str, Any]:
         "artifacts": made,
         "rejected": rejected,
     }
+
+
+def redacted(session: Session, keyring: Keyring, batch: Ingest) -> Ingest:
+    """The batch with its run's credential values masked: the run process redacts what it
+    sends, and this guard covers a process that did not (its values are known here)."""
+    from jupyter_flows.server.service.credentials import references_of, run_redactor
+
+    assert batch.lease is not None
+    if not references_of(session, batch.lease.flow_run_id):
+        return batch
+    redactor = run_redactor(session, keyring, batch.lease.flow_run_id)
+    if not redactor:
+        return batch
+
+    def scrub(items: list[Any], *fields: str) -> list[Any]:
+        return [
+            item.model_copy(update={f: redactor.scrub(getattr(item, f)) for f in fields})
+            for item in items
+        ]
+
+    return batch.model_copy(
+        update={
+            "flow_runs": scrub(batch.flow_runs, "name", "parameters"),
+            "task_runs": scrub(batch.task_runs, "name"),
+            "states": scrub(batch.states, "name", "message"),
+            "logs": scrub(batch.logs, "message"),
+            "artifacts": scrub(batch.artifacts, "key", "description", "data"),
+        }
+    )
 
 
 def _apply_states(session: Session, batch: Ingest, rejections: runs.Rejections) -> int:
