@@ -61,6 +61,12 @@ DASK = "JUPYTER_FLOWS_DASK"
 LEASE = "JUPYTER_FLOWS_LEASE"
 #: Where the run process spools what it cannot deliver (its agent delivers it later).
 SPOOL = "JUPYTER_FLOWS_SPOOL"
+#: ``1``: the run process may rebuild the flow's environment from its resource spec (an
+#: agent on this machine); unset, it only checks the live environment against it (a pod).
+REPRODUCE = "JUPYTER_FLOWS_REPRODUCE"
+#: Folders (os.pathsep) the run process borrows jupyter-flows from when it runs in the
+#: flow's own interpreter: their packages are not the flow's, and a capture skips them.
+OVERLAY = "JUPYTER_FLOWS_OVERLAY"
 
 # ------------------------------------------------------------------ tests
 
@@ -98,6 +104,11 @@ class RunEnv:
     run_process: bool = False
     #: Run logs go to the console too.
     console_logs: bool = True
+    #: The process may rebuild the flow's environment (a venv from its lock) and re-run
+    #: itself in it; else it only checks its environment against the spec.
+    reproduce: bool = False
+    #: Where the process found jupyter-flows outside the flow's environment.
+    overlay: tuple[str, ...] = ()
 
     def to_environ(self) -> dict[str, str]:
         """The variables to add to the run process's environment."""
@@ -113,6 +124,8 @@ class RunEnv:
             DASK: None if self.dask is None else json.dumps(dict(self.dask)),
             LEASE: self.lease,
             SPOOL: self.spool,
+            REPRODUCE: "1" if self.reproduce else None,
+            OVERLAY: os.pathsep.join(self.overlay) or None,
         }
         return {name: value for name, value in values.items() if value is not None}
 
@@ -134,6 +147,8 @@ class RunEnv:
             spool=env.get(SPOOL) or None,
             run_process=env.get(RUN_PROCESS) == "1",
             console_logs=env.get(CONSOLE_LOGS, "1") not in _OFF,
+            reproduce=env.get(REPRODUCE) == "1",
+            overlay=tuple(p for p in env.get(OVERLAY, "").split(os.pathsep) if p),
         )
 
     def lease_of(self) -> dict[str, Any] | None:

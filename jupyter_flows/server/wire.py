@@ -66,6 +66,9 @@ class FlowContent(Wire):
     task_runner: str | dict[str, Any] | None = "threads"
     run_config: dict[str, Any] = Field(default_factory=dict)
     resource_spec_hash: str | None = None
+    #: The ResourceSpec (schema/resource-spec.schema.json); its hash becomes
+    #: resource_spec_hash.
+    resource_spec: dict[str, Any] | None = None
 
 
 class RegisterFlow(Wire):
