@@ -22,6 +22,7 @@ from jupyter_flows.cli.common import (
     table,
 )
 from jupyter_flows.cli.live import open_events, watch_run
+from jupyter_flows.cli.spec import capture, capture_options
 from jupyter_flows.client_models import Deployment
 
 
@@ -56,6 +57,7 @@ from jupyter_flows.client_models import Deployment
     show_default=True,
     help="Notebooks and scripts: the deployment made or updated with the version.",
 )
+@capture_options
 @api_errors
 def register(
     file: str,
@@ -68,12 +70,15 @@ def register(
     timezone: str,
     queue: str | None,
     deployment_name: str,
+    **environment: Any,
 ) -> None:
     """Register FILE: a notebook (.ipynb), a script, or a .py of @flow functions.
 
     A new version is made only when the content changed. A notebook or script is
     converted into tasks (one per cell, see `jupyter flows inspect`), stored, and given a
-    deployment; the version and its DAG are printed.
+    deployment; the version and its DAG are printed. The environment (interpreter,
+    packages, variables, hardware, the folder's files) is captured with it: a changed
+    environment is a new version too (`jupyter flows spec diff`).
     """
     from jupyter_flows.notebooks import NotebookError, is_flow_module
 
@@ -89,6 +94,7 @@ def register(
                 timezone=timezone,
                 queue=queue,
                 deployment_name=deployment_name,
+                environment=environment,
             )
         except NotebookError as exc:
             raise CLIError(str(exc)) from None
@@ -104,6 +110,9 @@ def register(
             body = registration(file, flow=flow_attr, name=name, project=project)
         except FlowFileError as exc:
             raise CLIError(str(exc)) from None
+        captured = capture(file, environment)
+    if captured is not None:
+        body["content"]["resource_spec"] = dict(captured.spec.document)
     api = client()
     with out.status(f"Registering {body['name']!r} at {api.api_url}…"):
         result = api.register_flow(**body)
@@ -126,6 +135,7 @@ def _register_notebook(
     timezone: str,
     queue: str | None,
     deployment_name: str,
+    environment: dict[str, Any],
 ) -> None:
     from jupyter_flows.cli.register import (
         ScheduleError,
@@ -142,6 +152,8 @@ def _register_notebook(
         raise BadArgument(str(exc)) from None
     out = console()
     api = client()
+    with out.status(f"Capturing the environment of {file}…"):
+        captured = capture(file, environment)
     with out.status(f"Registering {file} at {api.api_url}…"):
         try:
             done = register_notebook(
@@ -154,6 +166,7 @@ def _register_notebook(
                 schedule=when,
                 queue=queue,
                 deployment=deployment_name,
+                resource_spec=dict(captured.spec.document) if captured else None,
             )
         except NotebookRunError as exc:
             raise CLIError(str(exc)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli import admin, agents, flows, inspect, runs
+from jupyter_flows.cli import admin, agents, flows, inspect, runs, spec
 from jupyter_flows.engine import run_env
 
 
@@ -56,5 +56,6 @@ for command in (
     admin.api_key,
     admin.server,
     inspect.inspect,
+    spec.spec,
 ):
     cli.add_command(command)

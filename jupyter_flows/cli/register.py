@@ -64,8 +64,10 @@ def register_notebook(
     deployment: str = "default",
     path: str | None = None,
     blob_storage: str | None = None,
+    resource_spec: dict[str, Any] | None = None,
 ) -> NotebookRegistered:
-    """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment."""
+    """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment,
+    with the environment ``resource_spec`` describes (``spec.capture``)."""
     from jupyter_flows.spec.notebook_flows import notebook_registration
 
     spec, body = notebook_registration(
@@ -76,6 +78,7 @@ def register_notebook(
         project=project,
         path=path,
         blob_storage=blob_storage,
+        resource_spec=resource_spec,
     )
     registered = api.register_flow(
         body["name"],

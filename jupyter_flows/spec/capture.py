@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +191,62 @@ def capture_here(**options: Any) -> Captured:
     return build_spec(probe_here(values), **options)
 
 
+def kernel_spec_python(name: str, kernel_spec_manager: Any = None) -> str | None:
+    """The interpreter a kernel spec starts (its argv[0] when that is a Python), or None."""
+    import shutil
+
+    if kernel_spec_manager is None:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        kernel_spec_manager = KernelSpecManager()
+    try:
+        argv = list(kernel_spec_manager.get_kernel_spec(name).argv)
+    except Exception:  # no such kernel spec here
+        return None
+    if not argv or "python" not in os.path.basename(argv[0]).lower():
+        return None
+    return argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0])
+
+
+def notebook_kernel_spec(path: str | os.PathLike[str]) -> str | None:
+    """The kernel spec a notebook file names in its metadata (None for a script)."""
+    import json
+
+    if not str(path).endswith(".ipynb"):
+        return None
+    try:
+        metadata = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata") or {}
+    except (OSError, ValueError):
+        return None
+    name = (metadata.get("kernelspec") or {}).get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def capture_for_file(
+    path: str | os.PathLike[str],
+    *,
+    blob_storage: str | None = None,
+    working_files: bool = True,
+    working_files_cap: int = DEFAULT_WORKING_FILES_CAP,
+    credential_values: Iterable[str] = (),
+    **options: Any,
+) -> Captured:
+    """The ResourceSpec of a notebook or script registered from this process (the CLI,
+    the magic): its kernel spec's interpreter when the notebook names one that is a
+    Python here, else this interpreter; its folder's files as working files."""
+    kernel_spec = options.pop("kernel_spec", None) or notebook_kernel_spec(path)
+    python = kernel_spec_python(kernel_spec) if kernel_spec else None
+    if python and os.path.realpath(python) != os.path.realpath(sys.executable):
+        probe, source = probe_interpreter(python, credential_values), "kernel spec"
+    else:
+        probe, source = probe_here(credential_values), "interpreter"
+    files = None
+    if working_files:
+        folder = Path(path).resolve().parent
+        files = store_working_files(folder, blob_storage, working_files_cap)
+    return build_spec(probe, kernel_spec=kernel_spec, working_files=files, source=source, **options)
+
+
 # ---------------------------------------------------------------- working files
 
 
@@ -206,7 +263,10 @@ def store_working_files(
     from jupyter_flows.storage import BlobStore
 
     root = Path(folder).resolve()
-    chosen = list(_kept_files(root))
+    store = BlobStore(blob_storage)
+    local = store.url.removeprefix("file://")
+    skip = {Path(local).resolve()} if "://" not in local else set()  # blobs in the folder
+    chosen = list(_kept_files(root, skip))
     total = sum(size for _, size in chosen)
     if total > cap:
         largest = sorted(chosen, key=lambda item: -item[1])[:3]
@@ -215,7 +275,6 @@ def store_working_files(
             f"the working files of {root} are {_mb(total)}, over the {_mb(cap)} cap: add "
             f"large files to .gitignore or raise the cap (largest: {named})"
         )
-    store = BlobStore(blob_storage)
     files = {path.relative_to(root).as_posix(): store.put_file(path) for path, _ in chosen}
     return {
         "folder": str(root),
@@ -225,7 +284,7 @@ def store_working_files(
     }
 
 
-def _kept_files(root: Path) -> Iterable[tuple[Path, int]]:
+def _kept_files(root: Path, skip: set[Path]) -> Iterable[tuple[Path, int]]:
     import pathspec
 
     specs: list[tuple[Path, Any]] = [(root, pathspec.GitIgnoreSpec.from_lines(ALWAYS_IGNORED))]
@@ -244,7 +303,9 @@ def _kept_files(root: Path) -> Iterable[tuple[Path, int]]:
                     return True
             return False
 
-        dirnames[:] = sorted(d for d in dirnames if not ignored(here / d, True))
+        dirnames[:] = sorted(
+            d for d in dirnames if not ignored(here / d, True) and (here / d) not in skip
+        )
         for name in sorted(filenames):
             path = here / name
             if path.is_file() and not path.is_symlink() and not ignored(path, False):
