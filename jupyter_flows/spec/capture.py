@@ -144,11 +144,13 @@ def build_spec(
     container_image: str | None = None,
     env: Mapping[str, str] | None = None,
     source: str = "interpreter",
+    validate: bool = True,
 ) -> Captured:
     """The validated ResourceSpec of a probe's answer.
 
     ``hardware`` overrides the machine's defaults (cpu, memory, gpu, disk); ``env`` replaces
     the captured variables (after the same secret rules, applied by the probe).
+    ``validate=False`` skips the schema (a run's own environment, compared at its start).
     """
     machine = probe.get("machine") or {}
     gpus = list(machine.get("gpus") or [])
@@ -180,9 +182,8 @@ def build_spec(
         "working_files": dict(working_files) if working_files else None,
         "container_image": container_image or DEFAULT_CONTAINER_IMAGE.format(python=minor),
     }
-    return Captured(
-        ResourceSpec.validate(document), list(probe.get("dropped") or []), source=source
-    )
+    spec = ResourceSpec.validate(document) if validate else ResourceSpec(document)
+    return Captured(spec, list(probe.get("dropped") or []), source=source)
 
 
 def capture_here(**options: Any) -> Captured:
@@ -236,7 +237,7 @@ def capture_for_file(
     Python here, else this interpreter; its folder's files as working files."""
     kernel_spec = options.pop("kernel_spec", None) or notebook_kernel_spec(path)
     python = kernel_spec_python(kernel_spec) if kernel_spec else None
-    if python and os.path.realpath(python) != os.path.realpath(sys.executable):
+    if python and os.path.abspath(python) != os.path.abspath(sys.executable):
         probe, source = probe_interpreter(python, credential_values), "kernel spec"
     else:
         probe, source = probe_here(credential_values), "interpreter"

@@ -2,7 +2,11 @@
 
 The command is the agent's (``python -m jupyter_flows.agent.execute RUN_ID`` in the agent's
 interpreter or the one the run's spec names); the environment is the agent's plus the
-run's. stdout and stderr are merged and read line by line (``logs``): they become the
+run's. With ``reproduce`` (the default) the run process may move into the interpreter of
+the flow's ResourceSpec, or a virtual environment built from its lock and cached
+(``agent/environment.py``): the build's output is part of the job log.
+
+stdout and stderr are merged and read line by line (``logs``): they become the
 run's job logs. ``cancel`` sends SIGTERM to the whole group (the run's process and
 anything it started, such as Dask workers), then SIGKILL after ``stop_timeout`` seconds.
 When the process ends, whatever it left behind in its group is killed too.
@@ -28,6 +32,7 @@ from jupyter_flows.agent.infra.base import (
     RunSpec,
     WaitTimeout,
 )
+from jupyter_flows.engine.run_env import RunEnv
 
 
 class LocalProcess(Infrastructure):
@@ -44,10 +49,14 @@ class LocalProcess(Infrastructure):
         stop_timeout: float = 10.0,
         inherit_env: bool = True,
         credentials: Mapping[str, str] | Callable[[str], str | None] | None = None,
+        reproduce: bool = True,
     ) -> None:
         """``credentials``: where the values of the run's credential references come from
-        (a mapping or a lookup by name); they are injected as the references' variables."""
+        (a mapping or a lookup by name); they are injected as the references' variables.
+        ``reproduce``: run each flow in its own environment (False: in the agent's, only
+        checked against the spec)."""
         self.stop_timeout = stop_timeout
+        self.reproduce = reproduce
         self.inherit_env = inherit_env
         self.credentials = credentials if credentials is not None else {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -64,6 +73,7 @@ class LocalProcess(Infrastructure):
     def start(self, run: RunSpec) -> Handle:
         self.check(run)
         env = {**os.environ, **run.env} if self.inherit_env else dict(run.env)
+        env.update(RunEnv(reproduce=self.reproduce).to_environ())
         for ref in run.credentials:
             env[ref.env_name] = self._credential(ref.name) or ""
         try:
