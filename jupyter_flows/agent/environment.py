@@ -274,6 +274,24 @@ def exec_in(python: str, run_id: str, handoff: RunEnv, run_document: str) -> Non
     os.execve(python, [python, "-c", BOOTSTRAP, run_id], env)
 
 
+# ---------------------------------------------------------------- working files
+
+
+def fetch_working_files(spec: ResourceSpec) -> str | None:
+    """Where the spec's working files were written, on a machine without their folder (a
+    pod); None where the folder is (the files are there already) or none were captured."""
+    files = spec.document.get("working_files")
+    if not files or os.path.isdir(files["folder"]):
+        return None
+    import tempfile
+
+    from jupyter_flows.storage import BlobStore
+
+    target = tempfile.mkdtemp(prefix="flow-files-")
+    BlobStore().get_directory(files["manifest"], target)
+    return target
+
+
 # ---------------------------------------------------------------- checking
 
 

@@ -97,6 +97,14 @@ def _prepare_environment(run_id: str, handoff: RunEnv, document: RunDocument) ->
             return False
         if os.path.abspath(python) != os.path.abspath(sys.executable):  # venvs symlink
             environment.exec_in(python, run_id, handoff, document.to_json())  # no return
+    try:
+        fetched = environment.fetch_working_files(spec)
+    except Exception as error:
+        _fail(run_id, f"cannot fetch the working files: {type(error).__name__}: {error}")
+        return False
+    if fetched is not None:
+        os.chdir(fetched)
+        print(f"working files fetched into {fetched}", flush=True)
     drift = environment.check_drift(spec)
     if drift:
         message = "the environment differs from the flow's spec: " + "; ".join(drift)
