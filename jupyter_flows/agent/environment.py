@@ -307,6 +307,41 @@ def check_drift(spec: ResourceSpec) -> list[str]:
     return spec.drift(live_spec())
 
 
+_WORKER_PACKAGES = """
+def worker_packages():
+    import platform
+    from importlib import metadata
+
+    found = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and name not in found:
+            found[name] = dist.version
+    return {"python": platform.python_version(), "packages": found}
+"""
+
+
+def check_dask_workers(spec: ResourceSpec, address: str, timeout: float = 30) -> list[str]:
+    """How the workers of the existing Dask cluster at ``address`` fall short of the spec:
+    one line per worker and difference."""
+    from distributed import Client
+
+    namespace: dict[str, object] = {}
+    # Defined outside any importable module, so it travels by value to workers that may
+    # not have jupyter-flows.
+    exec(_WORKER_PACKAGES, {"__name__": "jupyter_flows_worker_probe"}, namespace)
+    with Client(address, timeout=timeout, set_as_default=False) as client:
+        answers = client.run(namespace["worker_packages"])
+    problems = []
+    for worker, answer in sorted(answers.items()):
+        packages = [{"name": n, "version": v} for n, v in answer["packages"].items()]
+        live = ResourceSpec(
+            {"image": {"python": {"version": answer["python"]}, "packages": packages}}
+        )
+        problems += [f"worker {worker}: {line}" for line in spec.drift(live)]
+    return problems
+
+
 def is_strict(tags: Sequence[str]) -> bool:
     """Drift fails the run (the deployment's tag, which its runs carry)."""
     return STRICT_TAG in tags

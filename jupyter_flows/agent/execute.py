@@ -106,6 +106,12 @@ def _prepare_environment(run_id: str, handoff: RunEnv, document: RunDocument) ->
         os.chdir(fetched)
         print(f"working files fetched into {fetched}", flush=True)
     drift = environment.check_drift(spec)
+    address = (handoff.dask or {}).get("address")
+    if address:  # an existing cluster: its workers were not started from this spec
+        try:
+            drift += environment.check_dask_workers(spec, str(address))
+        except Exception as error:
+            print(f"cannot check the Dask workers' packages: {error}", file=sys.stderr)
     if drift:
         message = "the environment differs from the flow's spec: " + "; ".join(drift)
         if environment.is_strict(document.tags):

@@ -147,3 +147,20 @@ def test_working_files_follow_gitignore_and_the_cap(tmp_path: Path) -> None:
     assert sorted(files) == [".gitignore", "analysis.ipynb", "helpers/util.py"]
     with pytest.raises(WorkingFilesTooLarge, match=r"over the 0\.0 MB cap.*analysis\.ipynb"):
         store_working_files(tmp_path, store, cap=3)
+
+
+def test_the_workers_of_an_existing_dask_cluster_are_checked_against_the_lock() -> None:
+    distributed = pytest.importorskip("distributed")
+    from jupyter_flows.agent.environment import check_dask_workers
+
+    document = copy.deepcopy(dict(capture_here().spec.document))
+    document["image"]["packages"].append({"name": "tinypkg", "version": "1.0"})
+    for package in document["image"]["packages"]:
+        if package["name"] == "pytest":
+            package["version"] = "0.0.1"
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        problems = check_dask_workers(ResourceSpec(document), cluster.scheduler_address)
+    (worker,) = {line.split(": ")[0] for line in problems}
+    assert worker.startswith("worker ")
+    assert any(line.endswith("tinypkg 1.0 missing") for line in problems)
+    assert any("pytest" in line and "the spec has 0.0.1" in line for line in problems)
