@@ -171,6 +171,9 @@ class _EnvServer:
             **self.server.env(),
             "PIP_NO_INDEX": "1",
             "PIP_FIND_LINKS": str(self.venv2.wheels),
+            "UV_NO_INDEX": "1",
+            "UV_FIND_LINKS": str(self.venv2.wheels),
+            "UV_CACHE_DIR": str(self.tmp_path / "uv-cache"),
             "JUPYTER_DATA_DIR": str(self.tmp_path / "data"),
             STORAGE_URL: str(self.tmp_path / "blobs"),
         }
