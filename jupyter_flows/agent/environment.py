@@ -58,6 +58,17 @@ def interpreter_for(spec: ResourceSpec, log: Log, cache_dir: str | Path | None =
     return build_environment(spec, log, cache_dir)
 
 
+def ready_interpreter(spec: ResourceSpec, cache_dir: str | Path | None = None) -> str | None:
+    """The interpreter a run of ``spec`` uses when it is there already (the spec's own, or
+    a built and cached environment), without building or starting anything; else None."""
+    python = spec.python_executable
+    if python and os.access(python, os.X_OK):
+        return python
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = root / spec.lock_hash()[:16]
+    return str(target / "bin" / "python") if (target / ".complete").exists() else None
+
+
 def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 

@@ -89,6 +89,8 @@ def _prepare_environment(run_id: str, handoff: RunEnv, document: RunDocument) ->
         return True
     from jupyter_flows.agent import environment
 
+    if handoff.overlay:  # started (or restarted) in the flow's own environment
+        print(f"running in the flow's environment at {sys.prefix}", flush=True)
     if handoff.reproduce:
         try:
             python = environment.interpreter_for(spec, log=lambda line: print(line, flush=True))

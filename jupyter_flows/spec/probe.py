@@ -33,18 +33,24 @@ def __jupyter_flows_probe(settings):
         if entry:
             overlay.add(os.path.realpath(entry))
     packages, seen = [], set()
+    dist_info = re.compile(r"^([^-]+)-([^-]+)\.dist-info$")
     for dist in metadata.distributions():
-        name = dist.metadata["Name"]
+        where = getattr(dist, "_path", None)
+        # A .dist-info folder's name says the name and version: no METADATA to parse.
+        named = dist_info.match(where.name) if where is not None else None
+        if named:
+            name, version = named.group(1), named.group(2)
+        else:
+            name, version = dist.metadata["Name"], dist.version
         if not name:
             continue
         key = re.sub(r"[-_.]+", "-", name).lower()
-        where = getattr(dist, "_path", None)
         if key in seen:  # shadowed by one earlier on sys.path
             continue
         if where is not None and os.path.realpath(str(where.parent)) in overlay:
             continue
         seen.add(key)
-        item = {"name": name, "version": dist.version}
+        item = {"name": name, "version": version}
         try:
             direct = dist.read_text("direct_url.json")
         except Exception:

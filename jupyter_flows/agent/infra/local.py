@@ -73,12 +73,15 @@ class LocalProcess(Infrastructure):
     def start(self, run: RunSpec) -> Handle:
         self.check(run)
         env = {**os.environ, **run.env} if self.inherit_env else dict(run.env)
-        env.update(RunEnv(reproduce=self.reproduce).to_environ())
+        command = list(run.command)
+        if self.reproduce:
+            command, handoff = _in_flow_environment(command, env)
+            env.update(handoff.to_environ())
         for ref in run.credentials:
             env[ref.env_name] = self._credential(ref.name) or ""
         try:
             proc = subprocess.Popen(
-                list(run.command),
+                command,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -157,3 +160,28 @@ class LocalProcess(Infrastructure):
     def _kill_group(pid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
+
+
+def _in_flow_environment(command: list[str], env: Mapping[str, str]) -> tuple[list[str], RunEnv]:
+    """The run process's command in the flow's own environment when that is ready (the
+    spec's interpreter, or a cached build): started there at once, without a second start.
+    Otherwise the command as it is, and the run process reproduces the environment itself
+    (building it, its output in the job log)."""
+    run_module = ["-m", "jupyter_flows.agent.execute"]
+    handed = RunEnv.from_environ(env)
+    if command[1:3] != run_module or len(command) != 4 or handed.run_document is None:
+        return command, RunEnv(reproduce=True)
+    from jupyter_flows.agent import environment
+    from jupyter_flows.agent.run_document import RunDocument
+
+    try:
+        spec = RunDocument.from_json(handed.run_document).resource_spec
+        python = environment.ready_interpreter(spec) if spec is not None else None
+    except Exception:  # an unreadable document or spec: the run process says what is wrong
+        return command, RunEnv(reproduce=True)
+    if python is None:
+        return command, RunEnv(reproduce=spec is not None)
+    if os.path.abspath(python) == os.path.abspath(command[0]):
+        return command, RunEnv()
+    overlay = RunEnv(overlay=environment.overlay_paths())
+    return [python, "-c", environment.BOOTSTRAP, command[3]], overlay
