@@ -21,10 +21,11 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty as queue_Empty
 from typing import Any
 
 from jupyter_flows.engine.run_env import OVERLAY
-from jupyter_flows.spec.probe import parse_probe_output, probe_source
+from jupyter_flows.spec.probe import parse_probe_output, probe_expression, probe_source
 from jupyter_flows.spec.resource_spec import FORMAT, ResourceSpec
 
 #: Past this many bytes of working files, registering stops and says so.
@@ -95,38 +96,36 @@ def probe_interpreter(
 async def probe_kernel(
     kernel_manager: Any, kernel_id: str, credential_values: Iterable[str] = (), timeout: float = 30
 ) -> dict[str, Any]:
-    """The probe executed in the running kernel ``kernel_id`` (silently: no history, no
-    execution count), through jupyter-server's kernel manager."""
-    kernel = kernel_manager.get_kernel(kernel_id)
-    client = kernel.client()
-    client.start_channels()
-    chunks: list[str] = []
+    """The probe evaluated in the running kernel ``kernel_id``, through jupyter-server's
+    kernel manager: a silent execute request (no history, no execution count, no output)
+    whose user expression is the probe; its value comes back in the shell reply."""
+    import ast
 
-    def on_output(message: Mapping[str, Any]) -> None:
-        if message["msg_type"] == "stream" and message["content"].get("name") == "stdout":
-            chunks.append(message["content"]["text"])
-        elif message["msg_type"] == "error":
-            chunks.append("\n".join(message["content"].get("traceback", [])))
-
+    digests = {hashlib.sha256(v.encode()).hexdigest() for v in credential_values if v}
+    expression = probe_expression(overlay_var=OVERLAY, credential_digests=digests)
+    client = kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels(iopub=False, stdin=False, hb=False, control=False)
     try:
-        await asyncio.wait_for(client.wait_for_ready(timeout=timeout), timeout)
-        reply = await client.execute_interactive(
-            _source(credential_values),
-            silent=False,
-            store_history=False,
-            allow_stdin=False,
-            timeout=timeout,
-            output_hook=on_output,
-        )
-    except (TimeoutError, asyncio.TimeoutError, RuntimeError) as error:
+        msg_id = client.execute("", silent=True, user_expressions={"probe": expression})
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise CaptureError(f"kernel {kernel_id} did not answer within {timeout} s")
+            reply = await client.get_shell_msg(timeout=left)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+    except (TimeoutError, asyncio.TimeoutError, RuntimeError, queue_Empty) as error:
         raise CaptureError(f"kernel {kernel_id} did not answer: {error or 'timed out'}") from None
     finally:
         client.stop_channels()
-    if reply["content"].get("status") != "ok":
-        raise CaptureError(f"kernel {kernel_id} failed to describe its environment")
+    result = reply["content"].get("user_expressions", {}).get("probe", {})
+    if result.get("status") != "ok":
+        problem = result.get("evalue") or reply["content"].get("evalue") or "no answer"
+        raise CaptureError(f"kernel {kernel_id} failed to describe its environment: {problem}")
     try:
-        return parse_probe_output("".join(chunks))
-    except ValueError as error:
+        return parse_probe_output(ast.literal_eval(result["data"]["text/plain"]))
+    except (ValueError, SyntaxError, KeyError) as error:
         raise CaptureError(f"kernel {kernel_id}: {error}") from None
 
 

@@ -147,25 +147,40 @@ SKIP_ENV = (
 )
 
 
-def probe_source(
-    *,
-    overlay_var: str,
-    credential_digests: Iterable[str] = (),
-    conda_timeout: float = 20.0,
+def _inner(
+    overlay_var: str, credential_digests: Iterable[str] = (), conda_timeout: float = 20.0
 ) -> str:
-    """The probe's code with its settings: what to run in the environment to capture."""
     settings = {
         "overlay_var": overlay_var,
         "credential_digests": sorted(credential_digests),
         "conda": conda_timeout,
         "skip_env": SKIP_ENV,
     }
-    inner = (
+    return (
         f"MARKER = {MARKER!r}\nSETTINGS = {json.dumps(settings)!r}\n"
         "SETTINGS = __import__('json').loads(SETTINGS)\n" + PROBE_SOURCE
     )
+
+
+def probe_source(
+    *, overlay_var: str, credential_digests: Iterable[str] = (), conda_timeout: float = 20.0
+) -> str:
+    """The probe's code with its settings: it prints its answer (a subprocess, here)."""
+    inner = _inner(overlay_var, credential_digests, conda_timeout)
     # In a namespace of its own: a kernel's user namespace is left as it was.
     return f"exec({inner!r}, {{}})"
+
+
+def probe_expression(
+    *, overlay_var: str, credential_digests: Iterable[str] = (), conda_timeout: float = 20.0
+) -> str:
+    """The probe as one expression whose value is its answer (``MARKER`` + JSON): what a
+    kernel evaluates as a user expression and answers on the shell channel, so nothing
+    depends on the iopub stream a fresh client may not be subscribed to yet."""
+    inner = _inner(overlay_var, credential_digests, conda_timeout).replace(
+        "print(MARKER + ", "RESULT = (MARKER + "
+    )
+    return f"(lambda ns: (exec({inner!r}, ns), ns['RESULT'])[1])({{}})"
 
 
 def parse_probe_output(text: str) -> dict[str, object]:
