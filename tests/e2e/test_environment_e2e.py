@@ -300,5 +300,14 @@ def test_a_changed_package_is_a_new_version_whose_diff_names_it(
             timeout=120,
         )
         assert cli.stdout.strip() == "tinypkg 1.0 → 2.0", cli.stderr
+        shown = subprocess.run(
+            [sys.executable, "-m", "jupyter_flows.cli", "spec", "show", "changing"],
+            env={**os.environ, **flows_server.env(), "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "Python 3." in shown.stdout and "tinypkg" in shown.stdout, shown.stderr
+        assert "2.0" in shown.stdout
     finally:
         venv2.pip("tinypkg==1.0")
