@@ -1057,20 +1057,20 @@ export interface components {
       notebook?: Record<string, unknown> | null;
       cells?: components['schemas']['CellRefs'] | null;
       /**
+       * @description kernel, tasks, or a notebook engine another package registers
        * @default kernel
-       * @enum {string}
        */
-      engine?: 'kernel' | 'tasks';
+      engine?: string;
       name?: string | null;
     };
     RegisterNotebook: {
       path: string;
       cells?: components['schemas']['CellRefs'] | null;
       /**
+       * @description kernel, tasks, or a notebook engine another package registers
        * @default kernel
-       * @enum {string}
        */
-      engine?: 'kernel' | 'tasks';
+      engine?: string;
       name?: string | null;
       project?: string | null;
       /** @default default */
@@ -1093,8 +1093,8 @@ export interface components {
       format: 'jupyter-flows/flow-spec';
       format_version: number;
       name: string;
-      /** @enum {string} */
-      engine: 'kernel' | 'tasks' | 'flow';
+      /** @description kernel, tasks, a registered notebook engine, or flow (a module's @flow) */
+      engine: string;
       tasks: Record<string, unknown>[];
       edges: Record<string, unknown>[];
     };
@@ -3498,18 +3498,9 @@ export const stateTypeValues: ReadonlyArray<
 type WithRequired<T, K extends keyof T> = T & {
   [P in K]-?: T[P];
 };
-export const inspectNotebookEngineValues: ReadonlyArray<
-  FlattenedDeepRequired<components>['schemas']['InspectNotebook']['engine']
-> = ['kernel', 'tasks'];
-export const registerNotebookEngineValues: ReadonlyArray<
-  FlattenedDeepRequired<components>['schemas']['RegisterNotebook']['engine']
-> = ['kernel', 'tasks'];
 export const flowSpecDocumentFormatValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['FlowSpecDocument']['format']
 > = ['jupyter-flows/flow-spec'];
-export const flowSpecDocumentEngineValues: ReadonlyArray<
-  FlattenedDeepRequired<components>['schemas']['FlowSpecDocument']['engine']
-> = ['kernel', 'tasks', 'flow'];
 export const notebookRegistrationEnvironmentSourceValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['NotebookRegistration']['environment']['source']
 > = ['kernel', 'kernel spec', 'interpreter'];

@@ -153,6 +153,22 @@ _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 REGISTER_HINT = "jupyter flows register FILE.py"
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 edge``, ``2 edges``: a count with its noun (plural by ``s``)."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def notebook_engine(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: ``value`` names a registered notebook engine (kernel, tasks, or one
+    another package adds), else the error lists those there are."""
+    from jupyter_flows.notebooks.engines import NOTEBOOK_ENGINES
+
+    if value is not None and value not in NOTEBOOK_ENGINES:
+        known = ", ".join(NOTEBOOK_ENGINES.names())
+        raise click.BadParameter(f"no notebook engine {value!r}; there are: {known}")
+    return value
+
+
 def looks_like_id(ref: str) -> bool:
     return bool(_ID.match(ref))
 

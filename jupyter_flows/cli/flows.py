@@ -13,6 +13,7 @@ from jupyter_flows.cli.common import (
     client,
     console,
     json_option,
+    notebook_engine,
     parse_cells,
     parse_params,
     print_json,
@@ -38,7 +39,7 @@ from jupyter_flows.client_models import Deployment
 )
 @click.option(
     "--engine",
-    type=click.Choice(["kernel", "tasks"]),
+    callback=notebook_engine,
     help="Notebooks and scripts: kernel (one kernel, papermill; the default) or tasks "
     "(each cell a task on the task runner).",
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli.common import console, parse_cells
+from jupyter_flows.cli.common import console, counted, notebook_engine, parse_cells
 
 
 @click.command("inspect")
@@ -21,7 +21,7 @@ from jupyter_flows.cli.common import console, parse_cells
 )
 @click.option(
     "--engine",
-    type=click.Choice(["kernel", "tasks"]),
+    callback=notebook_engine,
     default="kernel",
     show_default=True,
     help="kernel: cells in order in one kernel; tasks: each task on the task runner.",
@@ -63,12 +63,12 @@ def _print(spec: object) -> None:
     def row(table: Table, *cells: str) -> None:
         table.add_row(*(Text(cell) for cell in cells))  # never markup: list[str] stays
 
-    params = f", {len(spec.parameters)} parameters" if spec.parameters else ""
+    params = f", {counted(len(spec.parameters), 'parameter')}" if spec.parameters else ""
     out.print(
         Text(spec.source.path, style="bold"),
         Text(
             f" ({spec.source.kind}, engine {spec.engine}): "
-            f"{len(spec.tasks)} tasks, {len(spec.edges)} edges{params}"
+            f"{counted(len(spec.tasks), 'task')}, {counted(len(spec.edges), 'edge')}{params}"
         ),
         sep="",
     )

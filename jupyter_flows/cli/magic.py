@@ -41,8 +41,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_flows.engine.run_env import RunEnv
-
-_SETTLED = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT")
+from jupyter_flows.engine.states import FINAL_TYPES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,19 +107,26 @@ class FlowMagics(Magics):
 
     # ---------------------------------------------------------------- register
     def _register(self, args: list[str]) -> None:
-        from jupyter_flows.cli.common import parse_cells
+        from jupyter_flows.cli.common import counted, parse_cells
         from jupyter_flows.cli.register import dag_lines, parse_schedule, register_notebook
 
         parser = _parser("register")
         parser.add_argument("--cells")
         parser.add_argument("--name")
-        parser.add_argument("--engine", choices=["kernel", "tasks"], default="kernel")
+        parser.add_argument("--engine", default="kernel")
         parser.add_argument("--schedule")
         parser.add_argument("--timezone", default="UTC")
         parser.add_argument("--queue")
         parser.add_argument("--deployment", default="default")
         parser.add_argument("--project")
         options = parser.parse_args(args)
+        from jupyter_flows.notebooks.engines import NOTEBOOK_ENGINES
+
+        if options.engine not in NOTEBOOK_ENGINES:
+            known = ", ".join(NOTEBOOK_ENGINES.names())
+            raise UsageError(
+                f"%flow register: no notebook engine {options.engine!r}; there are: {known}"
+            )
         try:
             cells = parse_cells(options.cells) if options.cells else None
         except Exception as exc:
@@ -162,7 +168,8 @@ class FlowMagics(Magics):
         what = "new version" if done.new else "unchanged, version"
         print(
             f"Registered {options.name or spec.name!r} ({what} {version.version_number}, "
-            f"engine {options.engine}): {len(spec.tasks)} tasks, {len(spec.edges)} edges"
+            f"engine {options.engine}): {counted(len(spec.tasks), 'task')}, "
+            f"{counted(len(spec.edges), 'edge')}"
         )
         _print_table([("TASK", "CELLS", "NEEDS"), *dag_lines(spec)], indent="  ")
         for warning in spec.warnings:
@@ -444,7 +451,7 @@ def _wait(api: Any, run_id: str, timeout: float | None) -> Any:
             line = _status_text(api, run_id, run)
             if handle is not None:
                 handle.update(line)
-            if run.state is not None and run.state.type in _SETTLED:
+            if run.state is not None and run.state.type in FINAL_TYPES:
                 return run
             if deadline is not None and time.monotonic() > deadline:
                 waiting = f"; {run.pending_reason}" if getattr(run, "pending_reason", None) else ""

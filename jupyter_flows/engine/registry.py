@@ -23,10 +23,12 @@ import importlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from importlib.metadata import EntryPoint, entry_points
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from jupyter_flows.engine.errors import PluginLoadError, UnknownPluginError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 T = TypeVar("T")
 
@@ -189,6 +191,10 @@ class Registry(Generic[T]):
     def _entry_points(self) -> list[EntryPoint]:
         # Read again each time: only misses and listings come here, and a plugin installed
         # (or put on sys.path) while the process runs is then found.
+        # Imported here: importlib.metadata costs every run's process milliseconds at
+        # start, and most never look past the built-ins.
+        from importlib.metadata import entry_points
+
         return list(entry_points(group=self.group))
 
     def _is_broken(self, point: EntryPoint) -> bool:

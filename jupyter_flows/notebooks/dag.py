@@ -103,8 +103,8 @@ def build_spec(
     task_runner: str = "threads",
 ) -> FlowSpec:
     """The FlowSpec of ``source``, or of the selected ``cells`` and all they need."""
-    if engine not in ("kernel", "tasks"):
-        raise NotebookError(source.path, f"unknown engine {engine!r}: use 'kernel' or 'tasks'")
+    if not engine or engine == "flow":  # which names exist is the engine registry's
+        raise NotebookError(source.path, f"{engine!r} is not a notebook engine")
     warnings: list[WarningSpec] = []
     tasks, skipped = _tasks(source, warnings)
     edges = _infer(tasks, skipped, engine, warnings)
@@ -174,9 +174,7 @@ def build_spec(
         selection=selection,
         warnings=warnings,
         task_runner=(
-            {"engine": "kernel"}
-            if engine == "kernel"
-            else {"engine": "tasks", "runner": task_runner}
+            {"engine": "tasks", "runner": task_runner} if engine == "tasks" else {"engine": engine}
         ),
     )
 
@@ -476,7 +474,8 @@ def _infer(
     def undefined(task: FactsTask, name: str) -> WarningSpec:
         return _undefined(task, name, everywhere, in_skipped)
 
-    inference = Inference(list(tasks), engine == "tasks", undefined)
+    # Only cells in one kernel share values that cannot be pickled.
+    inference = Inference(list(tasks), engine != "kernel", undefined)
     edges = inference.run()
     warnings.extend(inference.warnings)
     return edges

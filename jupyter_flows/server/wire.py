@@ -243,6 +243,10 @@ class Ingest(Wire):
 CellRefs = list[Annotated[int, Field(ge=0)] | Annotated[str, StringConstraints(min_length=1)]]
 
 
+#: A notebook engine's name; which exist is the engine registry's (an unknown one is a 400).
+EngineName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
+
+
 class InspectNotebook(Wire):
     """A notebook or script by ``path`` (relative to the server root), or a notebook's JSON
     (one not saved yet); ``cells``: only these (indices from 0, or ids) and what they need."""
@@ -250,7 +254,7 @@ class InspectNotebook(Wire):
     path: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     notebook: dict[str, Any] | None = None
     cells: CellRefs | None = None
-    engine: Literal["kernel", "tasks"] = "kernel"
+    engine: EngineName = "kernel"
     name: Name | None = None
 
 
@@ -262,7 +266,7 @@ class RegisterNotebook(Wire):
 
     path: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     cells: CellRefs | None = None
-    engine: Literal["kernel", "tasks"] = "kernel"
+    engine: EngineName = "kernel"
     name: Name | None = None
     project: Name | None = None
     deployment: Name = "default"

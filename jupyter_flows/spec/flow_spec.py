@@ -43,7 +43,9 @@ __all__ = [
 FORMAT: Literal["jupyter-flows/flow-spec"] = "jupyter-flows/flow-spec"
 FORMAT_VERSION: Literal[1] = 1
 
-Engine = Literal["kernel", "tasks", "flow"]
+#: A notebook engine's name (``kernel``, ``tasks``, or one another package registers in
+#: ``notebooks.engines.NOTEBOOK_ENGINES``), or ``flow`` for a module's @flow.
+Engine = str
 SourceKind = Literal["notebook", "percent", "script", "module"]
 TaskKind = Literal["code", "parameters", "flow-task"]
 
@@ -159,8 +161,10 @@ class FlowSpec(_Model):
     name: str = Field(description="The flow's default name (the file's stem).")
     source: SourceInfo
     engine: Engine = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
         description="kernel: the cells run in order in one kernel; tasks: each task runs on "
-        "the task runner with the names it needs passed in; flow: a module's @flow function."
+        "the task runner with the names it needs passed in; flow: a module's @flow function; "
+        "any other name: a notebook engine another package registers.",
     )
     tasks: list[TaskSpec]
     edges: list[EdgeSpec]
@@ -261,7 +265,7 @@ class FlowSpec(_Model):
             return cls(
                 name=name or _stem(path) or "flow",
                 source=SourceInfo(path=path or "", kind=source_kind, cells=0),
-                engine=engine,  # type: ignore[arg-type]  # checked by the model
+                engine=engine,
                 tasks=[_task_of(task, kind) for task in content.get("tasks") or []],
                 edges=[_edge_of(edge) for edge in content.get("edges") or []],
                 parameters=[],

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from jupyter_flows.cli.common import parse_cells
+from jupyter_flows.cli.common import counted, parse_cells
 from jupyter_flows.cli.inspect import inspect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,3 +101,7 @@ def test_registered_on_the_jupyter_flows_command() -> None:
     result = CliRunner().invoke(cli, ["inspect", "examples/word_stats.py", "--json"])
     assert result.exit_code == 0
     assert result.output == (DATA / "example-word_stats.dag.json").read_text()
+
+
+def test_counts_read_as_english() -> None:
+    assert [counted(n, "edge") for n in (0, 1, 2)] == ["0 edges", "1 edge", "2 edges"]

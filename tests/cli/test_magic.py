@@ -178,7 +178,7 @@ def test_a_cell_runs_as_a_task_with_its_states_recorded(
         ("fly away", "unknown command 'fly'"),
         ("run", "the following arguments are required: name"),
         ("rerun", "the following arguments are required: run_id"),
-        ("register --engine gpu", "invalid choice: 'gpu'"),
+        ("register --engine gpu", "no notebook engine 'gpu'; there are: kernel, tasks"),
         ("register --schedule sometimes", "cron expression"),
         ("task t", "runs the cell below it"),
         ("run 'unclosed", "No closing quotation"),

@@ -11,7 +11,9 @@ import pytest
 from jupyter_flows.engine import runners
 from jupyter_flows.notebooks import engines
 from jupyter_flows.notebooks.engines import NotebookRunError, get_engine
+from jupyter_flows.notebooks.engines import base as engines_base
 from jupyter_flows.notebooks.engines.base import NotebookDocument
+from jupyter_flows.spec.flow_spec import FlowSpec
 from tests.notebooks.engines_helpers import run
 from tests.plugins import PACKAGE, install_plugins
 
@@ -19,7 +21,9 @@ from tests.plugins import PACKAGE, install_plugins
 @pytest.fixture
 def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The demo plugins installed, and the registries copies for this test."""
-    monkeypatch.setattr(engines, "NOTEBOOK_ENGINES", engines.NOTEBOOK_ENGINES.copy())
+    registry = engines.NOTEBOOK_ENGINES.copy()
+    monkeypatch.setattr(engines, "NOTEBOOK_ENGINES", registry)
+    monkeypatch.setattr(engines_base, "NOTEBOOK_ENGINES", registry)
     monkeypatch.setattr(runners, "TASK_RUNNERS", runners.TASK_RUNNERS.copy())
     return install_plugins(tmp_path / "plugins", monkeypatch)
 
@@ -77,3 +81,24 @@ def test_unknown_and_broken_plugins_are_notebook_run_errors(plugins: Path, tmp_p
     engines.register_engine("broken", f"{PACKAGE}.broken:Engine")
     with pytest.raises(NotebookRunError, match="notebook engine 'broken' .*cannot be loaded"):
         get_engine("broken")
+
+
+def test_a_third_party_engine_is_the_flow_specs_engine_and_reads_back(
+    plugins: Path, tmp_path: Path
+) -> None:
+    """Registering names the engine in the FlowSpec; the run process reads it back."""
+    document = NotebookDocument.load(_notebook())
+    spec = document.inspect(None, "inline")
+    assert spec.engine == "inline"
+    content = spec.to_content()
+    assert content["task_runner"]["engine"] == "inline"
+    back = FlowSpec.from_content(content, entrypoint="nb.ipynb#sha256=" + "0" * 64)
+    assert back.engine == back.notebook_engine == "inline"
+    got = run(document, tmp_path, {"n": 5}, spec=spec)
+    assert got.result.engine == "inline" and got.result.is_completed()
+
+
+def test_an_engine_no_package_registers_is_refused_with_the_known_ones(plugins: Path) -> None:
+    document = NotebookDocument.load(_notebook())
+    with pytest.raises(NotebookRunError, match="unknown notebook engine 'spark'; known: inline, "):
+        document.inspect(None, "spark")

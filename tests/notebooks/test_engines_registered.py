@@ -57,6 +57,28 @@ def test_registering_stores_the_notebook_and_a_run_executes_it_from_the_blob(
     assert [t.name for t in got.records.task_runs] == [t.key for t in spec.tasks]
 
 
+def test_a_saved_notebook_whose_cells_have_no_ids_runs_the_cells_it_registered(
+    tmp_path: Path,
+) -> None:
+    """nbformat 4.5 without cell ids (as tools write them): nbformat.read gives random ids,
+    new at each read, and the run could not find the cells registration named."""
+    cells = [
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "n = 2"},
+        {"cell_type": "code", "metadata": {}, "source": "print('twice', n * 2)"},
+    ]
+    for cell in cells:
+        cell.update(execution_count=None, outputs=[])
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "no_ids.ipynb"
+    path.write_text(json.dumps(notebook))
+
+    spec, body = notebook_registration(path, engine="tasks", blob_storage=str(tmp_path / "blobs"))
+    assert [task.cell_ids for task in spec.tasks] == [["cell-0"], ["cell-1"]]
+    got = _execute(_version(body), tmp_path, {"n": 5})
+    assert got.result.is_completed(), got.result.state.message
+    assert got.logs(spec.tasks[-1].key) == ["twice 10"]
+
+
 @pytest.mark.slow
 def test_a_registered_script_runs_on_the_kernel_engine(tmp_path: Path) -> None:
     script = tmp_path / "word_stats.py"

@@ -60,7 +60,7 @@ async def test_a_content_names_its_kind_or_is_read_as_before_kinds(api) -> None:
         ({"kind": "pipeline"}, "kind"),
         ({"kind": "notebook", "task_runner": "threads"}, "names its notebook engine"),
         ({"kind": "script", "task_runner": {"runner": "threads"}}, "names its notebook engine"),
-        ({"task_runner": {"engine": "no-such-engine"}}, "does not describe a flow"),
+        ({"task_runner": {"engine": "no such/engine"}}, "does not describe a flow"),
     ],
 )
 async def test_a_content_that_describes_no_runnable_flow_is_400(api, content, needle) -> None:

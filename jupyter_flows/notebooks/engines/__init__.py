@@ -18,13 +18,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from jupyter_flows.engine.errors import PluginLoadError, UnknownPluginError
-from jupyter_flows.engine.registry import Registry
 from jupyter_flows.notebooks.engines.base import (
+    NOTEBOOK_ENGINES,
     CellError,
     NotebookDocument,
     NotebookEngine,
+    NotebookEngineLoadError,
     NotebookRunError,
+    UnknownNotebookEngine,
     UnpicklableVariable,
 )
 
@@ -32,30 +33,6 @@ if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.registered import execute_registered
     from jupyter_flows.notebooks.engines.rerun import rerun_notebook_flow
     from jupyter_flows.notebooks.engines.run import NotebookRunResult, run_notebook_flow
-
-
-class UnknownNotebookEngine(UnknownPluginError, NotebookRunError):
-    """No notebook engine has that name; the message lists the known ones."""
-
-
-class NotebookEngineLoadError(PluginLoadError, NotebookRunError):
-    """A notebook engine that cannot be imported, or is not a NotebookEngine."""
-
-
-#: Notebook engines by name, imported when first asked for (papermill loads only when the
-#: kernel engine runs); other packages add theirs through the
-#: ``jupyter_flows.notebook_engines`` entry-point group.
-NOTEBOOK_ENGINES: Registry[NotebookEngine] = Registry(
-    "notebook engine",
-    NotebookEngine,
-    "jupyter_flows.notebook_engines",
-    builtins={
-        "kernel": "jupyter_flows.notebooks.engines.kernel:KernelEngine",
-        "tasks": "jupyter_flows.notebooks.engines.tasks:TasksEngine",
-    },
-    unknown_error=UnknownNotebookEngine,
-    load_error=NotebookEngineLoadError,
-)
 
 
 def register_engine(name: str, engine: str | type[NotebookEngine]) -> None:

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_flows.engine.context import FlowRunContext, current_tags
+from jupyter_flows.engine.errors import PluginLoadError, UnknownPluginError
 from jupyter_flows.engine.ids import new_id
 from jupyter_flows.engine.logs import flow_logger, task_logger
+from jupyter_flows.engine.registry import Registry
 from jupyter_flows.engine.reporter import ArtifactRecord, TaskRunRecord, report_artifact
 from jupyter_flows.engine.states import Pending, State
 from jupyter_flows.engine.task import Task
@@ -183,21 +185,19 @@ class NotebookDocument:
 
     @classmethod
     def load(cls, notebook: str | os.PathLike[str] | Mapping[str, Any]) -> NotebookDocument:
-        import nbformat
-
         from jupyter_flows.notebooks.reader import read_notebook_dict, read_path
 
         if isinstance(notebook, Mapping):
             data = copy.deepcopy(dict(notebook))
             read_notebook_dict(data, "notebook.ipynb")  # validates, NotebookError if not
-            nb = nbformat.from_dict(data)
-            if nb.nbformat != 4:
-                nb = nbformat.convert(nb, 4)
-            return cls(_with_ids(nb))
+            return cls(_with_ids(_node(data)))
         path = str(notebook)
         read_path(path)  # the same validation and messages as inspect
         if Path(path).suffix == ".ipynb":
-            return cls(_with_ids(nbformat.read(path, as_version=4)), path=path)
+            # Not nbformat.read: it gives cells without an id random ones, new at each read,
+            # so the run would not find the cells its registration named.
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(_with_ids(_node(data)), path=path)
         return cls.from_script(Path(path).read_text(encoding="utf-8"), path)
 
     @classmethod
@@ -235,13 +235,17 @@ class NotebookDocument:
         return None
 
     def inspect(self, cells: Any, engine: str, name: str | None = None) -> FlowSpec:
+        """Its FlowSpec on ``engine``, a registered notebook engine (UnknownNotebookEngine,
+        listing the known ones, for another name)."""
         from jupyter_flows.notebooks import inspect_notebook, inspect_script
 
+        if engine not in NOTEBOOK_ENGINES:
+            NOTEBOOK_ENGINES.get(engine)  # raises, naming the engines there are
         if self.text is not None:
             shown = self.path or "script.py"
-            return inspect_script(self.text, cells, path=shown, engine=engine, name=name)  # type: ignore[arg-type]
+            return inspect_script(self.text, cells, path=shown, engine=engine, name=name)
         shown = self.path or "notebook.ipynb"
-        return inspect_notebook(self.to_dict(), cells, path=shown, engine=engine, name=name)  # type: ignore[arg-type]
+        return inspect_notebook(self.to_dict(), cells, path=shown, engine=engine, name=name)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.nb))  # type: ignore[no-any-return]
@@ -257,6 +261,14 @@ class NotebookDocument:
 
     def cell_ids(self) -> set[str]:
         return {cell.get("id") for cell in self.nb.cells}
+
+
+def _node(data: dict[str, Any]) -> Any:
+    """A validated notebook's JSON as an nbformat 4 node, its cells' ids as they are."""
+    import nbformat
+
+    nb = nbformat.from_dict(data)
+    return nb if nb.nbformat == 4 else nbformat.convert(nb, 4)
 
 
 def _with_ids(nb: Any) -> Any:
@@ -503,3 +515,27 @@ __all__ = [
     "record_key",
     "result_key",
 ]
+
+
+class UnknownNotebookEngine(UnknownPluginError, NotebookRunError):
+    """No notebook engine has that name; the message lists the known ones."""
+
+
+class NotebookEngineLoadError(PluginLoadError, NotebookRunError):
+    """A notebook engine that cannot be imported, or is not a NotebookEngine."""
+
+
+#: Notebook engines by name, imported when first asked for (papermill loads only when the
+#: kernel engine runs); other packages add theirs through the
+#: ``jupyter_flows.notebook_engines`` entry-point group.
+NOTEBOOK_ENGINES: Registry[NotebookEngine] = Registry(
+    "notebook engine",
+    NotebookEngine,
+    "jupyter_flows.notebook_engines",
+    builtins={
+        "kernel": "jupyter_flows.notebooks.engines.kernel:KernelEngine",
+        "tasks": "jupyter_flows.notebooks.engines.tasks:TasksEngine",
+    },
+    unknown_error=UnknownNotebookEngine,
+    load_error=NotebookEngineLoadError,
+)

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
 from sqlalchemy.exc import IntegrityError
-from tornado.web import HTTPError
+from tornado.web import HTTPError, stream_request_body
 
 from jupyter_flows.engine.states import IllegalTransition
 from jupyter_flows.server import access
@@ -157,8 +157,17 @@ def unauthorized(handler: RequestHandler, doing: str = "") -> Unauthorized:
     )
 
 
+@stream_request_body
 class FlowsHandler(APIHandler):
-    """Base of every jupyter-flows API handler."""
+    """Base of every jupyter-flows API handler.
+
+    The body is streamed (``stream_request_body``): ``prepare`` runs on the headers alone,
+    so a request without credentials, or one whose Content-Length is over the limit, is
+    answered before a byte of its body is read; the body is then kept only up to the limit.
+    """
+
+    _received: bytearray | None = None
+    _over_limit = False
 
     #: What an agent API key may do here, per HTTP method (``server/access.py``); a method
     #: not listed is refused to agent keys.
@@ -173,10 +182,10 @@ class FlowsHandler(APIHandler):
             raise
         if self.request.method != "OPTIONS" and self._unauthenticated():
             raise self._unauthorized()
-        context = self.settings.get(SETTINGS_KEY)
-        limit = context.max_body_bytes if context is not None else None
-        if limit is not None and len(self.request.body or b"") > limit:
-            raise TooLarge(f"the request body is over the server's limit of {limit} bytes")
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._body_limit():
+            raise self._too_large()
+        self._received = bytearray()
         key_id = self.agent_key_id
         if key_id is not None and self.request.method != "OPTIONS":
             scope = access.scope_of(self, self.request.method or "")
@@ -185,6 +194,32 @@ class FlowsHandler(APIHandler):
             if scope not in ("any", "body"):
                 path = dict(self.path_kwargs)
                 await self.run(access.check, scope, key_id, path, readonly=True)
+
+    def data_received(self, chunk: bytes) -> None:
+        received = self._received
+        if received is None or self._over_limit:
+            return
+        if len(received) + len(chunk) > self._body_limit():  # a chunked body: drop it all
+            self._over_limit = True
+            self._received = bytearray()
+            return
+        received.extend(chunk)
+
+    def _body_limit(self) -> int:
+        context = self.settings.get(SETTINGS_KEY)
+        limit = context.max_body_bytes if context is not None else None
+        return sys.maxsize if limit is None else int(limit)
+
+    def _too_large(self) -> TooLarge:
+        return TooLarge(
+            f"the request body is over the server's limit of {self._body_limit()} bytes"
+        )
+
+    def request_body(self) -> bytes:
+        """The request's body as it was streamed in (413 ``too_large`` past the limit)."""
+        if self._over_limit:
+            raise self._too_large()
+        return bytes(self._received or b"")
 
     @property
     def agent_key_id(self) -> str | None:
@@ -220,7 +255,7 @@ class FlowsHandler(APIHandler):
 
         ``optional``: an empty body means ``{}`` (every field at its default).
         """
-        raw = self.request.body or b""
+        raw = self.request_body()
         if not raw.strip():
             if not optional:
                 raise InvalidInput("the request needs a JSON body")

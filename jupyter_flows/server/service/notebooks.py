@@ -55,11 +55,12 @@ def document_of(path: str | None, text: str | None, notebook: Any = None) -> Not
 
 def inspect(document: NotebookDocument, body: InspectNotebook) -> dict[str, Any]:
     """The FlowSpec document (docs/notebooks.md) of the notebook or of its selected cells."""
+    from jupyter_flows.notebooks.engines.base import NotebookRunError
     from jupyter_flows.notebooks.reader import NotebookError
 
     try:
         spec = document.inspect(body.cells, body.engine, body.name)
-    except NotebookError as exc:
+    except (NotebookError, NotebookRunError) as exc:
         raise InvalidInput(str(exc)) from None
     return spec.to_document()
 
