@@ -108,6 +108,7 @@ bench: sysdeps $(DEVELOP_STAMP) ## run the benchmarks (writes benchmarks/README.
 	$(PYTHON) benchmarks/agents.py || status=1; \
 	$(PYTHON) benchmarks/notebooks_engines.py || status=1; \
 	$(PYTHON) benchmarks/server_api.py || status=1; \
+	$(PYTHON) benchmarks/environments.py || status=1; \
 	exit $$status
 
 # ---------------------------------------------------------------- checks

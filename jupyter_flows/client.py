@@ -242,6 +242,17 @@ class FlowsClient:
     def get_flow_version(self, version_id: str) -> FlowVersion:
         return FlowVersion.model_validate(self._get(f"flow-versions/{version_id}"))
 
+    def get_resource_spec(self, version_id: str) -> dict[str, Any]:
+        """``{flow_version_id, resource_spec_hash, resource_spec}`` (the spec may be None)."""
+        result: dict[str, Any] = self._get(f"flow-versions/{version_id}/resource-spec")
+        return result
+
+    def diff_resource_specs(self, version_id: str, from_version_id: str) -> dict[str, Any]:
+        """``{from, to, changed, changes}``: the environment's changes, in words."""
+        path = f"flow-versions/{version_id}/resource-spec/diff"
+        result: dict[str, Any] = self._get(path, **{"from": from_version_id})
+        return result
+
     # ------------------------------------------------------------------ deployments
     def create_deployment(
         self,

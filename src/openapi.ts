@@ -146,6 +146,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/flow-versions/{version_id}/resource-spec': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        version_id: string;
+      };
+      cookie?: never;
+    };
+    /** @description The environment the version was registered with (its ResourceSpec). */
+    get: operations['getResourceSpec'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/flow-versions/{version_id}/resource-spec/diff': {
+    parameters: {
+      query: {
+        /** @description The version to compare with (the older one). */
+        from: string;
+      };
+      header?: never;
+      path: {
+        version_id: string;
+      };
+      cookie?: never;
+    };
+    get: operations['diffResourceSpecs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/deployments': {
     parameters: {
       query?: never;
@@ -1011,6 +1051,20 @@ export interface components {
       task_runner?: string | Record<string, unknown> | null;
       run_config?: Record<string, unknown>;
       resource_spec_hash?: string | null;
+      /** @description The ResourceSpec (schema/resource-spec.schema.json), validated by the server; its hash becomes resource_spec_hash, so a changed environment is a new version. */
+      resource_spec?: Record<string, unknown> | null;
+    };
+    ResourceSpecOut: {
+      flow_version_id: string;
+      resource_spec_hash: string | null;
+      resource_spec: Record<string, unknown> | null;
+    };
+    ResourceSpecDiff: {
+      from: string;
+      to: string;
+      changed: boolean;
+      /** @description One line per change ("pandas 2.2.3 → 2.3.1", "added polars 1.20"). */
+      changes: string[];
     };
     RegisterFlow: {
       name: string;
@@ -1095,6 +1149,15 @@ export interface components {
       deployment?: string;
       schedule?: components['schemas']['Schedule'] | null;
       queue?: string | null;
+      /**
+       * @description Capture the environment with the version (the notebook's running kernel's, else its kernel spec's interpreter's) and its folder's files.
+       * @default true
+       */
+      capture_environment?: boolean;
+      /** @description Credentials its runs get, by name. */
+      credentials?: string[];
+      /** @description What a run asks for beyond the machine's defaults: cpu, memory, gpu, gpu_type, disk. */
+      hardware?: Record<string, unknown> | null;
     };
     /** @description The FlowSpec document; schema/flow-spec.schema.json is its JSON Schema. */
     FlowSpecDocument: {
@@ -1111,6 +1174,16 @@ export interface components {
       version: components['schemas']['Registration'];
       deployment: components['schemas']['Deployment'];
       spec: components['schemas']['FlowSpecDocument'];
+      /** @description Present when the environment was captured. */
+      environment?: {
+        /**
+         * @description Where it was read (the notebook's running kernel first).
+         * @enum {string}
+         */
+        source: 'kernel' | 'kernel spec' | 'interpreter';
+        /** @description Variables left out because they look secret; store them as credentials. */
+        dropped_env: string[];
+      };
     };
     IntervalSchedule: {
       interval_seconds: number;
@@ -2010,6 +2083,60 @@ export interface operations {
           'application/json': components['schemas']['FlowVersion'];
         };
       };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  getResourceSpec: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        version_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The version's resource spec, null when it was registered without one. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ResourceSpecOut'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  diffResourceSpecs: {
+    parameters: {
+      query: {
+        /** @description The version to compare with (the older one). */
+        from: string;
+      };
+      header?: never;
+      path: {
+        version_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description What changed in the environment, in words. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ResourceSpecDiff'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
@@ -3645,6 +3772,9 @@ type WithRequired<T, K extends keyof T> = T & {
 export const flowSpecDocumentFormatValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['FlowSpecDocument']['format']
 > = ['jupyter-flows/flow-spec'];
+export const notebookRegistrationEnvironmentSourceValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['NotebookRegistration']['environment']['source']
+> = ['kernel', 'kernel spec', 'interpreter'];
 export const createDeploymentVersion_policyValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['CreateDeployment']['version_policy']
 > = ['latest', 'pinned'];

@@ -407,11 +407,16 @@ class Agent:
     def run_spec(self, claimed: ClaimedRun) -> RunSpec:
         """What the infrastructure needs: the command, env, credentials and resources."""
         config = claimed.run_config
+        made = RunDocument.from_claim(claimed)
         version = claimed.flow_version
         content = version.content if version is not None and version.content else {}
         content = {**content, "run_config": config}
         resources = dict(config.get("resources") or {})
-        document = RunDocument.from_claim(claimed).to_json()
+        spec = made.resource_spec
+        if spec is not None and not self.infra.runs_on_this_machine:
+            # A pod is sized and imaged as the flow's spec asks; the run config may override.
+            resources = {**spec.infrastructure_resources(), **resources}
+        document = made.to_json()
         spool = None
         if self.infra.runs_on_this_machine:  # a pod's spool would die with the pod
             attempt = claimed.lease.attempt if claimed.lease else claimed.attempt

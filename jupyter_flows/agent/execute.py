@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     handoff = RunEnv.take()  # the flow's code and its children do not see the hand-off
     _watch_agent(handoff.agent_pid)
     document = RunDocument.from_run_env(handoff) or _fetch(run_id)
+    if not _prepare_environment(run_id, handoff, document):
+        return 1
     try:
         kind = document.kind
     except Exception as error:
@@ -73,6 +75,79 @@ def main(argv: list[str] | None = None) -> int:
         _fail(run_id, f"cannot start the flow: {type(error).__name__}: {error}")
         return 1
     return 0 if state.is_completed() else 1
+
+
+def _prepare_environment(run_id: str, handoff: RunEnv, document: RunDocument) -> bool:
+    """Reproduce the flow's environment and check this one against it (agent/environment.py);
+    False when the run cannot go on (it was reported Failed, with the reason)."""
+    try:
+        spec = document.resource_spec
+    except Exception as error:  # an unreadable spec: say so, and run as before specs
+        print(f"the flow's resource spec cannot be read: {error}", file=sys.stderr, flush=True)
+        return True
+    if spec is None:
+        return True
+    from jupyter_flows.agent import environment
+
+    if handoff.overlay:  # started (or restarted) in the flow's own environment
+        print(f"running in the flow's environment at {sys.prefix}", flush=True)
+    if handoff.reproduce:
+        try:
+            python = environment.interpreter_for(spec, log=lambda line: print(line, flush=True))
+        except environment.BuildFailed as error:
+            _fail(run_id, str(error))
+            return False
+        if os.path.abspath(python) != os.path.abspath(sys.executable):  # venvs symlink
+            environment.exec_in(python, run_id, handoff, document.to_json())  # no return
+    try:
+        fetched = environment.fetch_working_files(spec)
+    except Exception as error:
+        _fail(run_id, f"cannot fetch the working files: {type(error).__name__}: {error}")
+        return False
+    if fetched is not None:
+        os.chdir(fetched)
+        print(f"working files fetched into {fetched}", flush=True)
+    drift = environment.check_drift(spec)
+    address = (handoff.dask or {}).get("address")
+    if address:  # an existing cluster: its workers were not started from this spec
+        try:
+            drift += environment.check_dask_workers(spec, str(address))
+        except Exception as error:
+            print(f"cannot check the Dask workers' packages: {error}", file=sys.stderr)
+    if drift:
+        message = "the environment differs from the flow's spec: " + "; ".join(drift)
+        if environment.is_strict(document.tags):
+            _fail(run_id, f"{message} (strict: the run stops before any task)")
+            return False
+        _warn(run_id, message)
+    return _start_script(run_id, spec.document.get("start_script"))
+
+
+def _start_script(run_id: str, script: str | None) -> bool:
+    """Run the spec's start script (its output in the job log); False if it failed."""
+    if not script:
+        return True
+    import subprocess
+
+    done = subprocess.run(["sh", "-c", script], stdin=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:
+        _fail(run_id, f"the start script exited with code {done.returncode}")
+        return False
+    return True
+
+
+def _warn(run_id: str, message: str) -> None:
+    """A WARNING on the run (and in its job log) before the flow starts."""
+    print(f"WARNING: {message}", file=sys.stderr, flush=True)
+    from jupyter_flows.agent.logs import log_line
+    from jupyter_flows.client import FlowsAPIError, FlowsClient
+
+    line = log_line(30, message, "jupyter_flows.environment", flow_run_id=run_id)
+    try:
+        with FlowsClient() as client:
+            client.create_logs([line])
+    except FlowsAPIError as error:
+        print(f"could not report the warning: {error}", file=sys.stderr, flush=True)
 
 
 def _fetch(run_id: str) -> RunDocument:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from jupyter_flows.client import FlowsClient
     from jupyter_flows.client_models import ClaimedRun
     from jupyter_flows.engine.run_env import RunEnv
+    from jupyter_flows.spec.resource_spec import ResourceSpec
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class RunDocument:
     #: The version's run config: working_dir, env, python, resources, credentials…
     run_config: dict[str, Any] = field(default_factory=dict)
     flow_version: RunFlowVersion | None = None
+    #: The run's tags (a deployment's runs carry its tags: ``environment:strict``).
+    tags: list[str] = field(default_factory=list)
 
     @classmethod
     def from_claim(cls, claimed: ClaimedRun) -> RunDocument:
@@ -74,6 +77,7 @@ class RunDocument:
             parameters=dict(claimed.parameters),
             run_config=dict(claimed.run_config),
             flow_version=RunFlowVersion.of(version) if version is not None else None,
+            tags=list(claimed.tags),
         )
 
     @classmethod
@@ -89,6 +93,7 @@ class RunDocument:
             parameters=dict(run.parameters),
             run_config=dict(run_config) if isinstance(run_config, Mapping) else {},
             flow_version=RunFlowVersion.of(version) if version is not None else None,
+            tags=list(run.tags),
         )
 
     @classmethod
@@ -106,10 +111,19 @@ class RunDocument:
             parameters=dict(data.get("parameters") or {}),
             run_config=dict(data.get("run_config") or {}),
             flow_version=RunFlowVersion.of(version) if version else None,
+            tags=list(data.get("tags") or []),
         )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
+
+    @property
+    def resource_spec(self) -> ResourceSpec | None:
+        """The environment the version was registered with, if it was."""
+        from jupyter_flows.spec.resource_spec import ResourceSpec
+
+        content = self.flow_version.content if self.flow_version is not None else None
+        return ResourceSpec.of_content(content)
 
     @property
     def kind(self) -> FlowKind:

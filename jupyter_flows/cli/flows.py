@@ -23,6 +23,7 @@ from jupyter_flows.cli.common import (
     table,
 )
 from jupyter_flows.cli.live import open_events, watch_run
+from jupyter_flows.cli.spec import capture, capture_options
 from jupyter_flows.client_models import Deployment
 
 
@@ -57,14 +58,7 @@ from jupyter_flows.client_models import Deployment
     show_default=True,
     help="Notebooks and scripts: the deployment made or updated with the version.",
 )
-@click.option(
-    "--credential",
-    "credentials",
-    multiple=True,
-    metavar="NAME",
-    help="A stored credential its runs receive as an environment variable (`jupyter flows "
-    "credential add`); its value is redacted from everything they report. Repeatable.",
-)
+@capture_options
 @api_errors
 def register(
     file: str,
@@ -77,16 +71,21 @@ def register(
     timezone: str,
     queue: str | None,
     deployment_name: str,
-    credentials: tuple[str, ...],
+    **environment: Any,
 ) -> None:
     """Register FILE: a notebook (.ipynb), a script, or a .py of @flow functions.
 
     A new version is made only when the content changed. A notebook or script is
     converted into tasks (one per cell, see `jupyter flows inspect`), stored, and given a
-    deployment; the version and its DAG are printed.
+    deployment; the version and its DAG are printed. The environment (interpreter,
+    packages, variables, hardware, the folder's files) is captured with it: a changed
+    environment is a new version too (`jupyter flows spec diff`).
     """
     from jupyter_flows.notebooks import NotebookError, is_flow_module
 
+    # --credential: the runs receive these stored credentials (their run config names
+    # them even when --no-env captures no ResourceSpec to carry them).
+    credentials = tuple(environment.get("credentials") or ())
     if file.endswith(".ipynb") or (file.endswith(".py") and not is_flow_module(file)):
         try:
             _register_notebook(
@@ -100,6 +99,7 @@ def register(
                 queue=queue,
                 deployment_name=deployment_name,
                 credentials=credentials,
+                environment=environment,
             )
         except NotebookError as exc:
             raise CLIError(str(exc)) from None
@@ -115,6 +115,9 @@ def register(
             body = registration(file, flow=flow_attr, name=name, project=project)
         except FlowFileError as exc:
             raise CLIError(str(exc)) from None
+        captured = capture(file, environment)
+    if captured is not None:
+        body["content"]["resource_spec"] = dict(captured.spec.document)
     if credentials:
         from jupyter_flows.cli.register import with_credentials
 
@@ -141,6 +144,7 @@ def _register_notebook(
     timezone: str,
     queue: str | None,
     deployment_name: str,
+    environment: dict[str, Any],
     credentials: tuple[str, ...] = (),
 ) -> None:
     from jupyter_flows.cli.register import (
@@ -158,6 +162,8 @@ def _register_notebook(
         raise BadArgument(str(exc)) from None
     out = console()
     api = client()
+    with out.status(f"Capturing the environment of {file}…"):
+        captured = capture(file, environment)
     with out.status(f"Registering {file} at {api.api_url}…"):
         try:
             done = register_notebook(
@@ -171,6 +177,7 @@ def _register_notebook(
                 queue=queue,
                 deployment=deployment_name,
                 credentials=credentials,
+                resource_spec=dict(captured.spec.document) if captured else None,
             )
         except NotebookRunError as exc:
             raise CLIError(str(exc)) from None

@@ -134,6 +134,23 @@ class FlowMagics(Magics):
         schedule = parse_schedule(options.schedule, options.timezone) if options.schedule else None
         path = find_notebook_path()
         self.check_saved(path)
+        from jupyter_flows.spec.capture import (
+            build_spec,
+            notebook_kernel_spec,
+            probe_here,
+            store_working_files,
+        )
+
+        # This kernel is the notebook's: its environment is the one to capture.
+        files = store_working_files(os.path.dirname(os.path.abspath(path)))
+        kernel_spec = notebook_kernel_spec(path)
+        captured = build_spec(
+            probe_here(), kernel_spec=kernel_spec, working_files=files, source="kernel"
+        )
+        if captured.dropped_env:
+            print(
+                f"Left out of the environment (they look secret): {', '.join(captured.dropped_env)}"
+            )
         with _client() as api:
             done = register_notebook(
                 api,
@@ -145,6 +162,7 @@ class FlowMagics(Magics):
                 schedule=schedule,
                 queue=options.queue,
                 deployment=options.deployment,
+                resource_spec=dict(captured.spec.document),
             )
         spec, version = done.spec, done.version
         what = "new version" if done.new else "unchanged, version"

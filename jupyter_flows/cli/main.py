@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli import admin, agents, credentials, flows, inspect, runs
+from jupyter_flows.cli import admin, agents, credentials, flows, inspect, runs, spec
 from jupyter_flows.engine import run_env
 
 
@@ -57,5 +57,6 @@ for command in (
     credentials.credential,
     admin.server,
     inspect.inspect,
+    spec.spec,
 ):
     cli.add_command(command)

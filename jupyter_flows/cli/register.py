@@ -65,9 +65,11 @@ def register_notebook(
     path: str | None = None,
     blob_storage: str | None = None,
     credentials: Iterable[str] = (),
+    resource_spec: dict[str, Any] | None = None,
 ) -> NotebookRegistered:
-    """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment;
-    ``credentials``: names of stored credentials its runs receive as variables."""
+    """Register ``notebook`` (a path, or a notebook dict with ``path``) and its deployment,
+    with the environment ``resource_spec`` describes (``spec.capture``); ``credentials``:
+    names of stored credentials its runs receive as variables."""
     from jupyter_flows.spec.notebook_flows import notebook_registration
 
     spec, body = notebook_registration(
@@ -78,6 +80,7 @@ def register_notebook(
         project=project,
         path=path,
         blob_storage=blob_storage,
+        resource_spec=resource_spec,
     )
     content = body["content"]
     if credentials:

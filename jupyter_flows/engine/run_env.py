@@ -64,6 +64,12 @@ SPOOL = "JUPYTER_FLOWS_SPOOL"
 #: Comma-separated names of the variables that hold the run's credentials: their values
 #: are redacted from everything the run reports (``engine/redaction.py``).
 REDACT_ENV = "JUPYTER_FLOWS_REDACT_ENV"
+#: ``1``: the run process may rebuild the flow's environment from its resource spec (an
+#: agent on this machine); unset, it only checks the live environment against it (a pod).
+REPRODUCE = "JUPYTER_FLOWS_REPRODUCE"
+#: Folders (os.pathsep) the run process borrows jupyter-flows from when it runs in the
+#: flow's own interpreter: their packages are not the flow's, and a capture skips them.
+OVERLAY = "JUPYTER_FLOWS_OVERLAY"
 
 # ------------------------------------------------------------------ credentials (server)
 
@@ -110,6 +116,11 @@ class RunEnv:
     console_logs: bool = True
     #: The variables that hold the run's credentials (their values are redacted).
     redact_env: tuple[str, ...] = ()
+    #: The process may rebuild the flow's environment (a venv from its lock) and re-run
+    #: itself in it; else it only checks its environment against the spec.
+    reproduce: bool = False
+    #: Where the process found jupyter-flows outside the flow's environment.
+    overlay: tuple[str, ...] = ()
 
     def to_environ(self) -> dict[str, str]:
         """The variables to add to the run process's environment."""
@@ -126,6 +137,8 @@ class RunEnv:
             LEASE: self.lease,
             SPOOL: self.spool,
             REDACT_ENV: ",".join(self.redact_env) or None,
+            REPRODUCE: "1" if self.reproduce else None,
+            OVERLAY: os.pathsep.join(self.overlay) or None,
         }
         return {name: value for name, value in values.items() if value is not None}
 
@@ -148,6 +161,8 @@ class RunEnv:
             run_process=env.get(RUN_PROCESS) == "1",
             console_logs=env.get(CONSOLE_LOGS, "1") not in _OFF,
             redact_env=tuple(n for n in env.get(REDACT_ENV, "").split(",") if n),
+            reproduce=env.get(REPRODUCE) == "1",
+            overlay=tuple(p for p in env.get(OVERLAY, "").split(os.pathsep) if p),
         )
 
     def lease_of(self) -> dict[str, Any] | None:

@@ -89,6 +89,9 @@ class FlowContent(Wire):
     task_runner: str | dict[str, Any] | None = "threads"
     run_config: dict[str, Any] = Field(default_factory=dict)
     resource_spec_hash: str | None = None
+    #: The ResourceSpec (schema/resource-spec.schema.json); its hash becomes
+    #: resource_spec_hash.
+    resource_spec: dict[str, Any] | None = None
 
 
 class RegisterFlow(Wire):
@@ -287,6 +290,9 @@ class InspectNotebook(Wire):
     name: Name | None = None
 
 
+CREDENTIAL_NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
 class RegisterNotebook(Wire):
     """Register the notebook or script at ``path`` and make (or update) its deployment."""
 
@@ -298,6 +304,14 @@ class RegisterNotebook(Wire):
     deployment: Name = "default"
     schedule: Schedule | None = None
     queue: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] | None = None
+    #: Capture the environment (the notebook's kernel's, else its kernel spec's) with it.
+    capture_environment: bool = True
+    #: Credentials its runs get, by name.
+    credentials: list[Annotated[str, StringConstraints(pattern=CREDENTIAL_NAME)]] = Field(
+        default_factory=list
+    )
+    #: What the run asks for beyond the machine's defaults: cpu, memory, gpu, gpu_type, disk.
+    hardware: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------ queues and keys

@@ -203,6 +203,7 @@ class FlowSpec(_Model):
         *,
         run_config: dict[str, Any] | None = None,
         resource_spec_hash: str | None = None,
+        resource_spec: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The ``content`` of ``POST flows`` (docs/rest-api.md).
 
@@ -228,7 +229,7 @@ class FlowSpec(_Model):
             "task_runner": self.task_runner,
             "run_config": dict(run_config or {}),
             "resource_spec_hash": resource_spec_hash,
-        }
+        } | ({} if resource_spec is None else {"resource_spec": dict(resource_spec)})
 
     @classmethod
     def from_content(

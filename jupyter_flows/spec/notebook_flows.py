@@ -43,6 +43,7 @@ def notebook_registration(
     path: str | None = None,
     blob_storage: str | None = None,
     run_config: dict[str, Any] | None = None,
+    resource_spec: Mapping[str, Any] | None = None,
 ) -> tuple[FlowSpec, dict[str, Any]]:
     """The FlowSpec and the ``POST flows`` body of a notebook or script; stores its blob.
 
@@ -65,7 +66,7 @@ def notebook_registration(
     shown = path or document.path or f"{spec.name}.ipynb"
     body: dict[str, Any] = {
         "name": name or spec.name,
-        "content": spec.to_content(run_config=run_config),
+        "content": spec.to_content(run_config=run_config, resource_spec=resource_spec),
         "entrypoint": notebook_entrypoint(str(shown), digest),
     }
     if project:

@@ -10,6 +10,7 @@ A flow version's content is a JSON document with exactly these fields::
       "task_runner": "threads" | {…} | None,
       "run_config": {…},                      # infrastructure settings
       "resource_spec_hash": "…" | None,
+      "resource_spec": {…},                   # the ResourceSpec; left out when none
     }
 
 Task order and edge order do not matter (both are sorted); object keys are sorted by the
@@ -32,6 +33,7 @@ CONTENT_FIELDS = (
     "task_runner",
     "run_config",
     "resource_spec_hash",
+    "resource_spec",
 )
 
 
@@ -98,6 +100,11 @@ def normalize_content(content: Mapping[str, Any]) -> dict[str, Any]:
         "run_config": content.get("run_config") or {},
         "resource_spec_hash": spec_hash,
     }
+    resource_spec = content.get("resource_spec")
+    if resource_spec is not None:  # absent: the content hashes as before specs existed
+        if not isinstance(resource_spec, Mapping):
+            raise InvalidContent("resource_spec must be an object or null")
+        normalized["resource_spec"] = dict(resource_spec)
     # Round-trip through canonical JSON: rejects what JSON cannot hold (NaN, sets, objects)
     # and makes the stored document exactly what was hashed.
     try:

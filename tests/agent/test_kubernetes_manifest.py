@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from jupyter_flows.agent.infra import InvalidRunSpec, RunSpec
+from jupyter_flows.spec.capture import build_spec
 
 pytest.importorskip("kubernetes")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -44,6 +45,16 @@ def run_spec(**overrides: Any) -> RunSpec:
     values.update(overrides)
     return RunSpec(**values)
 
+
+GPU_SPEC = build_spec(
+    {
+        "python": {"version": "3.11.7", "implementation": "CPython"},
+        "platform": "linux-x86_64",
+        "packages": [],
+        "machine": {"cpu": 8, "memory": 32 * 2**30, "gpus": []},
+    },
+    hardware={"cpu": 4, "memory": "16Gi", "gpu": 2, "gpu_type": "NVIDIA-A100-SXM4-40GB"},
+).spec
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "minimal": ({}, {}),
@@ -84,6 +95,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"image": "python:3.12", "ttl_seconds_after_finished": None},
     ),
     "a long, odd run id": ({"flow_run_id": "Run/" + "x" * 80}, {}),
+    "a resource spec's hardware request with a GPU type": (
+        {"resources": {"image": "python:3.11-slim", **GPU_SPEC.infrastructure_resources()}},
+        {},
+    ),
 }
 
 
@@ -181,6 +196,18 @@ def test_a_minimal_manifest_has_no_resources_and_no_service_account_token() -> N
     assert "resources" not in pod["containers"][0]
     assert "env" not in pod["containers"][0]
     assert pod["automountServiceAccountToken"] is False
+
+
+def test_a_resource_spec_becomes_requests_limits_and_a_gpu_node_selector() -> None:
+    resources = {"image": "python:3.11-slim", **GPU_SPEC.infrastructure_resources()}
+    manifest = JobBuilder(node_selector={"pool": "gpu"}).manifest(run_spec(resources=resources))
+    pod = manifest["spec"]["template"]["spec"]
+    limits = pod["containers"][0]["resources"]["limits"]
+    assert limits == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "2"}
+    assert pod["containers"][0]["resources"]["requests"] == {"cpu": "4", "memory": "16Gi"}
+    assert pod["nodeSelector"] == {"pool": "gpu", "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"}
+    with pytest.raises(InvalidRunSpec, match="gpu_type"):
+        JobBuilder().manifest(run_spec(resources={"image": "x:1", "gpu": 1, "gpu_type": "a b"}))
 
 
 def test_gpu_resource_name_is_configurable() -> None:

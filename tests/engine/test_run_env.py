@@ -17,6 +17,8 @@ FULL = RunEnv(
     dask={"address": "tcp://scheduler:8786"},
     run_process=True,
     console_logs=False,
+    reproduce=True,
+    overlay=("/opt/agent/lib", "/opt/agent/site-packages"),
 )
 
 
@@ -37,6 +39,8 @@ def test_the_variable_names_are_the_contract() -> None:
         "JUPYTER_FLOWS_AGENT_PID": "4242",
         "JUPYTER_FLOWS_RUN_SPEC": '{"id": "run-1"}',
         "JUPYTER_FLOWS_DASK": '{"address": "tcp://scheduler:8786"}',
+        "JUPYTER_FLOWS_REPRODUCE": "1",
+        "JUPYTER_FLOWS_OVERLAY": "/opt/agent/lib:/opt/agent/site-packages",
     }
 
 

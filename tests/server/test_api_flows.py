@@ -152,3 +152,41 @@ async def test_flow_list_gives_each_flow_its_last_run_next_run_and_tags(api) -> 
     assert items["idle"]["last_run"] is None
     assert items["idle"]["next_run_at"] is None
     assert items["idle"]["tags"] == []
+
+
+async def test_a_resource_spec_is_part_of_the_version_and_its_diff_is_in_words(api) -> None:
+    from jupyter_flows.spec.capture import build_spec
+
+    def spec(pandas: str) -> dict:
+        probe = {
+            "python": {"version": "3.11.7", "implementation": "CPython"},
+            "platform": "linux-x86_64",
+            "packages": [{"name": "pandas", "version": pandas}],
+            "env": {"PYTHONHASHSEED": "0"},
+            "machine": {"cpu": 2, "memory": 2**30, "gpus": []},
+        }
+        return dict(build_spec(probe).spec.document)
+
+    first = await api.register("env", resource_spec=spec("2.2.3"))
+    assert first["content"]["resource_spec_hash"]
+    again = await api.register("env", resource_spec=spec("2.2.3"))
+    assert again["id"] == first["id"] and again["new"] is False
+    second = await api.register("env", resource_spec=spec("2.3.1"))
+    assert second["id"] != first["id"]
+    assert second["changes"]["resource_spec"] is not None
+
+    shown = (await api("GET", f"flow-versions/{second['id']}/resource-spec")).body
+    assert shown["resource_spec"]["image"]["packages"] == [{"name": "pandas", "version": "2.3.1"}]
+    path = f"flow-versions/{second['id']}/resource-spec/diff"
+    diff = await api("GET", path, params={"from": first["id"]})
+    assert diff.body["changes"] == ["pandas 2.2.3 → 2.3.1"] and diff.body["changed"] is True
+    answer = await api("GET", path, expect=400)
+    assert "from=" in answer.body["message"]
+
+    bad = {**spec("1"), "hardware": {"cpu": 0, "memory": "1Gi"}}
+    body = {"name": "x", "content": {"resource_spec": bad}}
+    answer = await api("POST", "flows", body, expect=400)
+    assert "hardware/cpu" in answer.body["message"]
+    wrong_hash = {"resource_spec": spec("1"), "resource_spec_hash": "abc"}
+    answer = await api("POST", "flows", {"name": "x", "content": wrong_hash}, expect=400)
+    assert "not the hash" in answer.body["message"]

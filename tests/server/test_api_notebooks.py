@@ -142,3 +142,36 @@ async def test_bad_register_requests_are_refused(api, root: Path) -> None:
     bad_queue = {"path": "work/resume.ipynb", "queue": "no spaces allowed"}
     assert (await api("POST", "notebooks/register", bad_queue, expect=400)).error == "invalid_input"
     assert (await api("GET", "flows", expect=200)).body["total"] == 0  # nothing was stored
+
+
+async def test_register_captures_the_running_kernel_of_the_notebook(
+    api, root: Path, jp_fetch, jp_serverapp
+) -> None:
+    """The environment comes from the notebook's own kernel: a variable set in that kernel
+    alone is in the spec, a secret-looking one is named and left out."""
+    (root / "big.bin").write_bytes(b"\0" * 10)
+    (root / ".gitignore").write_text("big.bin\n")
+    body = {"path": "work/resume.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    session = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
+    kernel_id = json.loads(session.body)["kernel"]["id"]
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        code = "import os; os.environ['ONLY_IN_KERNEL'] = 'yes'; os.environ['MY_TOKEN'] = 's3'"
+        await client.execute_interactive(code, timeout=60)
+    finally:
+        client.stop_channels()
+
+    answer = (await api("POST", "notebooks/register", {"path": "work/resume.ipynb"})).body
+    assert answer["environment"]["source"] == "kernel"
+    assert "MY_TOKEN" in answer["environment"]["dropped_env"]
+    version = answer["version"]
+    shown = (await api("GET", f"flow-versions/{version['id']}/resource-spec")).body
+    spec = shown["resource_spec"]
+    assert spec["env"]["ONLY_IN_KERNEL"] == "yes" and "MY_TOKEN" not in spec["env"]
+    assert spec["image"]["kernel_spec"] == "python3"
+    files = spec["working_files"]
+    assert files["files"] >= 1 and files["bytes"] < 10**6
+    assert version["content"]["resource_spec_hash"] == shown["resource_spec_hash"]
+    await jp_fetch("api", "sessions", json.loads(session.body)["id"], method="DELETE")

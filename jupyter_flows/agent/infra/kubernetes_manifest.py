@@ -63,6 +63,7 @@ class JobBuilder:
         tolerations: Sequence[Mapping[str, Any]] = (),
         labels: Mapping[str, str] | None = None,
         gpu_resource: str = "nvidia.com/gpu",
+        gpu_type_label: str = "nvidia.com/gpu.product",
         ttl_seconds_after_finished: int | None = 3600,
         active_deadline_seconds: int | None = None,
         job_name_prefix: str = "jupyter-flows-",
@@ -78,6 +79,8 @@ class JobBuilder:
         self.tolerations = [dict(t) for t in tolerations]
         self.labels = dict(labels or {})
         self.gpu_resource = gpu_resource
+        #: The node label a GPU type selects on (GPU feature discovery's, by default).
+        self.gpu_type_label = gpu_type_label
         self.ttl_seconds_after_finished = ttl_seconds_after_finished
         self.active_deadline_seconds = active_deadline_seconds
         self.job_name_prefix = job_name_prefix
@@ -171,7 +174,7 @@ class JobBuilder:
             restart_policy="Never",
             service_account_name=self.service_account,
             automount_service_account_token=False if self.service_account is None else None,
-            node_selector=self.node_selector or None,
+            node_selector=self._node_selector(resources) or None,
             tolerations=[k8s.V1Toleration(**t) for t in self.tolerations] or None,
             image_pull_secrets=[k8s.V1LocalObjectReference(name=s) for s in self.image_pull_secrets]
             or None,
@@ -265,6 +268,16 @@ class JobBuilder:
         api: Any = ApiClient()
         body: dict[str, Any] = api.sanitize_for_serialization(self.build_job(run))
         return body
+
+    def _node_selector(self, resources: Mapping[str, Any]) -> dict[str, str]:
+        """The configured selector, plus the GPU type a run asks for (``gpu_type``)."""
+        selector = dict(self.node_selector)
+        gpu_type = resources.get("gpu_type")
+        if gpu_type:
+            if not isinstance(gpu_type, str) or not _LABEL_VALUE.match(gpu_type):
+                raise InvalidRunSpec(f"resources.gpu_type {gpu_type!r} is not a label value")
+            selector[self.gpu_type_label] = gpu_type
+        return selector
 
     def _requirements(self, resources: Mapping[str, Any]) -> Any:
         from kubernetes import client as k8s

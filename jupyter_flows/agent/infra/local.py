@@ -2,7 +2,11 @@
 
 The command is the agent's (``python -m jupyter_flows.agent.execute RUN_ID`` in the agent's
 interpreter or the one the run's spec names); the environment is the agent's plus the
-run's. stdout and stderr are merged and read line by line (``logs``): they become the
+run's. With ``reproduce`` (the default) the run process may move into the interpreter of
+the flow's ResourceSpec, or a virtual environment built from its lock and cached
+(``agent/environment.py``): the build's output is part of the job log.
+
+stdout and stderr are merged and read line by line (``logs``): they become the
 run's job logs. ``cancel`` sends SIGTERM to the whole group (the run's process and
 anything it started, such as Dask workers), then SIGKILL after ``stop_timeout`` seconds.
 When the process ends, whatever it left behind in its group is killed too.
@@ -28,6 +32,7 @@ from jupyter_flows.agent.infra.base import (
     RunSpec,
     WaitTimeout,
 )
+from jupyter_flows.engine.run_env import RunEnv
 
 
 class LocalProcess(Infrastructure):
@@ -44,10 +49,14 @@ class LocalProcess(Infrastructure):
         stop_timeout: float = 10.0,
         inherit_env: bool = True,
         credentials: Mapping[str, str] | Callable[[str], str | None] | None = None,
+        reproduce: bool = True,
     ) -> None:
         """``credentials``: where the values of the run's credential references come from
-        (a mapping or a lookup by name); they are injected as the references' variables."""
+        (a mapping or a lookup by name); they are injected as the references' variables.
+        ``reproduce``: run each flow in its own environment (False: in the agent's, only
+        checked against the spec)."""
         self.stop_timeout = stop_timeout
+        self.reproduce = reproduce
         self.inherit_env = inherit_env
         self.credentials = credentials if credentials is not None else {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -64,11 +73,15 @@ class LocalProcess(Infrastructure):
     def start(self, run: RunSpec) -> Handle:
         self.check(run)
         env = {**os.environ, **run.env} if self.inherit_env else dict(run.env)
+        command = list(run.command)
+        if self.reproduce:
+            command, handoff = _in_flow_environment(command, env)
+            env.update(handoff.to_environ())
         for ref in run.credentials:
             env[ref.env_name] = self._value(run, ref.name) or ""
         try:
             proc = subprocess.Popen(
-                list(run.command),
+                command,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -153,3 +166,28 @@ class LocalProcess(Infrastructure):
     def _kill_group(pid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
+
+
+def _in_flow_environment(command: list[str], env: Mapping[str, str]) -> tuple[list[str], RunEnv]:
+    """The run process's command in the flow's own environment when that is ready (the
+    spec's interpreter, or a cached build): started there at once, without a second start.
+    Otherwise the command as it is, and the run process reproduces the environment itself
+    (building it, its output in the job log)."""
+    run_module = ["-m", "jupyter_flows.agent.execute"]
+    handed = RunEnv.from_environ(env)
+    if command[1:3] != run_module or len(command) != 4 or handed.run_document is None:
+        return command, RunEnv(reproduce=True)
+    from jupyter_flows.agent import environment
+    from jupyter_flows.agent.run_document import RunDocument
+
+    try:
+        spec = RunDocument.from_json(handed.run_document).resource_spec
+        python = environment.ready_interpreter(spec) if spec is not None else None
+    except Exception:  # an unreadable document or spec: the run process says what is wrong
+        return command, RunEnv(reproduce=True)
+    if python is None:
+        return command, RunEnv(reproduce=spec is not None)
+    if os.path.abspath(python) == os.path.abspath(command[0]):
+        return command, RunEnv()
+    overlay = RunEnv(overlay=environment.overlay_paths())
+    return [python, "-c", environment.BOOTSTRAP, command[3]], overlay

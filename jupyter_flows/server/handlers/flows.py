@@ -5,6 +5,7 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado.web import authenticated
 
+from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.service import flows
 
@@ -66,9 +67,37 @@ class FlowVersionHandler(FlowsHandler):
         self.reply(await self.run(flows.read_version, version_id, readonly=True))
 
 
+class ResourceSpecHandler(FlowsHandler):
+    auth_resource = "flows.flows"
+    agent_access = {"GET": "version"}
+
+    @authenticated
+    @authorized
+    async def get(self, version_id: str) -> None:
+        self.reply(await self.run(flows.read_resource_spec, version_id, readonly=True))
+
+
+class ResourceSpecDiffHandler(FlowsHandler):
+    auth_resource = "flows.flows"
+
+    @authenticated
+    @authorized
+    async def get(self, version_id: str) -> None:
+        from_id = self.get_query_argument("from", "")
+        if not from_id:
+            raise InvalidInput("give the version to compare with: ?from=VERSION_ID")
+        diff = await self.run(flows.diff_resource_specs, version_id, from_id, readonly=True)
+        self.reply(diff)
+
+
 default_handlers = [
     (rf"{API_PREFIX}/flows", FlowsCollectionHandler),
     (rf"{API_PREFIX}/flows/{ID}", FlowHandler),
     (rf"{API_PREFIX}/flows/{ID}/versions", FlowVersionsHandler),
     (rf"{API_PREFIX}/flow-versions/(?P<version_id>[^/]+)", FlowVersionHandler),
+    (rf"{API_PREFIX}/flow-versions/(?P<version_id>[^/]+)/resource-spec", ResourceSpecHandler),
+    (
+        rf"{API_PREFIX}/flow-versions/(?P<version_id>[^/]+)/resource-spec/diff",
+        ResourceSpecDiffHandler,
+    ),
 ]

@@ -55,11 +55,13 @@ class NotebookRegisterHandler(_NotebookHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
+        from jupyter_flows.server.capture import capture_notebook
         from jupyter_flows.server.wire import RegisterNotebook
 
         body = self.body(RegisterNotebook)
         document = await self.document(body.path)
-        answer, created = await self.run(notebooks.register_notebook, document, body)
+        captured = await capture_notebook(self, body, document)
+        answer, created = await self.run(notebooks.register_notebook, document, body, captured)
         location = f"flow-versions/{answer['version']['id']}"
         self.reply(answer, 201 if created else 200, location=location)
 

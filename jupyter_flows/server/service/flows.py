@@ -50,7 +50,22 @@ def to_store_content(content: FlowContent) -> dict[str, Any]:
         if edge.names:
             names = tasks[edge.target].setdefault(EDGE_NAMES, {})
             names[edge.source] = sorted(set(names.get(edge.source, [])) | set(edge.names))
-    stored = {} if content.kind is None else {"kind": content.kind.value}
+    stored: dict[str, Any] = {} if content.kind is None else {"kind": content.kind.value}
+    spec_hash = content.resource_spec_hash
+    if content.resource_spec is not None:
+        from jupyter_flows.spec.resource_spec import ResourceSpec, ResourceSpecError
+
+        try:
+            spec = ResourceSpec.validate(content.resource_spec)
+        except ResourceSpecError as exc:
+            raise InvalidInput(str(exc)) from None
+        if spec_hash is not None and spec_hash != spec.hash():
+            raise InvalidInput(
+                f"resource_spec_hash {spec_hash!r} is not the hash of resource_spec "
+                f"({spec.hash()!r}): leave it out and the server computes it"
+            )
+        spec_hash = spec.hash()
+        stored["resource_spec"] = dict(spec.document)
     return {
         **stored,
         "tasks": list(tasks.values()),
@@ -58,7 +73,7 @@ def to_store_content(content: FlowContent) -> dict[str, Any]:
         "parameters": content.parameter_schema,
         "task_runner": content.task_runner,
         "run_config": content.run_config,
-        "resource_spec_hash": content.resource_spec_hash,
+        "resource_spec_hash": spec_hash,
     }
 
 
@@ -72,9 +87,11 @@ def to_wire_content(content: dict[str, Any]) -> dict[str, Any]:
         {"source": s, "target": t, "names": list(names_of.get(t, {}).get(s, []))}
         for s, t in content.get("edges", [])
     ]
-    kind = {} if content.get("kind") is None else {"kind": content["kind"]}
+    extra: dict[str, Any] = {} if content.get("kind") is None else {"kind": content["kind"]}
+    if content.get("resource_spec") is not None:
+        extra["resource_spec"] = content["resource_spec"]
     return {
-        **kind,
+        **extra,
         "tasks": tasks,
         "edges": edges,
         "parameter_schema": content.get("parameters") or {},
@@ -232,6 +249,38 @@ def list_versions(session: Session, flow_id: str, *, limit: int, offset: int) ->
 
 def read_version(session: Session, version_id: str) -> dict[str, Any]:
     return version_out(store_flows.read_flow_version(session, version_id))
+
+
+def read_resource_spec(session: Session, version_id: str) -> dict[str, Any]:
+    """The version's ResourceSpec (null for a version registered without one)."""
+    version = store_flows.read_flow_version(session, version_id)
+    content = version.content or {}
+    return {
+        "flow_version_id": version.id,
+        "resource_spec_hash": content.get("resource_spec_hash"),
+        "resource_spec": content.get("resource_spec"),
+    }
+
+
+def diff_resource_specs(session: Session, version_id: str, from_id: str) -> dict[str, Any]:
+    """What changed in the environment from version ``from_id`` to ``version_id``, in
+    words ("pandas 2.2.3 → 2.3.1", "added polars 1.20", "PYTHONHASHSEED removed")."""
+    from jupyter_flows.spec.resource_spec import describe_changes
+
+    new = store_flows.read_flow_version(session, version_id).content or {}
+    old = store_flows.read_flow_version(session, from_id).content or {}
+    before, after = old.get("resource_spec"), new.get("resource_spec")
+    if before is None or after is None:
+        missing = [i for i, spec in ((from_id, before), (version_id, after)) if spec is None]
+        changes = [f"version {', '.join(missing)} has no resource spec"]
+    else:
+        changes = describe_changes(before, after)
+    return {
+        "from": from_id,
+        "to": version_id,
+        "changed": old.get("resource_spec_hash") != new.get("resource_spec_hash"),
+        "changes": changes,
+    }
 
 
 def check_parameters(

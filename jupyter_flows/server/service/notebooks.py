@@ -23,6 +23,7 @@ from jupyter_flows.server.service import deployments, flows
 if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.base import NotebookDocument
     from jupyter_flows.server.wire import InspectNotebook, RegisterNotebook
+    from jupyter_flows.spec.capture import Captured
 
 
 def document_of(path: str | None, text: str | None, notebook: Any = None) -> NotebookDocument:
@@ -65,9 +66,13 @@ def inspect(document: NotebookDocument, body: InspectNotebook) -> dict[str, Any]
 
 
 def register_notebook(
-    session: Session, document: NotebookDocument, body: RegisterNotebook
+    session: Session,
+    document: NotebookDocument,
+    body: RegisterNotebook,
+    captured: Captured | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Register the notebook's flow version and make or update its deployment."""
+    """Register the notebook's flow version, with the environment ``captured`` for it, and
+    make or update its deployment."""
     from jupyter_flows.notebooks.engines.base import NotebookRunError
     from jupyter_flows.notebooks.reader import NotebookError
     from jupyter_flows.server.wire import EnsureDeployment, RegisterFlow
@@ -81,6 +86,7 @@ def register_notebook(
             name=body.name,
             project=body.project,
             path=body.path,
+            resource_spec=dict(captured.spec.document) if captured else None,
         )
     except (NotebookError, NotebookRunError) as exc:
         raise InvalidInput(str(exc)) from None
@@ -90,4 +96,6 @@ def register_notebook(
         session, version["flow_id"], body.deployment, wanted
     )
     answer = {"version": version, "deployment": deployment, "spec": spec.to_document()}
+    if captured is not None:  # where the environment came from, and what was left out
+        answer["environment"] = {"source": captured.source, "dropped_env": captured.dropped_env}
     return answer, created
