@@ -1242,7 +1242,7 @@ export interface components {
     };
     LogPage: components['schemas']['Page'] & {
       items?: components['schemas']['LogLine'][];
-      /** @description Where the next page starts (null on the last page). */
+      /** @description After this page's last line (null when the page is empty): pass it as `cursor` for the next page, or to ask for lines that arrived since. */
       next_cursor?: string | null;
     };
     FlowRunGraphNode: {

@@ -56,6 +56,18 @@ async def test_graph_of_an_unknown_run_is_404(api) -> None:
     assert (await api("GET", "flow-runs/no-such-run/graph", expect=404)).error == "not_found"
 
 
+def _line(run_id: str, task_id: str | None, i: int, name: str) -> dict:
+    return {
+        "id": f"line-{run_id[-6:]}-{i}",
+        "flow_run_id": run_id,
+        "task_run_id": task_id if name.endswith("task_runs") else None,
+        "level": 40 if i % 5 == 0 else 20,
+        "timestamp": ts(i),
+        "message": f"{name.rsplit('.', 1)[1]} line {i}",
+        "name": name,
+    }
+
+
 async def _lines(api, run_id: str, task_id: str) -> None:
     names = [
         "jupyter_flows.flow_runs",
@@ -63,20 +75,7 @@ async def _lines(api, run_id: str, task_id: str) -> None:
         "jupyter_flows.agent",
         "jupyter_flows.job",
     ]
-    lines = []
-    for i in range(20):
-        name = names[i % 4]
-        lines.append(
-            {
-                "id": f"line-{run_id[-6:]}-{i}",
-                "flow_run_id": run_id,
-                "task_run_id": task_id if name.endswith("task_runs") else None,
-                "level": 40 if i % 5 == 0 else 20,
-                "timestamp": ts(i),
-                "message": f"{name.rsplit('.', 1)[1]} line {i}",
-                "name": name,
-            }
-        )
+    lines = [_line(run_id, task_id, i, names[i % 4]) for i in range(20)]
     await api("POST", "logs", lines, expect=201)
 
 
@@ -85,16 +84,23 @@ async def test_logs_page_by_cursor_with_a_total(api) -> None:
     task = (await api("POST", "task-runs", {"flow_run_id": run["id"], "task_key": "t"})).body
     await _lines(api, run["id"], task["id"])
     path = f"flow-runs/{run['id']}/logs"
-    seen, cursor = [], None
+    seen, cursor, last_cursor = [], None, None
     while True:
         params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
         page = (await api("GET", path, params=params, expect=200)).body
         assert page["total"] == 20
         seen += [line["message"] for line in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
+        last_cursor = page["next_cursor"] or last_cursor
+        if not page["items"]:
+            assert page["next_cursor"] is None
             break
+        cursor = page["next_cursor"]
     assert len(seen) == 20 and seen[0].endswith("line 0") and seen[-1].endswith("line 19")
+    # A follower asks again from where it stopped and gets only what arrived since.
+    late = {**_line(run["id"], None, 99, "jupyter_flows.flow_runs"), "message": "late"}
+    await api("POST", "logs", [late], expect=201)
+    since = (await api("GET", path, params={"cursor": last_cursor}, expect=200)).body
+    assert [line["message"] for line in since["items"]] == ["late"]
     bad = await api("GET", path, params={"cursor": "not-a-cursor"}, expect=400)
     assert bad.error == "invalid_input"
 

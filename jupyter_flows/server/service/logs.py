@@ -169,9 +169,10 @@ def read_logs(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    """A page of lines with the total the filter selects. With ``cursor`` (the previous
-    page's ``next_cursor``) the page starts after that line, which stays right while new
-    lines arrive; ``next_cursor`` is null on the last page."""
+    """A page of lines with the total the filter selects. ``next_cursor`` points after
+    the page's last line (null for an empty page): given back as ``cursor``, the next page
+    starts there, which stays right while new lines arrive (a view following a live run
+    asks again with the same cursor until lines come)."""
     if flow_run_id is not None:
         run_queries.read_flow_run(session, flow_run_id)
     filters: dict[str, Any] = {
@@ -185,7 +186,7 @@ def read_logs(
     lines = store_logs.read_logs(session, **filters, after=after, limit=limit, offset=offset)
     total = store_logs.count_logs(session, **filters)
     result = page([log_out(line) for line in lines], total, limit, offset)
-    result["next_cursor"] = encode_cursor(lines[-1]) if len(lines) == limit else None
+    result["next_cursor"] = encode_cursor(lines[-1]) if lines else None
     return result
 
 
