@@ -217,6 +217,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         beside ? { mode: 'split-right', ref: beside } : undefined
       );
       await runViews.add(widget);
+      if (beside) {
+        shell.activateById(beside); // the notebook (or page) in front, beside the run
+      }
       shell.activateById(widget.id);
       if (notebooks) {
         const badges = new CellBadges(content.model, notebooks);

@@ -50,6 +50,8 @@ export interface IRunModelOptions {
   runId: string;
 }
 
+const FAILED_TYPES = ['FAILED', 'CRASHED', 'TIMED_OUT'];
+
 type TaskRunWithKey = FlowRunGraphNode['task_runs'][number];
 
 export class RunModel extends PolledModel {
@@ -172,6 +174,21 @@ export class RunModel extends PolledModel {
     const graph = await this.client.getRunGraph(this.runId);
     this._graph = graph;
     await this._relayoutIfNeeded();
+    const runFailed = FAILED_TYPES.includes(graph.flow_run.state?.type ?? '');
+    if (runFailed && !this._showedFailure && this._selected === null) {
+      // A failed run shows the task that failed first, with its traceback (once).
+      this._showedFailure = true;
+      const failed = graph.nodes.find(n =>
+        n.task_runs.some(
+          t =>
+            FAILED_TYPES.includes(t.state?.type ?? '') &&
+            t.state?.name !== 'NotReady'
+        )
+      );
+      if (failed) {
+        void this.select(failed.key);
+      }
+    }
   }
 
   private async _relayoutIfNeeded(): Promise<void> {
@@ -311,6 +328,7 @@ export class RunModel extends PolledModel {
   private _logs!: LogCursor;
   private _filter: ILogFilter = { sources: [...LOG_SOURCES], level: 0, q: '' };
   private _selected: string | null = null;
+  private _showedFailure = false;
   private _detail: ITaskDetail | null = null;
   private _tailTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   private _logsReset = new Signal<this, LogCursor>(this);

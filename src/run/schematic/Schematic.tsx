@@ -23,6 +23,7 @@ interface IView {
 }
 
 const PAD = 24;
+const MIN_FIT_ZOOM = 0.6;
 const ARROWS: Record<string, 'left' | 'right' | 'up' | 'down'> = {
   ArrowLeft: 'left',
   ArrowRight: 'right',
@@ -37,6 +38,10 @@ export function Schematic(props: ISchematicProps): JSX.Element {
   const drag = React.useRef<{ x: number; y: number; view: IView } | null>(null);
   const fitted = React.useRef<ILayout | null>(null);
 
+  /**
+   * Fit the graph in view, but never below a readable zoom: a wide graph then starts at
+   * its left end (its first tasks) and pans.
+   */
   const fit = React.useCallback(() => {
     const el = box.current;
     if (!layout || !el) {
@@ -45,21 +50,48 @@ export function Schematic(props: ISchematicProps): JSX.Element {
     const w = el.clientWidth || 600;
     const h = el.clientHeight || 300;
     const k = Math.min(
-      1.5,
+      1.25,
       Math.max(
-        0.05,
+        MIN_FIT_ZOOM,
         Math.min(
           (w - 2 * PAD) / Math.max(layout.width, 1),
           (h - 2 * PAD) / Math.max(layout.height, 1)
         )
       )
     );
-    setView({
-      k,
-      x: (w - layout.width * k) / 2,
-      y: (h - layout.height * k) / 2
-    });
+    const x = layout.width * k + 2 * PAD > w ? PAD : (w - layout.width * k) / 2;
+    const y =
+      layout.height * k + 2 * PAD > h ? PAD : (h - layout.height * k) / 2;
+    setView({ k, x, y });
   }, [layout]);
+
+  // Keep the selected box in view (keyboard moves, a click in the timeline).
+  React.useEffect(() => {
+    const el = box.current;
+    const node = layout?.nodes.find(n => n.key === selected);
+    if (!el || !node) {
+      return;
+    }
+    setView(v => {
+      const left = v.x + node.x * v.k;
+      const top = v.y + node.y * v.k;
+      const right = left + node.width * v.k;
+      const bottom = top + node.height * v.k;
+      if (
+        left >= 0 &&
+        top >= 0 &&
+        right <= el.clientWidth &&
+        bottom <= el.clientHeight
+      ) {
+        return v;
+      }
+      return {
+        ...v,
+        x: el.clientWidth / 2 - (node.x + node.width / 2) * v.k,
+        y: el.clientHeight / 2 - (node.y + node.height / 2) * v.k
+      };
+    });
+  }, [selected, layout]);
 
   // Fit once per new layout shape (not on every state change).
   React.useEffect(() => {

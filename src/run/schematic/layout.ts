@@ -130,11 +130,16 @@ export async function layoutGraph(
   };
   const laid = await engine.layout(graph);
   const byKey = new Map(nodes.map(n => [n.key, n]));
+  // Two cells under one heading share a name: tell them apart by their keys.
+  const named = new Map<string, number>();
+  nodes.forEach(n => named.set(n.name, (named.get(n.name) ?? 0) + 1));
+  const shownName = (n: FlowRunGraphNode) =>
+    (named.get(n.name) ?? 0) > 1 ? n.key : n.name;
   const outNodes: ILaidOutNode[] = (laid.children ?? []).map(child => {
     const node = byKey.get(child.id)!;
     return {
       key: node.key,
-      name: node.name,
+      name: shownName(node),
       kind: node.kind,
       cellIds: node.cell_ids,
       count: node.task_runs.length,
