@@ -4,6 +4,8 @@ import { RunViewHelper } from '../helpers/RunViewHelper';
 
 // A notebook run starts a kernel through the server's local agent: give it time.
 test.setTimeout(300000);
+// Wide enough for the run view beside the notebook (and for readable screenshots).
+test.use({ viewport: { width: 1600, height: 900 } });
 
 const NOTEBOOK = 'sales-report.ipynb';
 

@@ -9,7 +9,13 @@ import React from 'react';
 
 import type { LogLine } from '../../api';
 import { LOG_SOURCES, LogSource, RunModel } from '../model';
-import { LogCursor, levelName, localStamp, sourceOf } from './cursor';
+import {
+  LogCursor,
+  levelName,
+  localClock,
+  localStamp,
+  sourceOf
+} from './cursor';
 
 const ROW_HEIGHT = 18;
 const LEVELS: [number, string][] = [
@@ -279,7 +285,9 @@ function Row(props: {
       data-index={props.index}
       title={line.message}
     >
-      <time dateTime={line.timestamp}>{localStamp(line.timestamp)}</time>
+      <time dateTime={line.timestamp} title={localStamp(line.timestamp)}>
+        {localClock(line.timestamp)}
+      </time>
       <span className="jp-RunLogs-lvl">{level}</span>
       <span className="jp-RunLogs-src">{sourceOf(line)}</span>
       <span className="jp-RunLogs-msg">{highlight(line.message, q)}</span>

@@ -201,3 +201,8 @@ export function localStamp(iso: string): string {
     `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`
   );
 }
+
+/** `14:05:09.123`: the time of day in the user's zone (the date in a tooltip). */
+export function localClock(iso: string): string {
+  return localStamp(iso).slice(11);
+}

@@ -7,7 +7,7 @@ import React from 'react';
 import type { FlowRunGraphNode } from '../../api';
 import { StateBadge } from '../../components/StateBadge';
 import { formatDuration, stateLabel } from '../../states';
-import { localStamp } from '../logs/cursor';
+import { localClock, localStamp } from '../logs/cursor';
 import type { ITaskDetail } from '../model';
 
 export interface INodePanelProps {
@@ -90,8 +90,11 @@ export function NodePanel(props: INodePanelProps): JSX.Element {
                 {history.states.map((state, i) => (
                   <li key={i}>
                     <span>{stateLabel(state)}</span>
-                    <time dateTime={state.timestamp}>
-                      {localStamp(state.timestamp)}
+                    <time
+                      dateTime={state.timestamp}
+                      title={localStamp(state.timestamp)}
+                    >
+                      {localClock(state.timestamp)}
                     </time>
                   </li>
                 ))}

@@ -9,7 +9,8 @@ import { formatDuration, stateLabel, stateTone } from '../../states';
 import { scaleFor, slowest, span } from './scale';
 
 const ROW = 22;
-const LABEL = 170;
+/** The name column's width: a third of a narrow view, at most 170 px. */
+const labelWidth = (width: number) => Math.min(170, Math.max(90, width / 3));
 
 export interface ITimelineProps {
   run: FlowRun;
@@ -20,19 +21,20 @@ export interface ITimelineProps {
 export function Timeline(props: ITimelineProps): JSX.Element {
   const { run, nodes } = props;
   const box = React.useRef<HTMLDivElement>(null);
-  const [width, setWidth] = React.useState(600);
+  const [boxWidth, setBoxWidth] = React.useState(800);
   const [now, setNow] = React.useState(Date.now());
   React.useEffect(() => {
     const el = box.current;
     if (!el) {
       return;
     }
-    const observer = new ResizeObserver(() =>
-      setWidth(Math.max(200, el.clientWidth - LABEL - 24))
-    );
+    const observer = new ResizeObserver(() => setBoxWidth(el.clientWidth));
     observer.observe(el);
     return () => observer.disconnect();
   }, []);
+  const LABEL = labelWidth(boxWidth);
+  const width = Math.max(120, boxWidth - LABEL - 40);
+  const maxChars = Math.floor(LABEL / 7);
   const live = !run.end_time && !!run.start_time;
   React.useEffect(() => {
     if (!live) {
@@ -45,9 +47,19 @@ export function Timeline(props: ITimelineProps): JSX.Element {
   const rows: {
     node: FlowRunGraphNode;
     taskRun: FlowRunGraphNode['task_runs'][number];
-  }[] = nodes.flatMap(node =>
-    node.task_runs.map(taskRun => ({ node, taskRun }))
-  );
+  }[] = nodes
+    .flatMap(node => node.task_runs.map(taskRun => ({ node, taskRun })))
+    // In the order they started; those not started yet last.
+    .sort(
+      (a, b) =>
+        (a.taskRun.start_time ? Date.parse(a.taskRun.start_time) : Infinity) -
+        (b.taskRun.start_time ? Date.parse(b.taskRun.start_time) : Infinity)
+    );
+  // Two cells under one heading share a name: tell them apart by their keys.
+  const named = new Map<string, number>();
+  nodes.forEach(n => named.set(n.name, (named.get(n.name) ?? 0) + 1));
+  const shownName = (n: FlowRunGraphNode) =>
+    (named.get(n.name) ?? 0) > 1 ? n.key : n.name;
   const scale = scaleFor(
     rows.map(r => r.taskRun),
     width,
@@ -62,7 +74,7 @@ export function Timeline(props: ITimelineProps): JSX.Element {
       </div>
     );
   }
-  const nameOf = new Map(rows.map(r => [r.taskRun.id, r.node.name]));
+  const nameOf = new Map(rows.map(r => [r.taskRun.id, shownName(r.node)]));
   const slow = slowest(
     rows.map(r => r.taskRun),
     now
@@ -110,9 +122,9 @@ export function Timeline(props: ITimelineProps): JSX.Element {
               onClick={() => props.onSelect(node.key)}
             >
               <text x={LABEL - 8} y={y + 15} textAnchor="end">
-                {node.name.length > 24
-                  ? `${node.name.slice(0, 23)}…`
-                  : node.name}
+                {shownName(node).length > maxChars
+                  ? `${shownName(node).slice(0, maxChars - 1)}…`
+                  : shownName(node)}
                 {node.task_runs.length > 1 ? ` [${taskRun.dynamic_key}]` : ''}
               </text>
               {s ? (
