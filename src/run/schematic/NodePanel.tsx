@@ -30,7 +30,12 @@ export function NodePanel(props: INodePanelProps): JSX.Element {
       data-key={node.key}
     >
       <header>
-        <h3>{node.name}</h3>
+        <h3>
+          {node.name}
+          {node.key !== node.name ? (
+            <span className="jp-RunNodePanel-key"> {node.key}</span>
+          ) : null}
+        </h3>
         <button
           type="button"
           className="jp-RunView-button"
