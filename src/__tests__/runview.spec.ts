@@ -111,6 +111,22 @@ describe('layout adapter', () => {
     expect(box.state?.type).toBe('FAILED');
   });
 
+  it('lays a large graph out by longest path, in columns, quickly', async () => {
+    const nodes = Array.from({ length: 500 }, (_, i) => node(`t${i}`));
+    const edges = nodes
+      .slice(10)
+      .map((n, j) => ({ source: `t${j}`, target: n.key, names: ['x'] }));
+    const started = Date.now();
+    const layout = await layoutGraph(nodes, edges);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const x = Object.fromEntries(layout.nodes.map(n => [n.key, n.x]));
+    expect(x.t0).toBe(0);
+    expect(x.t10).toBeGreaterThan(x.t0);
+    expect(x.t499).toBe(49 * x.t10);
+    expect(new Set(layout.nodes.map(n => `${n.x},${n.y}`)).size).toBe(500);
+    expect(layout.edges).toHaveLength(490);
+  });
+
   it('moves along edges with the arrow keys', async () => {
     const layout = await layoutGraph(
       [node('a'), node('b'), node('c')],
