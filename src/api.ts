@@ -36,6 +36,14 @@ export type RegisterNotebook = Schemas['RegisterNotebook'];
 export type NotebookRegistration = Schemas['NotebookRegistration'];
 export type UpdateDeployment = Schemas['UpdateDeployment'];
 export type RunDeployment = Schemas['RunDeployment'];
+export type FlowRunGraph = Schemas['FlowRunGraph'];
+export type FlowRunGraphNode = Schemas['FlowRunGraphNode'];
+export type FlowRunGraphEdge = Schemas['FlowRunGraphEdge'];
+export type LogLine = Schemas['LogLine'];
+export type LogPage = IPage<LogLine> & { next_cursor?: string | null };
+export type LogQuery = QueryOf<'listFlowRunLogs'>;
+export type HistoryState = Schemas['HistoryState'];
+export type StateHistoryPage = IPage<HistoryState>;
 
 /** Every code the server may answer, as openapi.yaml lists them (no copy kept here). */
 export const ERROR_CODES: ReadonlyArray<ErrorCode> = errorCodeValues;
@@ -342,6 +350,62 @@ export class FlowsClient {
 
   listTaskRuns(runId: string, limit = 500): Promise<IPage<TaskRun>> {
     return this.request(`flow-runs/${id(runId)}/task-runs${query({ limit })}`);
+  }
+
+  /** The run, its tasks with their task runs, and the edges between them. */
+  getRunGraph(runId: string): Promise<FlowRunGraph> {
+    return this.request(`flow-runs/${id(runId)}/graph`);
+  }
+
+  /** A page of a run's logs, filtered on the server (source, level, text). */
+  listRunLogs(runId: string, params: LogQuery = {}): Promise<LogPage> {
+    return this.request(`flow-runs/${id(runId)}/logs${query(params)}`);
+  }
+
+  /** The URL of a run's whole log as text or JSON lines (credentials in the query). */
+  logDownloadUrl(runId: string, format: 'text' | 'jsonl'): string {
+    const { settings, apiKey } = this.connection;
+    const token = apiKey || settings.token;
+    return (
+      URLExt.join(
+        settings.baseUrl,
+        API_NAMESPACE,
+        `flow-runs/${id(runId)}/logs/download`
+      ) + query({ format, token: token || undefined })
+    );
+  }
+
+  /** A task run's state history, oldest first. */
+  taskRunStates(taskRunId: string): Promise<StateHistoryPage> {
+    return this.request(
+      `task-runs/${id(taskRunId)}/states${query({ limit: 200 })}`
+    );
+  }
+
+  /**
+   * A new run of the deployment of notebook run `run` that reruns it: from its first
+   * failed cell, reusing the results before it, or from the start. Parameters update
+   * the earlier run's (what `jupyter flows rerun` does).
+   */
+  async rerun(
+    run: FlowRun,
+    parameters: Record<string, unknown>,
+    fromFailed: boolean
+  ): Promise<FlowRun> {
+    if (!run.deployment_id) {
+      throw new FlowsAPIError(
+        0,
+        ClientErrorCode.invalidResponse,
+        `${run.name} has no deployment: rerun it where it ran`
+      );
+    }
+    const tags = [`rerun-of:${run.id}`].concat(
+      fromFailed ? [] : ['rerun-from-start']
+    );
+    return this.runDeployment(run.deployment_id, {
+      parameters: { ...run.parameters, ...parameters },
+      tags
+    });
   }
 
   inspectNotebook(body: InspectNotebook): Promise<IFlowSpec> {

@@ -12,6 +12,8 @@ export namespace CommandIDs {
   export const registerCells = 'jupyter-flows:register-cells';
   /** Open a flow's page (`{ flowId, runId? }`). */
   export const openFlow = 'jupyter-flows:open-flow';
+  /** Open a flow run's view (`{ runId }`), beside its notebook when that is open. */
+  export const openRun = 'jupyter-flows:open-run';
   /** Refresh flows, runs and agents from the server. */
   export const refresh = 'jupyter-flows:refresh';
 }

@@ -28,6 +28,8 @@ import { flowIcon } from './icons';
 import { AgentsModel } from './models/agents';
 import { FlowsModel } from './models/flows';
 import { registerFlow } from './register/RegisterDialog';
+import { CellBadges } from './run/cellBadges';
+import { RunView } from './run/RunView';
 import { FlowsSidebar, PANEL_ID } from './sidebar/FlowsSidebar';
 
 const PLUGIN_ID = 'jupyter-flows:plugin';
@@ -98,6 +100,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         flows.client = client;
         agents.client = client;
         pages.forEach(page => page.content.setClient(client));
+        runViews.forEach(view => view.content.setClient(client));
         stream.restart();
         void flows.refresh();
         void agents.refresh();
@@ -139,6 +142,92 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
+    const runViews = new WidgetTracker<MainAreaWidget<RunView>>({
+      namespace: 'jupyter-flows-run'
+    });
+
+    /** The open notebook at `path`, if any (to open a run's view beside it). */
+    const notebookAt = (path: string | null | undefined) =>
+      path ? notebooks?.find(panel => panel.context.path === path) : undefined;
+
+    const goToCell = async (path: string, cellIds: string[]) => {
+      const panel = (await commands.execute('docmanager:open', {
+        path,
+        factory: 'Notebook'
+      })) as import('@jupyterlab/notebook').NotebookPanel | undefined;
+      if (!panel?.content) {
+        return;
+      }
+      await panel.context.ready;
+      const notebook = panel.content;
+      const index = notebook.widgets.findIndex(cell =>
+        cellIds.includes(cell.model.id)
+      );
+      if (index < 0) {
+        showErrorMessage(
+          'Cell not found',
+          `The notebook ${path} no longer has this task's cell (it changed since it was registered).`
+        );
+        return;
+      }
+      shell.activateById(panel.id);
+      notebook.activeCellIndex = index;
+      notebook.deselectAll();
+      await notebook.scrollToItem(index, 'center');
+      notebook.activeCell?.node.focus();
+    };
+
+    const openRun = async (runId: string, besideId?: string) => {
+      const open = runViews.find(view => view.content.runId === runId);
+      if (open) {
+        shell.activateById(open.id);
+        return open;
+      }
+      const content = new RunView({
+        runId,
+        client,
+        stream,
+        actions: {
+          openRun: id => void openRun(id),
+          openFlow: (flowId, id) => void openFlow(flowId, id),
+          goToCell: (path, cellIds) => void goToCell(path, cellIds),
+          openNotebook: path =>
+            void commands.execute('docmanager:open', {
+              path,
+              factory: 'Notebook'
+            })
+        }
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jupyter-flows-run-${runId}`;
+      widget.title.icon = flowIcon;
+      widget.title.label = 'Run';
+      widget.title.closable = true;
+      content.titleChanged.connect((_, label) => (widget.title.label = label));
+      // Beside the notebook the run came from, when it is open.
+      const graph = await content.model.refresh().then(
+        () => content.model.graph,
+        () => null
+      );
+      const beside =
+        notebookAt(graph?.flow_version?.source_path)?.id ?? besideId;
+      shell.add(
+        widget,
+        'main',
+        beside ? { mode: 'split-right', ref: beside } : undefined
+      );
+      await runViews.add(widget);
+      if (beside) {
+        shell.activateById(beside); // the notebook (or page) in front, beside the run
+      }
+      shell.activateById(widget.id);
+      if (notebooks) {
+        const badges = new CellBadges(content.model, notebooks);
+        widget.disposed.connect(() => badges.dispose());
+      }
+      return widget;
+    };
+
     const sidebar = new FlowsSidebar({
       flows,
       agents,
@@ -148,7 +237,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         client.isTeamServer ? settings.teamServerUrl : 'this server',
       actions: {
         openFlow: row => void openFlow(row.flow.id),
-        openRun: run => void openFlow(run.flow_id, run.id),
+        openRun: run => void openRun(run.id),
         cancelRun: run =>
           void client
             .cancelFlowRun(run.id)
@@ -223,6 +312,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const runId =
           typeof args['runId'] === 'string' ? args['runId'] : undefined;
         return openFlow(flowId, runId);
+      }
+    });
+
+    commands.addCommand(CommandIDs.openRun, {
+      label: 'Open Flow Run',
+      caption: "Open a flow run's view: schematic, logs, timeline",
+      execute: args => {
+        const runId = args['runId'];
+        if (typeof runId !== 'string' || !runId) {
+          throw new Error(`${CommandIDs.openRun} needs a runId`);
+        }
+        const besideId =
+          typeof args['besideId'] === 'string' ? args['besideId'] : undefined;
+        return openRun(runId, besideId);
       }
     });
 
@@ -324,6 +427,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         command: CommandIDs.openFlow,
         args: widget => ({ flowId: widget.content.flowId }),
         name: widget => widget.content.flowId
+      });
+    }
+
+    if (restorer) {
+      void restorer.restore(runViews, {
+        command: CommandIDs.openRun,
+        args: widget => ({ runId: widget.content.runId }),
+        name: widget => widget.content.runId
       });
     }
 

@@ -407,6 +407,25 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/flow-runs/{flow_run_id}/graph': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        flow_run_id: components['parameters']['flow_run_id'];
+      };
+      cookie?: never;
+    };
+    /** @description The run with its tasks as nodes (each with its task runs: states, times, retries, and for a notebook flow its cell ids), the edges between them with the names that flow along them, the agent that ran it, and the runs it reruns or is rerun by. */
+    get: operations['getFlowRunGraph'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/flow-runs/{flow_run_id}/logs': {
     parameters: {
       query?: never;
@@ -1381,6 +1400,45 @@ export interface components {
     };
     LogPage: components['schemas']['Page'] & {
       items?: components['schemas']['LogLine'][];
+      /** @description After this page's last line (null when the page is empty): pass it as `cursor` for the next page, or to ask for lines that arrived since. */
+      next_cursor?: string | null;
+    };
+    FlowRunGraphNode: {
+      key: string;
+      name: string;
+      /** @enum {string} */
+      kind: 'code' | 'parameters' | 'flow-task';
+      cell_ids: string[];
+      /** @description The node's task runs (more than one for a mapped or retried-by-call task). */
+      task_runs: (components['schemas']['TaskRun'] & {
+        dynamic_key: string;
+      })[];
+    };
+    FlowRunGraphEdge: {
+      source: string;
+      target: string;
+      names: string[];
+    };
+    FlowRunGraph: {
+      flow_run: components['schemas']['FlowRun'];
+      flow_version: {
+        id: string;
+        version_number: number;
+        entrypoint: string | null;
+        source_path: string | null;
+        engine: string | null;
+      } | null;
+      agent: {
+        id: string;
+        name: string;
+      } | null;
+      nodes: components['schemas']['FlowRunGraphNode'][];
+      edges: components['schemas']['FlowRunGraphEdge'][];
+      task_runs_total: number;
+      /** @description The run this one reruns. */
+      rerun_of: string | null;
+      /** @description Runs that rerun this one. */
+      reruns: string[];
     };
     IngestState: {
       id?: string | null;
@@ -2627,6 +2685,31 @@ export interface operations {
       404: components['responses']['NotFound'];
     };
   };
+  getFlowRunGraph: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        flow_run_id: components['parameters']['flow_run_id'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The run's graph. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['FlowRunGraph'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
   listFlowRunLogs: {
     parameters: {
       query?: {
@@ -2637,6 +2720,10 @@ export interface operations {
         level?: components['parameters']['level'];
         /** @description Text the message contains (any case) */
         q?: string;
+        /** @description Sources kept, comma-separated: flow (the flow's own lines), task (its task runs'), agent (the agent's about the run), job (the run process's output). */
+        source?: string;
+        /** @description The previous page's `next_cursor`: the page starts after its last line (right while new lines arrive, unlike offset). */
+        cursor?: string;
       };
       header?: never;
       path: {
@@ -3787,6 +3874,9 @@ export const deploymentVersion_policyValues: ReadonlyArray<
 export const createLogLevelOneOf1Values: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['CreateLog']['level']
 > = ['DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'CRITICAL'];
+export const flowRunGraphNodeKindValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['FlowRunGraphNode']['kind']
+> = ['code', 'parameters', 'flow-task'];
 export const ingestStateKindValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['IngestState']['kind']
 > = ['flow_run', 'task_run'];

@@ -163,6 +163,56 @@ def _insert_postgresql(conn: sa.Connection, rows: Sequence[LogRow]) -> list[str 
     return list(conn.exec_driver_sql(_INSERT_POSTGRESQL, columns).scalars())
 
 
+#: Where a run's line came from, told by its logger name and task run (the view's filter).
+LOG_SOURCES = ("flow", "task", "agent", "job")
+JOB_LOGGER = "jupyter_flows.job"
+AGENT_LOGGER = "jupyter_flows.agent"
+
+
+def _source_clause(source: str) -> sa.ColumnElement[bool]:
+    job = LogLine.name == JOB_LOGGER
+    agent = sa.or_(LogLine.name == AGENT_LOGGER, LogLine.name.like(f"{AGENT_LOGGER}.%"))
+    if source == "job":
+        return job
+    if source == "agent":
+        return agent
+    if source == "task":
+        return sa.and_(LogLine.task_run_id.is_not(None), sa.not_(job), sa.not_(agent))
+    if source == "flow":
+        return sa.and_(LogLine.task_run_id.is_(None), sa.not_(job), sa.not_(agent))
+    raise InvalidInput(f"a log source is one of {', '.join(LOG_SOURCES)}, not {source!r}")
+
+
+def log_filter(
+    *,
+    flow_run_id: str | None = None,
+    task_run_id: str | None = None,
+    min_level: int | str | None = None,
+    text: str | None = None,
+    sources: Sequence[str] | None = None,
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of a filtered read, shared by ``read_logs`` and ``count_logs``."""
+    where: list[sa.ColumnElement[bool]] = []
+    if flow_run_id is not None:
+        where.append(LogLine.flow_run_id == flow_run_id)
+    if task_run_id is not None:
+        where.append(LogLine.task_run_id == task_run_id)
+    if min_level is not None:
+        where.append(LogLine.level >= _level(min_level))
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(LogLine.message.ilike(f"%{escaped}%", escape="\\"))
+    if sources:
+        where.append(sa.or_(*(_source_clause(s) for s in sources)))
+    return where
+
+
+def count_logs(session: Session, **filters: Any) -> int:
+    """How many lines ``log_filter(**filters)`` selects."""
+    query = sa.select(sa.func.count()).select_from(LogLine).where(*log_filter(**filters))
+    return int(session.scalar(query) or 0)
+
+
 def read_logs(
     session: Session,
     *,
@@ -170,6 +220,7 @@ def read_logs(
     task_run_id: str | None = None,
     min_level: int | str | None = None,
     text: str | None = None,
+    sources: Sequence[str] | None = None,
     after: LogCursor | None = None,
     descending: bool = False,
     limit: int = 1000,
@@ -178,23 +229,23 @@ def read_logs(
     """Log lines in time order (``descending`` for newest first), filtered.
 
     ``text`` matches case-insensitively anywhere in the message (``%`` and ``_`` are taken
-    literally). Page with ``offset``, or better with ``after``: the ``(timestamp, id)`` of
-    the last line already seen, which stays correct while new lines arrive.
+    literally); ``sources`` keeps lines of those sources (``LOG_SOURCES``). Page with
+    ``offset``, or better with ``after``: the ``(timestamp, id)`` of the last line already
+    seen, which stays correct while new lines arrive.
     """
     if not 0 < limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     if offset < 0:
         raise InvalidInput("offset must not be negative")
-    query = sa.select(LogLine)
-    if flow_run_id is not None:
-        query = query.where(LogLine.flow_run_id == flow_run_id)
-    if task_run_id is not None:
-        query = query.where(LogLine.task_run_id == task_run_id)
-    if min_level is not None:
-        query = query.where(LogLine.level >= _level(min_level))
-    if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(LogLine.message.ilike(f"%{escaped}%", escape="\\"))
+    query = sa.select(LogLine).where(
+        *log_filter(
+            flow_run_id=flow_run_id,
+            task_run_id=task_run_id,
+            min_level=min_level,
+            text=text,
+            sources=sources,
+        )
+    )
     if after is not None:
         ts, last_id = after
         if descending:

@@ -23,6 +23,7 @@ import type {
   FlowVersion,
   IJSONSchema
 } from '../api';
+import { CommandIDs } from '../commands';
 import { Placeholder } from '../components/Placeholder';
 import { StateBadge } from '../components/StateBadge';
 import { describeError, parameterErrors } from '../errors';
@@ -322,6 +323,7 @@ export class FlowPage extends ReactWidget {
       this._formOpen = false;
       this.model.pinRun(run);
       this.showRun(run.id);
+      this._openRun(run.id, true);
       Notification.success(`Started ${run.name}`, { autoClose: 4000 });
       void this.model.refresh();
     } catch (reason) {
@@ -436,6 +438,7 @@ export class FlowPage extends ReactWidget {
                   key={run.id}
                   run={run}
                   highlight={run.id === this._highlight}
+                  onOpen={() => this._openRun(run.id)}
                 />
               ))}
             </tbody>
@@ -597,6 +600,14 @@ export class FlowPage extends ReactWidget {
     }
   }
 
+  /** Open a run's view (beside the notebook it came from, when that is open). */
+  private _openRun(runId: string, beside = false): void {
+    const besideId = beside ? this.parent?.id : undefined;
+    void this.options.commands
+      .execute(CommandIDs.openRun, { runId, ...(besideId ? { besideId } : {}) })
+      .catch(() => undefined);
+  }
+
   private _tab: Tab = 'runs';
   private _title = '';
   private _highlight: string | null = null;
@@ -632,7 +643,11 @@ export function triggerOf(run: FlowRun): string {
   return 'deployment';
 }
 
-function RunRow(props: { run: FlowRun; highlight: boolean }): JSX.Element {
+function RunRow(props: {
+  run: FlowRun;
+  highlight: boolean;
+  onOpen: () => void;
+}): JSX.Element {
   const { run, highlight } = props;
   const params = JSON.stringify(run.parameters);
   return (
@@ -644,7 +659,16 @@ function RunRow(props: { run: FlowRun; highlight: boolean }): JSX.Element {
       <td>
         <StateBadge state={run.state} />
       </td>
-      <td>{run.name}</td>
+      <td>
+        <button
+          type="button"
+          className="jp-FlowPage-runLink"
+          title={`Open the view of ${run.name}`}
+          onClick={props.onOpen}
+        >
+          {run.name}
+        </button>
+      </td>
       <td title={localTime(run.start_time ?? run.expected_start_time)}>
         {localTime(run.start_time ?? run.expected_start_time)}
       </td>

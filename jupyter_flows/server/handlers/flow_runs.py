@@ -11,7 +11,7 @@ from tornado.web import authenticated
 from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import Forbidden, InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
-from jupyter_flows.server.service import agents, logs, run_states, runs
+from jupyter_flows.server.service import agents, logs, run_graph, run_states, runs
 from jupyter_flows.store.run_queries import FlowRunFilter
 
 ID = r"(?P<flow_run_id>[^/]+)"
@@ -155,6 +155,18 @@ class FlowRunTaskRunsHandler(FlowsHandler):
         self.reply(result)
 
 
+class FlowRunGraphHandler(FlowsHandler):
+    """The run, its tasks with their task runs, and the edges between them, at once."""
+
+    auth_resource = "flows.task_runs"
+    agent_access = {"GET": "run"}
+
+    @authenticated
+    @authorized
+    async def get(self, flow_run_id: str) -> None:
+        self.reply(await self.run(run_graph.read_run_graph, flow_run_id, readonly=True))
+
+
 class FlowRunLogsHandler(FlowsHandler):
     auth_resource = "flows.logs"
     agent_access = {"GET": "run"}
@@ -169,6 +181,8 @@ class FlowRunLogsHandler(FlowsHandler):
             task_run_id=self.str_arg("task_run_id"),
             level=self.str_arg("level"),
             q=self.str_arg("q"),
+            source=self.str_arg("source"),
+            cursor=self.str_arg("cursor"),
             limit=limit,
             offset=offset,
             readonly=True,
@@ -229,6 +243,7 @@ default_handlers = [
     (rf"{API_PREFIX}/flow-runs/{ID}/cancel", CancelHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/pending-reason", PendingReasonHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/task-runs", FlowRunTaskRunsHandler),
+    (rf"{API_PREFIX}/flow-runs/{ID}/graph", FlowRunGraphHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/logs", FlowRunLogsHandler),
     (rf"{API_PREFIX}/flow-runs/{ID}/logs/download", LogDownloadHandler),
 ]

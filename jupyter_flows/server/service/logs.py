@@ -7,6 +7,7 @@ every flow run's reporter.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Sequence
@@ -131,6 +132,31 @@ def _refuse(index: int, line: CreateLog, run_known: bool, rejections: Rejections
     rejections.add(index, "not_found", error)
 
 
+def encode_cursor(line: LogLine) -> str:
+    """An opaque page cursor: the (timestamp, id) of the last line given."""
+    raw = f"{line.timestamp.astimezone(UTC).isoformat()}|{line.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> store_logs.LogCursor:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, line_id = raw.rpartition("|")
+        return datetime.fromisoformat(stamp), int(line_id)
+    except ValueError:
+        raise InvalidInput(f"not a log cursor: {cursor!r}") from None
+
+
+def parse_sources(value: str | None) -> list[str] | None:
+    """``flow,task`` → the sources a read keeps (None: all)."""
+    names = [n.strip().lower() for n in (value or "").split(",") if n.strip()]
+    for name in names:
+        if name not in store_logs.LOG_SOURCES:
+            known = ", ".join(store_logs.LOG_SOURCES)
+            raise InvalidInput(f"source must be among {known}; got {name!r}")
+    return names or None
+
+
 def read_logs(
     session: Session,
     *,
@@ -138,33 +164,30 @@ def read_logs(
     task_run_id: str | None = None,
     level: int | str | None = None,
     q: str | None = None,
+    source: str | None = None,
+    cursor: str | None = None,
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
+    """A page of lines with the total the filter selects. ``next_cursor`` points after
+    the page's last line (null for an empty page): given back as ``cursor``, the next page
+    starts there, which stays right while new lines arrive (a view following a live run
+    asks again with the same cursor until lines come)."""
     if flow_run_id is not None:
         run_queries.read_flow_run(session, flow_run_id)
-    min_level = level_number(level) if level is not None else None
-    lines = store_logs.read_logs(
-        session,
-        flow_run_id=flow_run_id,
-        task_run_id=task_run_id,
-        min_level=min_level,
-        text=q,
-        limit=limit,
-        offset=offset,
-    )
-    count = sa.select(sa.func.count()).select_from(LogLine)
-    if flow_run_id is not None:
-        count = count.where(LogLine.flow_run_id == flow_run_id)
-    if task_run_id is not None:
-        count = count.where(LogLine.task_run_id == task_run_id)
-    if min_level is not None:
-        count = count.where(LogLine.level >= min_level)
-    if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        count = count.where(LogLine.message.ilike(f"%{escaped}%", escape="\\"))
-    total = int(session.scalar(count) or 0)
-    return page([log_out(line) for line in lines], total, limit, offset)
+    filters: dict[str, Any] = {
+        "flow_run_id": flow_run_id,
+        "task_run_id": task_run_id,
+        "min_level": level_number(level) if level is not None else None,
+        "text": q,
+        "sources": parse_sources(source),
+    }
+    after = decode_cursor(cursor) if cursor else None
+    lines = store_logs.read_logs(session, **filters, after=after, limit=limit, offset=offset)
+    total = store_logs.count_logs(session, **filters)
+    result = page([log_out(line) for line in lines], total, limit, offset)
+    result["next_cursor"] = encode_cursor(lines[-1]) if lines else None
+    return result
 
 
 #: A download is read in chunks of this many lines, each in its own short transaction.

@@ -1,0 +1,299 @@
+/**
+ * The run view's pure parts: the schematic's layout adapter (elkjs), the paged log
+ * cursor, and the timeline's time scale.
+ */
+import type {
+  FlowRunGraphNode,
+  LogLine,
+  LogPage,
+  StateType,
+  TaskRun
+} from '../api';
+import { LogCursor, ILogPageRequest, sourceOf } from '../run/logs/cursor';
+import {
+  edgeLabel,
+  layoutGraph,
+  neighbour,
+  summaryState
+} from '../run/schematic/layout';
+import { scaleFor, slowest, timeScale } from '../run/timeline/scale';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+function taskRun(
+  id: string,
+  type: string | null,
+  start?: number,
+  end?: number,
+  runCount = 1
+): FlowRunGraphNode['task_runs'][number] {
+  return {
+    id,
+    flow_run_id: 'run',
+    name: id,
+    task_key: id,
+    task_inputs: {},
+    tags: [],
+    cache_key: null,
+    state: type
+      ? { type: type as StateType, name: type, message: null, timestamp: at(0) }
+      : null,
+    run_count: runCount,
+    start_time: start === undefined ? null : at(start),
+    end_time: end === undefined ? null : at(end),
+    total_run_time: start !== undefined && end !== undefined ? end - start : 0,
+    dynamic_key: '0'
+  };
+}
+
+function node(
+  key: string,
+  runs: FlowRunGraphNode['task_runs'] = []
+): FlowRunGraphNode {
+  return {
+    key,
+    name: key,
+    kind: 'code',
+    cell_ids: [`cell-${key}`],
+    task_runs: runs
+  };
+}
+
+describe('layout adapter', () => {
+  it('lays a DAG out left to right with labelled edges', async () => {
+    const nodes = [node('load'), node('clean'), node('report'), node('plot')];
+    const edges = [
+      { source: 'load', target: 'clean', names: ['df'] },
+      { source: 'clean', target: 'report', names: ['rows', 'cols', 'sums'] },
+      { source: 'clean', target: 'plot', names: [] }
+    ];
+    const layout = await layoutGraph(nodes, edges);
+    const x = Object.fromEntries(layout.nodes.map(n => [n.key, n.x]));
+    expect(x.load).toBeLessThan(x.clean);
+    expect(x.clean).toBeLessThan(x.report);
+    expect(layout.edges).toHaveLength(3);
+    expect(layout.edges[0].points.length).toBeGreaterThanOrEqual(2);
+    expect(layout.edges[1].label).toBe('rows, cols +1');
+    expect(layout.edges[2].label).toBe('');
+    expect(layout.width).toBeGreaterThan(0);
+    // No two boxes overlap.
+    for (const a of layout.nodes) {
+      for (const b of layout.nodes) {
+        if (a !== b) {
+          const apart =
+            a.x + a.width <= b.x ||
+            b.x + b.width <= a.x ||
+            a.y + a.height <= b.y ||
+            b.y + b.height <= a.y;
+          expect(apart).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('drops edges to unknown tasks and collapses a mapped task to one box', async () => {
+    const mapped = node('square', [
+      taskRun('a', 'COMPLETED'),
+      taskRun('b', 'RUNNING'),
+      taskRun('c', 'FAILED')
+    ]);
+    const layout = await layoutGraph(
+      [node('gen'), mapped],
+      [
+        { source: 'gen', target: 'square', names: ['x'] },
+        { source: 'gen', target: 'gone', names: [] }
+      ]
+    );
+    expect(layout.edges).toHaveLength(1);
+    const box = layout.nodes.find(n => n.key === 'square')!;
+    expect(box.count).toBe(3);
+    expect(box.state?.type).toBe('FAILED');
+  });
+
+  it('lays a large graph out by longest path, in columns, quickly', async () => {
+    const nodes = Array.from({ length: 500 }, (_, i) => node(`t${i}`));
+    const edges = nodes
+      .slice(10)
+      .map((n, j) => ({ source: `t${j}`, target: n.key, names: ['x'] }));
+    const started = Date.now();
+    const layout = await layoutGraph(nodes, edges);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const x = Object.fromEntries(layout.nodes.map(n => [n.key, n.x]));
+    expect(x.t0).toBe(0);
+    expect(x.t10).toBeGreaterThan(x.t0);
+    expect(x.t499).toBe(49 * x.t10);
+    expect(new Set(layout.nodes.map(n => `${n.x},${n.y}`)).size).toBe(500);
+    expect(layout.edges).toHaveLength(490);
+  });
+
+  it('moves along edges with the arrow keys', async () => {
+    const layout = await layoutGraph(
+      [node('a'), node('b'), node('c')],
+      [
+        { source: 'a', target: 'b', names: [] },
+        { source: 'b', target: 'c', names: [] }
+      ]
+    );
+    expect(neighbour(layout, 'a', 'right')).toBe('b');
+    expect(neighbour(layout, 'b', 'right')).toBe('c');
+    expect(neighbour(layout, 'c', 'left')).toBe('b');
+    expect(neighbour(layout, 'a', 'left')).toBeNull();
+  });
+
+  it('names a box by its worst state and labels edges', () => {
+    expect(summaryState(node('n'))).toBeNull();
+    expect(
+      summaryState(
+        node('n', [taskRun('a', 'COMPLETED'), taskRun('b', 'RUNNING')])
+      )?.type
+    ).toBe('RUNNING');
+    expect(edgeLabel({ source: 'a', target: 'b', names: ['x', 'y'] })).toBe(
+      'x, y'
+    );
+  });
+});
+
+function line(i: number, extra: Partial<LogLine> = {}): LogLine {
+  return {
+    id: `l${i}`,
+    flow_run_id: 'run',
+    task_run_id: null,
+    level: 20,
+    timestamp: at(i),
+    message: `line ${i}`,
+    name: 'jupyter_flows.flow_runs',
+    ...extra
+  };
+}
+
+/** A fake server: `lines` paged by offset or after a cursor (the index of a line). */
+function server(lines: LogLine[]) {
+  const requests: ILogPageRequest[] = [];
+  const fetch = async (request: ILogPageRequest): Promise<LogPage> => {
+    requests.push(request);
+    const start =
+      request.cursor !== undefined
+        ? Number(request.cursor) + 1
+        : (request.offset ?? 0);
+    const items = lines.slice(start, start + request.limit);
+    return {
+      items,
+      total: lines.length,
+      limit: request.limit,
+      offset: request.offset ?? 0,
+      next_cursor: items.length ? String(start + items.length - 1) : null
+    };
+  };
+  return { fetch, requests };
+}
+
+describe('log cursor', () => {
+  it('knows the total from the first page and loads pages as they are needed', async () => {
+    const lines = Array.from({ length: 1000 }, (_, i) => line(i));
+    const { fetch, requests } = server(lines);
+    const cursor = new LogCursor(fetch, 100);
+    await cursor.start();
+    expect(cursor.total).toBe(1000);
+    expect(cursor.line(99)?.message).toBe('line 99');
+    expect(cursor.line(100)).toBeUndefined();
+
+    await cursor.ensure(450, 520);
+    expect(cursor.line(450)?.message).toBe('line 450');
+    expect(cursor.line(519)?.message).toBe('line 519');
+    expect(requests.map(r => r.offset)).toEqual([0, 400, 500]);
+
+    await cursor.ensure(410, 420); // loaded already: nothing fetched
+    expect(requests).toHaveLength(3);
+  });
+
+  it('follows a live run from the cursor after the last line, never reloading', async () => {
+    const lines = Array.from({ length: 150 }, (_, i) => line(i));
+    const { fetch, requests } = server(lines);
+    const cursor = new LogCursor(fetch, 100);
+    await cursor.start();
+    await cursor.ensure(140, 150); // the last page: the cursor is known from here
+    lines.push(line(150), line(151));
+    await cursor.tail();
+    expect(cursor.total).toBe(152);
+    expect(cursor.line(151)?.message).toBe('line 151');
+    expect(requests[requests.length - 1]).toEqual({
+      limit: 100,
+      cursor: '149'
+    });
+    await cursor.tail(); // nothing new
+    expect(cursor.total).toBe(152);
+  });
+
+  it('tails by loading the last page when the end was never reached', async () => {
+    const lines = Array.from({ length: 250 }, (_, i) => line(i));
+    const { fetch, requests } = server(lines);
+    const cursor = new LogCursor(fetch, 100);
+    await cursor.start();
+    lines.push(line(250));
+    await cursor.tail();
+    expect(requests[1]).toEqual({ limit: 100, offset: 200 });
+    expect(cursor.total).toBe(251);
+    expect(cursor.line(250)?.message).toBe('line 250');
+  });
+
+  it('reports a failed page and fetches it again on the next ask', async () => {
+    let fail = true;
+    const { fetch } = server([line(0)]);
+    const cursor = new LogCursor(async request => {
+      if (fail) {
+        throw new Error('offline');
+      }
+      return fetch(request);
+    }, 100);
+    await expect(cursor.start()).rejects.toThrow('offline');
+    expect(cursor.error).toBe('offline');
+    fail = false;
+    await cursor.start();
+    expect(cursor.error).toBeNull();
+    expect(cursor.total).toBe(1);
+  });
+
+  it('tells sources apart as the server does', () => {
+    expect(sourceOf(line(0))).toBe('flow');
+    expect(sourceOf(line(0, { task_run_id: 't' }))).toBe('task');
+    expect(sourceOf(line(0, { name: 'jupyter_flows.job' }))).toBe('job');
+    expect(sourceOf(line(0, { name: 'jupyter_flows.agent.infra' }))).toBe(
+      'agent'
+    );
+  });
+});
+
+describe('timeline scale', () => {
+  it('maps times to pixels with round ticks', () => {
+    const scale = timeScale(T0, T0 + 60_000, 600);
+    expect(scale.x(T0)).toBe(0);
+    expect(scale.x(T0 + 30_000)).toBe(300);
+    expect(scale.ticks.map(t => t.label)).toEqual([
+      '0 s',
+      '10 s',
+      '20 s',
+      '30 s',
+      '40 s',
+      '50 s',
+      '60 s'
+    ]);
+    const long = timeScale(T0, T0 + 3 * 3600_000, 600);
+    expect(long.ticks.length).toBeLessThanOrEqual(9);
+    expect(long.ticks[1].label).toMatch(/min|h/);
+  });
+
+  it('spans every started task run; a running one ends now', () => {
+    const runs: TaskRun[] = [
+      taskRun('a', 'COMPLETED', 0, 5),
+      taskRun('b', 'RUNNING', 3),
+      taskRun('c', null)
+    ];
+    const now = T0 + 20_000;
+    const scale = scaleFor(runs, 400, now)!;
+    expect(scale.start).toBe(T0);
+    expect(scale.end).toBe(now);
+    expect(scaleFor([taskRun('c', null)], 400, now)).toBeNull();
+    expect(slowest(runs, now, 2).map(r => r.id)).toEqual(['b', 'a']);
+  });
+});
