@@ -18,7 +18,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    Strict,
     StrictBool,
     StringConstraints,
     model_validator,
@@ -39,9 +38,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-# Strict: an ISO 8601 string (or a datetime), never a number of seconds JSON Schema's
-# date-time format would refuse.
-Timestamp = Annotated[datetime, Strict(), AfterValidator(_aware)]
+def _not_a_number(value: Any) -> Any:
+    # An ISO 8601 string (or a datetime), never a number of seconds, which JSON Schema's
+    # date-time format refuses and pydantic's lax mode would take.
+    if isinstance(value, int | float):
+        raise PydanticCustomError("datetime_type", "Input should be a valid datetime")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_aware)]
 
 
 def _json_integer(value: Any) -> Any:
