@@ -2,6 +2,10 @@ import { expect, test } from '@jupyterlab/galata';
 
 import { FlowsHelper } from '../helpers/FlowsHelper';
 
+// The run starts a kernel of its own before the notebook opens: more than the default
+// minute on a loaded 2-core machine.
+test.setTimeout(150000);
+
 test.describe('Executed notebooks', () => {
   test('a run of a notebook flow opens as a notebook tab with its outputs', async ({
     page,
