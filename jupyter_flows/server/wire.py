@@ -310,7 +310,7 @@ class RegisterNotebook(Wire):
     schedule: Schedule | None = None
     queue: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] | None = None
     #: Capture the environment (the notebook's kernel's, else its kernel spec's) with it.
-    capture_environment: bool = True
+    capture_environment: StrictBool = True
     #: Credentials its runs get, by name.
     credentials: list[Annotated[str, StringConstraints(pattern=CREDENTIAL_NAME)]] = Field(
         default_factory=list
@@ -352,7 +352,7 @@ class CreateCredential(Wire):
     #: The variable a run sees it in (default: the name upper-cased, dashes as underscores).
     env: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     #: Replace the value of an existing credential instead of refusing (409).
-    replace: bool = False
+    replace: StrictBool = False
 
 
 class RunCredentials(Wire):
