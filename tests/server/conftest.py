@@ -76,10 +76,19 @@ def flows_config() -> dict[str, Any]:
 
 @pytest.fixture
 def jp_server_config(
-    jp_server_config: dict[str, Any], flows_db_url: str, flows_config: dict[str, Any]
+    jp_server_config: dict[str, Any],
+    flows_db_url: str,
+    flows_config: dict[str, Any],
+    request: pytest.FixtureRequest,
 ) -> dict[str, Any]:
+    server_app: dict[str, Any] = {"jpserver_extensions": {"jupyter_flows": True}}
+    if request.node.get_closest_marker("api_keys") is not None:
+        from jupyter_flows.server.auth import FlowsAuthorizer, FlowsIdentityProvider
+
+        server_app["identity_provider_class"] = FlowsIdentityProvider
+        server_app["authorizer_class"] = FlowsAuthorizer
     return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_flows": True}},
+        "ServerApp": server_app,
         "FlowsApp": {
             "db_url": flows_db_url,
             "set_kernel_env": False,

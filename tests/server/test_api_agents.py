@@ -9,21 +9,11 @@ from typing import Any
 
 import pytest
 
-from jupyter_flows.server.auth import FlowsAuthorizer, FlowsIdentityProvider
+# API keys on: what these tests are about.
+pytestmark = pytest.mark.api_keys
 
 #: A bound on waiting, never an expectation of speed.
 PATIENCE = 20.0
-
-
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    config = dict(jp_server_config)
-    config["ServerApp"] = {
-        **config["ServerApp"],
-        "identity_provider_class": FlowsIdentityProvider,
-        "authorizer_class": FlowsAuthorizer,
-    }
-    return config
 
 
 async def _deployment(api, queue: str = "q1", **content: Any) -> dict[str, Any]:

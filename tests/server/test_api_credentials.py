@@ -13,24 +13,14 @@ from sqlalchemy.engine import make_url
 
 from jupyter_flows.credentials import Keyring
 from jupyter_flows.engine.run_env import CREDENTIALS_KEY
-from jupyter_flows.server.auth import FlowsAuthorizer, FlowsIdentityProvider
 from jupyter_flows.server.context import SETTINGS_KEY
 from tests.pg import find_pg_bin
 from tests.server.conftest import T0
 
+# API keys on: what these tests are about.
+pytestmark = pytest.mark.api_keys
+
 SECRET = "hunter2-Xq9!zz/+="
-
-
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    """API keys on (agent keys are what the access checks are about)."""
-    config = dict(jp_server_config)
-    config["ServerApp"] = {
-        **config["ServerApp"],
-        "identity_provider_class": FlowsIdentityProvider,
-        "authorizer_class": FlowsAuthorizer,
-    }
-    return config
 
 
 def _context(jp_serverapp: Any) -> Any:

@@ -7,24 +7,14 @@ Jupyter token stays the admin credential that creates keys.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
-from jupyter_flows.server.auth import FlowsAuthorizer, FlowsIdentityProvider
 from jupyter_flows.store import Database
 from jupyter_flows.store.keys import revoke_api_key
 
-
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    config = dict(jp_server_config)
-    config["ServerApp"] = {
-        **config["ServerApp"],
-        "identity_provider_class": FlowsIdentityProvider,
-        "authorizer_class": FlowsAuthorizer,
-    }
-    return config
+# API keys on: what these tests are about.
+pytestmark = pytest.mark.api_keys
 
 
 async def _key(api, role: str) -> dict[str, str]:

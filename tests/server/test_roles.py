@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from jupyter_flows.server.auth import FlowsAuthorizer, FlowsIdentityProvider
+# API keys on: what these tests are about.
+pytestmark = pytest.mark.api_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = (
@@ -32,17 +33,6 @@ ROLES = (
     "no key",
 )
 METHODS = ("get", "post", "put", "patch", "delete")
-
-
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    config = dict(jp_server_config)
-    config["ServerApp"] = {
-        **config["ServerApp"],
-        "identity_provider_class": FlowsIdentityProvider,
-        "authorizer_class": FlowsAuthorizer,
-    }
-    return config
 
 
 def role_table() -> dict[str, dict[str, str]]:
