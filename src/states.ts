@@ -67,10 +67,14 @@ export function runTime(run: FlowRun): string | null {
   return run.start_time ?? run.expected_start_time ?? run.created;
 }
 
-/** Seconds as `1.2 s`, `3 min 4 s`, `2 h 5 min`. */
+/** Seconds as `40 ms`, `1.2 s`, `3 min 4 s`, `2 h 5 min`. */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !isFinite(seconds)) {
     return '—';
+  }
+  if (seconds < 1) {
+    // A cell or task of a few milliseconds read as "0.0 s", as if it had not run.
+    return `${Math.round(seconds * 1000)} ms`;
   }
   if (seconds < 10) {
     return `${seconds.toFixed(1)} s`;

@@ -17,6 +17,7 @@ import {
   summaryState
 } from '../run/schematic/layout';
 import { scaleFor, slowest, timeScale } from '../run/timeline/scale';
+import { formatDuration } from '../states';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
@@ -295,5 +296,17 @@ describe('timeline scale', () => {
     expect(scale.end).toBe(now);
     expect(scaleFor([taskRun('c', null)], 400, now)).toBeNull();
     expect(slowest(runs, now, 2).map(r => r.id)).toEqual(['b', 'a']);
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads a short task in milliseconds, longer ones in seconds and minutes', () => {
+    expect([0.04, 0.9, 1.2, 42, 185].map(formatDuration)).toEqual([
+      '40 ms',
+      '900 ms',
+      '1.2 s',
+      '42 s',
+      '3 min 5 s'
+    ]);
   });
 });
