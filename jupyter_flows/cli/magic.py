@@ -53,6 +53,21 @@ def _parser(command: str) -> _Parser:
     return _Parser(prog=f"%flow {command}", add_help=False)
 
 
+def _run_options(parser: _Parser, args: list[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """``-p name=value …``, ``--wait`` and ``--timeout``, which starting a run shares with
+    rerunning one, parsed with the command's own arguments."""
+    from jupyter_flows.cli.common import parse_params
+
+    parser.add_argument("-p", "--param", action="append", default=[])
+    parser.add_argument("--wait", action="store_true")
+    parser.add_argument("--timeout", type=float)
+    options = parser.parse_args(args)
+    try:
+        return options, parse_params(options.param)
+    except Exception as exc:
+        raise UsageError(f"%flow {parser.prog.split()[-1]}: {_short(exc)}") from None
+
+
 @magics_class
 class FlowMagics(Magics):
     """``%flow`` and ``%%flow``."""
@@ -201,18 +216,10 @@ class FlowMagics(Magics):
 
     # ---------------------------------------------------------------- run, runs, logs
     def _run(self, args: list[str]) -> None:
-        from jupyter_flows.cli.common import parse_params
 
         parser = _parser("run")
         parser.add_argument("name")
-        parser.add_argument("-p", "--param", action="append", default=[])
-        parser.add_argument("--wait", action="store_true")
-        parser.add_argument("--timeout", type=float)
-        options = parser.parse_args(args)
-        try:
-            parameters = parse_params(options.param)
-        except Exception as exc:
-            raise UsageError(f"%flow run: {_short(exc)}") from None
+        options, parameters = _run_options(parser, args)
         with _client() as api:
             deployment = _deployment(api, options.name)
             run = api.run_deployment(deployment.id, parameters)
@@ -222,20 +229,12 @@ class FlowMagics(Magics):
                 _print_outcome(api, run)
 
     def _rerun(self, args: list[str]) -> None:
-        from jupyter_flows.cli.common import parse_params
         from jupyter_flows.cli.register import request_rerun
 
         parser = _parser("rerun")
         parser.add_argument("run_id")
-        parser.add_argument("-p", "--param", action="append", default=[])
         parser.add_argument("--from-start", action="store_true")
-        parser.add_argument("--wait", action="store_true")
-        parser.add_argument("--timeout", type=float)
-        options = parser.parse_args(args)
-        try:
-            parameters = parse_params(options.param)
-        except Exception as exc:
-            raise UsageError(f"%flow rerun: {_short(exc)}") from None
+        options, parameters = _run_options(parser, args)
         with _client() as api:
             run = request_rerun(api, options.run_id, parameters, from_failed=not options.from_start)
             how = "from the start" if options.from_start else "from its first failed cell"
