@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from jupyter_flows.engine.run_env import REDACT_ENV
+from jupyter_flows.engine.run_env import RunEnv
 
 MASK = "***"
 #: Shorter values are not redacted: masking every "ab" would hide ordinary text.
@@ -196,8 +196,7 @@ class LogBoundary:
 def environment_redactor(environ: Any = None) -> Redactor:
     """The redactor of this run's process: the values of the variables ``REDACT_ENV`` names."""
     env = os.environ if environ is None else environ
-    names = [n for n in env.get(REDACT_ENV, "").split(",") if n]
-    return Redactor(env[n] for n in names if env.get(n))
+    return Redactor(env[n] for n in RunEnv.from_environ(env).redact_env if env.get(n))
 
 
 #: What the notebook front ends use to redact what they write themselves (the output
