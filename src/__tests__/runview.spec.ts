@@ -226,6 +226,18 @@ describe('log cursor', () => {
     expect(cursor.total).toBe(152);
   });
 
+  it('fetches the lines that arrive while the first page is loading', async () => {
+    const lines = [line(0)];
+    const { fetch } = server(lines);
+    const cursor = new LogCursor(fetch, 100);
+    const starting = cursor.start(); // the first page is read now: one line
+    lines.push(line(1), line(2)); // a fast run's last lines, and their event
+    await cursor.tail();
+    await starting;
+    expect(cursor.total).toBe(3);
+    expect(cursor.line(2)?.message).toBe('line 2');
+  });
+
   it('tails by loading the last page when the end was never reached', async () => {
     const lines = Array.from({ length: 250 }, (_, i) => line(i));
     const { fetch, requests } = server(lines);

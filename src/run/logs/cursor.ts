@@ -53,10 +53,18 @@ export class LogCursor {
   }
 
   /** Load the first page (and the total). */
-  async start(): Promise<void> {
-    await this._loadPage(0);
-    this._started = true;
-    this._changed.emit();
+  start(): Promise<void> {
+    this._starting ??= this._loadPage(0).then(
+      () => {
+        this._started = true;
+        this._changed.emit();
+      },
+      reason => {
+        this._starting = null; // the next ask tries again
+        throw reason;
+      }
+    );
+    return this._starting;
   }
 
   /** Make sure lines [start, end) are loaded, fetching the pages that are missing. */
@@ -93,7 +101,8 @@ export class LogCursor {
 
   private async _tailOnce(): Promise<void> {
     if (!this._started) {
-      return this.start();
+      // Lines that arrive while the first page loads are not in it: fetch them after it.
+      await this.start();
     }
     if (!this._tailCursor) {
       // The end is not loaded yet: the last page, by offset, gives the total and a cursor.
@@ -154,6 +163,7 @@ export class LogCursor {
   private _total = 0;
   private _known = 0;
   private _started = false;
+  private _starting: Promise<void> | null = null;
   private _error: string | null = null;
   private _tailCursor: string | null = null;
   private _tailing: Promise<void> | null = null;
