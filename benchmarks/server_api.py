@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+
 import report
 from run import HERE, WORKLOADS, load_average, log, prefect_python
 
