@@ -553,9 +553,13 @@ class FlowsClient:
         return [QueuedRun.model_validate(item) for item in items]
 
     # ------------------------------------------------------------------ agents
-    def register_agent(self, name: str, work_queue: str = "default") -> Agent:
-        """Register an agent on a work queue (a known name comes back online)."""
-        return Agent.model_validate(self._post("agents", {"name": name, "work_queue": work_queue}))
+    def register_agent(
+        self, name: str, work_queue: str = "default", *, infrastructure: str | None = None
+    ) -> Agent:
+        """Register an agent on a work queue (a known name comes back online);
+        ``infrastructure`` says where its runs go, for people reading runs and agents."""
+        body = {"name": name, "work_queue": work_queue, "infrastructure": infrastructure}
+        return Agent.model_validate(self._post("agents", body))
 
     def list_agents(self, *, limit: int = 50, offset: int = 0) -> Page[Agent]:
         return self._page(Agent, "agents", limit=limit, offset=offset)

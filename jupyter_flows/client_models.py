@@ -108,6 +108,8 @@ class FlowRun(Model):
     parent_task_run_id: str | None = None
     work_queue: str | None = None
     agent_id: str | None = None
+    #: Where the last attempt ran, as its agent described its infrastructure.
+    infrastructure: str | None = None
     created: datetime | None = None
     updated: datetime | None = None
 
@@ -220,6 +222,8 @@ class Agent(Model):
     last_heartbeat_at: datetime | None = None
     #: Runs it claimed that have not ended.
     running: int = 0
+    #: Where its runs go ("kubernetes, namespace flows").
+    infrastructure: str | None = None
     created: datetime | None = None
 
 

@@ -1324,6 +1324,8 @@ export interface components {
       parent_task_run_id: string | null;
       work_queue: string | null;
       agent_id: string | null;
+      /** @description Where the last attempt ran, as its agent described its infrastructure when it claimed the run. */
+      infrastructure: string | null;
       created: components['schemas']['Time'];
       updated: components['schemas']['Time'];
     };
@@ -1585,6 +1587,8 @@ export interface components {
       name: string;
       /** @default default */
       work_queue?: string;
+      /** @description Where the agent's runs go, in a few words ("kubernetes, namespace flows"). */
+      infrastructure?: string | null;
     };
     Agent: {
       id: string;
@@ -1595,6 +1599,7 @@ export interface components {
       last_heartbeat_at: components['schemas']['Time'];
       /** @description Runs it claimed that have not ended. */
       running: number;
+      infrastructure: string | null;
       created: components['schemas']['Time'];
     };
     AgentPage: components['schemas']['Page'] & {

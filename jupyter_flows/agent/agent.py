@@ -176,7 +176,9 @@ class Agent:
 
     def register(self) -> str:
         """Register with the server (a known name comes back online); return the agent id."""
-        agent = self.client.register_agent(self.name, self.queue)
+        agent = self.client.register_agent(
+            self.name, self.queue, infrastructure=self.infra.describe()
+        )
         self.id = agent.id
         if self._ship_logs and self._job_logs is None:
             self._job_logs = LogShipper(self.client.create_logs, name="job-logs")

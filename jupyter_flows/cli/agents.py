@@ -85,18 +85,19 @@ def agent_start(
 @json_option
 @api_errors
 def agent_ls(as_json: bool) -> None:
-    """List agents: their queue, status, last heartbeat and runs in progress."""
+    """List agents: their queue, infrastructure, status, last heartbeat and runs in progress."""
     api = client()
     items = list(api.iterate(api.list_agents))
     if as_json:
         print_json(items)
         return
-    grid = table("ID", "NAME", "QUEUE", "STATUS", "LAST HEARTBEAT", "RUNNING")
+    grid = table("ID", "NAME", "QUEUE", "INFRASTRUCTURE", "STATUS", "LAST HEARTBEAT", "RUNNING")
     for a in items:
         grid.add_row(
             a.id,
             a.name,
             a.work_queue or "-",
+            a.infrastructure or "-",
             a.status,
             when(a.last_heartbeat_at),
             str(a.running),

@@ -373,6 +373,7 @@ LogLevel = (
 class RegisterAgent(Wire):
     name: Name
     work_queue: QueueName = "default"
+    infrastructure: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
 class Heartbeat(Wire):

@@ -175,6 +175,8 @@ class Agent(Base):
     api_key_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("api_keys.id", ondelete="SET NULL"), index=True
     )
+    #: Where its runs go, as the agent describes it ("kubernetes, namespace flows").
+    infrastructure: Mapped[str | None] = mapped_column(NAME)
 
 
 # ------------------------------------------------------------------ runs
@@ -230,6 +232,9 @@ class FlowRun(RunMixin, Base):
         sa.ForeignKey("work_queues.id", ondelete="SET NULL")
     )
     agent_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agents.id", ondelete="SET NULL"))
+    #: Where the last attempt ran: its agent's infrastructure, copied at claim (the agent
+    #: may later be reconfigured or gone).
+    infrastructure: Mapped[str | None] = mapped_column(NAME)
     #: The run this one is a subflow of.
     parent_flow_run_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("flow_runs.id", ondelete="SET NULL"), index=True

@@ -57,6 +57,7 @@ function run(
     parent_task_run_id: null,
     work_queue: null,
     agent_id: null,
+    infrastructure: null,
     created: T0,
     updated: T0,
     ...extra

@@ -96,7 +96,7 @@ function AgentsView(props: {
 
 function AgentItem(props: { agent: Agent }): JSX.Element {
   const { agent } = props;
-  const infra = (agent as Agent & { infrastructure?: string }).infrastructure;
+  const infra = agent.infrastructure;
   return (
     <li className="jp-FlowsAgents-agent" data-agent-name={agent.name}>
       <span

@@ -1,6 +1,6 @@
 /**
  * The run view's header: flow, version, run, state with its message, trigger, start,
- * duration, agent, queue and parameters; Cancel while it runs, Repair once it ended, and
+ * duration, agent, queue, infrastructure and parameters; Cancel while it runs, Repair once it ended, and
  * the links to the run it reruns and the runs that rerun it.
  */
 import React from 'react';
@@ -110,6 +110,7 @@ export function RunHeader(props: IRunHeaderProps): JSX.Element {
         <Fact label="Duration" value={formatDuration(runDuration(run))} />
         <Fact label="Agent" value={graph.agent?.name ?? '—'} />
         <Fact label="Queue" value={run.work_queue ?? '—'} />
+        <Fact label="Infrastructure" value={run.infrastructure ?? '—'} />
         <Fact
           label="Engine"
           value={graph.flow_version?.engine ?? 'flow (Python)'}

@@ -117,6 +117,9 @@ def test_run_once_claims_launches_and_the_run_completes(api: FlowsClient, flows_
         ended = final(api, run.id)
         assert ended.state is not None and ended.state.type == "COMPLETED"
         assert ended.agent_id == agent.id and ended.run_count == 1
+        # Where it ran, as the agent's infrastructure describes itself.
+        assert ended.infrastructure == agent.infra.describe()
+        assert ended.infrastructure.startswith("local process on ")
         messages = [line.message for line in api.iterate(api.get_flow_run_logs, run.id)]
         assert "doubling 2" in messages  # the engine's logs, through its HTTP reporter
         wait_for(

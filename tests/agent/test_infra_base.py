@@ -169,6 +169,19 @@ def test_where_a_kind_runs_is_a_property_of_its_class() -> None:
     assert not infrastructure_class("kubernetes").runs_on_this_machine
 
 
+def test_each_kind_says_where_its_runs_go() -> None:
+    """What the agent registers with, shown in a run's header and the agent list."""
+    assert infrastructure_from_name("local").describe().startswith("local process on ")
+    assert (
+        "tcp://sched:8786"
+        in infrastructure_from_name("dask", address="tcp://sched:8786").describe()
+    )
+    assert "LocalCluster" in infrastructure_from_name("dask").describe()
+    pytest.importorskip("kubernetes")
+    kube = infrastructure_from_name("kubernetes", namespace="flows", api_client=object())
+    assert kube.describe() == "kubernetes, namespace flows"
+
+
 # ---------------------------------------------------------------------- run()
 
 

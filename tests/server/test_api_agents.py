@@ -66,6 +66,25 @@ async def test_claim_returns_what_the_agent_needs(api) -> None:
     await api("POST", "work-queues/q1/claim", {"agent_id": agent["id"]}, expect=204)
 
 
+async def test_a_run_records_the_infrastructure_of_the_agent_that_claimed_it(api) -> None:
+    deployment = await _deployment(api)
+    run = await _run(api, deployment)
+    where = "kubernetes, namespace flows"
+    body = {"name": "a1", "work_queue": "q1", "infrastructure": where}
+    agent = (await api("POST", "agents", body, expect=201)).body
+    assert agent["infrastructure"] == where
+    assert (await api("GET", f"flow-runs/{run['id']}", expect=200)).body["infrastructure"] is None
+    claimed = await api("POST", "work-queues/q1/claim", {"agent_id": agent["id"]}, expect=200)
+    assert claimed.body["infrastructure"] == where
+    # The run keeps it when the agent comes back configured elsewhere.
+    moved = {**body, "infrastructure": "local process on laptop"}
+    again = (await api("POST", "agents", moved, expect=200)).body
+    assert again["infrastructure"] == "local process on laptop"
+    assert (await api("GET", f"flow-runs/{run['id']}", expect=200)).body["infrastructure"] == where
+    too_long = {**body, "infrastructure": "x" * 201}
+    assert (await api("POST", "agents", too_long, expect=400)).error == "invalid_input"
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"agent_id": "x", "wait": 31}, {"agent_id": "x", "wait": -1}, {"agent_id": "x", "y": 1}],

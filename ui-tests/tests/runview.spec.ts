@@ -41,6 +41,10 @@ test.describe('The run view', () => {
     await expect(view.locator('.jp-RunHeader .jp-FlowsBadge')).toHaveText(
       'Completed'
     );
+    // Where it ran: the embedded agent's infrastructure, recorded at claim.
+    await expect(view.locator('.jp-RunHeader')).toContainText(
+      'local process on'
+    );
     // The notebook's cells show their tasks' states while the view is open.
     await expect(
       page

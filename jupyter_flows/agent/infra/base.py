@@ -277,6 +277,11 @@ class Infrastructure(ABC):
         except WaitTimeout:
             return None
 
+    def describe(self) -> str:
+        """Where runs go, in a few words a person reads in the run's header and the agent
+        list ("local process", "kubernetes, namespace flows"). The agent registers with it."""
+        return self.kind
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""
 

@@ -17,6 +17,7 @@ takes the workers with it.
 from __future__ import annotations
 
 import math
+import socket
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +43,10 @@ class DaskCluster(LocalProcess):
         self.address = address
         self.n_workers = n_workers
         self.processes = processes
+
+    def describe(self) -> str:
+        where = self.address or "a LocalCluster per run"
+        return f"dask, {where}, on {socket.gethostname()}"
 
     def settings(self, run: RunSpec) -> dict[str, Any]:
         """The task runner's settings for ``run``: an address, or a LocalCluster's size."""

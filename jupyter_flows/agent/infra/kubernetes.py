@@ -65,6 +65,9 @@ class KubernetesJob(Infrastructure):
 
     kind = "kubernetes"
 
+    def describe(self) -> str:
+        return f"kubernetes, namespace {self.namespace}"
+
     def __init__(
         self,
         namespace: str = "default",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +41,10 @@ class LocalProcess(Infrastructure):
 
     kind = "local"
     runs_on_this_machine = True
+
+    def describe(self) -> str:
+        return f"local process on {socket.gethostname()}"
+
     cancel_grace_seconds = 30.0
     log_drain_seconds = 10.0
 

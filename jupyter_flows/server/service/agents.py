@@ -56,6 +56,7 @@ def agent_out(session: Session, agent: Agent) -> dict[str, Any]:
         "status": agent.status,
         "last_heartbeat_at": iso(agent.last_heartbeat_at),
         "running": int(running or 0),
+        "infrastructure": agent.infrastructure,
         "created": iso(agent.created),
     }
 
@@ -74,6 +75,7 @@ def register_agent(
         raise Forbidden(f"agent {body.name!r} was registered with another key")
     queue = store_queues.get_or_create_work_queue(session, body.work_queue)
     agent = store_queues.register_agent(session, body.name, work_queue_id=queue.id)
+    agent.infrastructure = body.infrastructure
     if api_key_id is not None:
         agent.api_key_id = api_key_id
         session.flush()
@@ -177,7 +179,7 @@ def claim(
     queue = store_queues.find_work_queue(session, queue_name)
     if queue is None:
         raise NotFound(f"No work queue {queue_name!r}")
-    _agent(session, agent_id)
+    agent = _agent(session, agent_id)
     now = utcnow()
     run = store_queues.claim_next_run(
         session, queue.id, agent_id, now=now, lease_seconds=lease_seconds
@@ -187,6 +189,8 @@ def claim(
         if not queue.paused:
             due = store_queues.next_due_time(session, queue.id)
         return Claim(None, due)
+    run.infrastructure = agent.infrastructure
+    session.flush()
     out = one_flow_run_out(session, run)
     state = state_out(run)
     assert state is not None

@@ -70,6 +70,7 @@ def flow_run_out(run: FlowRun, flow_name: str | None, queue_name: str | None) ->
         "parent_task_run_id": run.parent_task_run_id,
         "work_queue": queue_name,
         "agent_id": run.agent_id,
+        "infrastructure": run.infrastructure,
         "created": iso(run.created),
         "updated": iso(run.updated),
     }
