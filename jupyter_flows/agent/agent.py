@@ -48,7 +48,7 @@ from jupyter_flows.agent.infra.base import (
     RunSpec,
     infrastructure_from_name,
 )
-from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, log_line
+from jupyter_flows.agent.logs import AgentLogHandler, LogShipper, about_run, log_line
 from jupyter_flows.agent.run_document import RunDocument
 from jupyter_flows.client import FlowsAPIError, FlowsClient, FlowsConnectionError
 from jupyter_flows.client_models import FINAL_STATE_TYPES, ClaimedRun, RunLease
@@ -186,7 +186,7 @@ class Agent:
             self._agent_logs = LogShipper(
                 lambda lines: self.client.create_agent_logs(agent_id, lines), name="agent-logs"
             )
-            self._log_handler = AgentLogHandler(self._agent_logs)
+            self._log_handler = AgentLogHandler(self._agent_logs, run_shipper=self._job_logs)
             log.addHandler(self._log_handler)
             if log.level == logging.NOTSET or log.level > logging.INFO:
                 log.setLevel(logging.INFO)
@@ -244,7 +244,9 @@ class Agent:
         with self._lock:
             remaining = list(self.active.values())
         for active in remaining:
-            log.warning("stopping run %s: the agent is shutting down", active.id)
+            about_run(log, active.id).warning(
+                "stopping run %s: the agent is shutting down", active.id
+            )
             active.shutdown = True
             active.cancel.set()
         for active in remaining:
@@ -300,7 +302,7 @@ class Agent:
             return True
         answer = self.client.heartbeat(self.id, leases=[claimed.lease])
         if claimed.id in answer.fenced:
-            log.warning(
+            about_run(log, claimed.id).warning(
                 "run %s: the claim of attempt %d arrived after its lease ended; not launched",
                 claimed.id,
                 claimed.lease.attempt,
@@ -334,14 +336,16 @@ class Agent:
                 continue
             if run_id in fenced:
                 active.fenced = True
-                log.warning(
+                about_run(log, run_id).warning(
                     "run %s: attempt %d is fenced (the server gave the run up or to another "
                     "attempt); stopping its process without reporting",
                     run_id,
                     active.attempt,
                 )
             else:
-                log.info("run %s: stopping it, as the server asks (cancelled)", run_id)
+                about_run(log, run_id).info(
+                    "run %s: stopping it, as the server asks (cancelled)", run_id
+                )
             active.cancel.set()
         self._report_infrastructure()
         return list(answer.cancel)
@@ -380,7 +384,7 @@ class Agent:
         with self._lock:
             earlier = self.active.get(claimed.id)
         if earlier is not None:
-            log.warning(
+            about_run(log, claimed.id).warning(
                 "run %s: attempt %d claimed while this agent still runs attempt %d; "
                 "stopping that one first, without reporting",
                 claimed.id,
@@ -396,12 +400,14 @@ class Agent:
         with self._lock:
             self.active[claimed.id] = active
         self.launched += 1
-        log.info(
-            "run %s (%s of %r, attempt %d): launching",
+        about_run(log, claimed.id).info(
+            "run %s (%s of %r, attempt %d): launching by agent %r on %s",
             claimed.id,
             claimed.name,
             claimed.flow_name,
             active.attempt,
+            self.name,
+            self.infra.describe(),
         )
         thread.start()
         return active
@@ -501,20 +507,24 @@ class Agent:
                 cancel=active.cancel,
             )
         except InvalidRunSpec as error:  # it cannot run here as specified: no retry helps
-            log.error("run %s: cannot be started: %s", active.id, error)
+            about_run(log, active.id).error("run %s: cannot be started: %s", active.id, error)
             self._release(active.id, "FAILED", f"cannot be started: {error}", active.lease)
             self._slot_freed.set()
             return
         except InfrastructureError as error:
-            log.error("run %s: the infrastructure failed: %s", active.id, error)
+            about_run(log, active.id).error(
+                "run %s: the infrastructure failed: %s", active.id, error
+            )
             status = ExitStatus(code=None, message=f"infrastructure error: {error}")
         except Exception:
-            log.exception("run %s: the agent failed while running it", active.id)
+            about_run(log, active.id).exception(
+                "run %s: the agent failed while running it", active.id
+            )
             status = ExitStatus(code=None, message="the agent failed while running it")
         try:
             self._finish(active, status)
         except Exception:
-            log.exception("run %s: could not report how it ended", active.id)
+            about_run(log, active.id).exception("run %s: could not report how it ended", active.id)
         finally:
             forget = getattr(self.infra, "forget", None)
             if forget is not None and active.handle is not None:
@@ -527,7 +537,7 @@ class Agent:
         if self._job_logs is not None:
             self._job_logs.flush(5.0)
         if active.fenced:
-            log.info(
+            about_run(log, active.id).info(
                 "run %s: attempt %d stopped (%s); fenced, so nothing is reported",
                 active.id,
                 active.attempt,
@@ -541,7 +551,7 @@ class Agent:
         run = self._until_answered(lambda: self.client.get_flow_run(active.id))
         state = run.state.type if run.state is not None else None
         if state in FINAL_STATE_TYPES or (state == "SCHEDULED" and not active.shutdown):
-            log.info(
+            about_run(log, active.id).info(
                 "run %s: ended %s (%s)",
                 active.id,
                 run.state.name if run.state else state,
@@ -578,19 +588,25 @@ class Agent:
             max_backoff=self.max_backoff,
         )
         count = reporter.replay(path)
-        log.info("run %s: delivering %d records its process spooled", active.id, count)
+        about_run(log, active.id).info(
+            "run %s: delivering %d records its process spooled", active.id, count
+        )
         while not reporter.drain(30.0):
             if self._cold.is_set():
-                log.warning("run %s: stopped delivering its spooled records (%s)", active.id, path)
+                about_run(log, active.id).warning(
+                    "run %s: stopped delivering its spooled records (%s)", active.id, path
+                )
                 reporter.close(0)
                 return
-            log.warning(
+            about_run(log, active.id).warning(
                 "run %s: %d spooled records wait for the server", active.id, reporter.pending
             )
         reporter.close(0)
         if reporter.fenced:
             active.fenced = True
-            log.info("run %s: its spooled records are of a fenced attempt: dropped", active.id)
+            about_run(log, active.id).info(
+                "run %s: its spooled records are of a fenced attempt: dropped", active.id
+            )
         self._drop_spool(active)
 
     @staticmethod
@@ -623,12 +639,16 @@ class Agent:
             )
         except FlowsAPIError as error:
             if error.error == "stale_attempt":
-                log.info("run %s: not reported %s: %s", run_id, state.lower(), error.message)
+                about_run(log, run_id).info(
+                    "run %s: not reported %s: %s", run_id, state.lower(), error.message
+                )
                 return
             if error.status in (404, 409):
                 return  # it moved on its own meanwhile
             raise
-        log.info("run %s: %s (%s) -> %s", run_id, state.lower(), message, after.name)
+        about_run(log, run_id).info(
+            "run %s: %s (%s) -> %s", run_id, state.lower(), message, after.name
+        )
 
     def _job_log(self, run_id: str, line: str) -> None:
         if self._job_logs is not None:

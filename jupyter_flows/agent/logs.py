@@ -109,12 +109,30 @@ def log_line(level: int, message: str, name: str, **extra: Any) -> dict[str, Any
     }
 
 
-class AgentLogHandler(logging.Handler):
-    """Sends an agent's log records to its shipper (to ``POST agents/{id}/logs``)."""
+def about_run(logger: logging.Logger, flow_run_id: str) -> logging.LoggerAdapter[logging.Logger]:
+    """``logger``, its records marked as being about ``flow_run_id`` (see AgentLogHandler)."""
+    return logging.LoggerAdapter(logger, {"flow_run_id": flow_run_id})
 
-    def __init__(self, shipper: LogShipper, level: int = logging.INFO) -> None:
+
+class AgentLogHandler(logging.Handler):
+    """Sends an agent's log records to its shipper (to ``POST agents/{id}/logs``).
+
+    A record about one run (logged with ``extra={"flow_run_id": …}``, see
+    :func:`about_run`) also goes to that run's own log through ``run_shipper`` (to
+    ``POST logs``), where the run view shows it under the source "agent": what the agent
+    did with the run (claimed, launched, stopped, handed back) beside what the run said.
+    """
+
+    def __init__(
+        self,
+        shipper: LogShipper,
+        level: int = logging.INFO,
+        *,
+        run_shipper: LogShipper | None = None,
+    ) -> None:
         super().__init__(level)
         self.shipper = shipper
+        self.run_shipper = run_shipper
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -124,5 +142,8 @@ class AgentLogHandler(logging.Handler):
             line = log_line(record.levelno, message, record.name)
             line["timestamp"] = datetime.fromtimestamp(record.created, timezone.utc).isoformat()
             self.shipper.put(line)
+            run_id = getattr(record, "flow_run_id", None)
+            if run_id and self.run_shipper is not None:
+                self.run_shipper.put({**line, "flow_run_id": run_id})
         except Exception:
             self.handleError(record)

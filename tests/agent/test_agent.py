@@ -134,6 +134,11 @@ def test_run_once_claims_launches_and_the_run_completes(api: FlowsClient, flows_
         agent.shutdown()
     agent_logs = [line.message for line in api.iterate(api.get_agent_logs, agent.id or "")]
     assert any("launching" in message for message in agent_logs)
+    # What the agent did with this run is in the run's own log too, as the source "agent".
+    lines = api.iterate(api.get_flow_run_logs, run.id)
+    by_agent = [line.message for line in lines if line.name == "jupyter_flows.agent"]
+    assert any("launching by agent" in message for message in by_agent), by_agent
+    assert all(run.id in message for message in by_agent)
     assert api.get_agent(agent.id or "").status == "offline"
 
 
