@@ -83,9 +83,6 @@ def register(
     """
     from jupyter_flows.notebooks import NotebookError, is_flow_module
 
-    # --credential: the runs receive these stored credentials (their run config names
-    # them even when --no-env captures no ResourceSpec to carry them).
-    credentials = tuple(environment.get("credentials") or ())
     if file.endswith(".ipynb") or (file.endswith(".py") and not is_flow_module(file)):
         try:
             _register_notebook(
@@ -98,7 +95,6 @@ def register(
                 timezone=timezone,
                 queue=queue,
                 deployment_name=deployment_name,
-                credentials=credentials,
                 environment=environment,
             )
         except NotebookError as exc:
@@ -115,9 +111,12 @@ def register(
             body = registration(file, flow=flow_attr, name=name, project=project)
         except FlowFileError as exc:
             raise CLIError(str(exc)) from None
-        captured = capture(file, environment)
+    captured = capture(file, environment)
     if captured is not None:
         body["content"]["resource_spec"] = dict(captured.spec.document)
+    # --credential (and secrets stored by capture): the runs receive these credentials
+    # (their run config names them even when --no-env captures no ResourceSpec).
+    credentials = tuple(environment.get("credentials") or ())
     if credentials:
         from jupyter_flows.cli.register import with_credentials
 
@@ -145,7 +144,6 @@ def _register_notebook(
     queue: str | None,
     deployment_name: str,
     environment: dict[str, Any],
-    credentials: tuple[str, ...] = (),
 ) -> None:
     from jupyter_flows.cli.register import (
         ScheduleError,
@@ -162,8 +160,8 @@ def _register_notebook(
         raise BadArgument(str(exc)) from None
     out = console()
     api = client()
-    with out.status(f"Capturing the environment of {file}…"):
-        captured = capture(file, environment)
+    captured = capture(file, environment)
+    credentials = tuple(environment.get("credentials") or ())
     with out.status(f"Registering {file} at {api.api_url}…"):
         try:
             done = register_notebook(

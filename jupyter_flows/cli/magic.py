@@ -124,6 +124,7 @@ class FlowMagics(Magics):
     def _register(self, args: list[str]) -> None:
         from jupyter_flows.cli.common import counted, parse_cells
         from jupyter_flows.cli.register import dag_lines, parse_schedule, register_notebook
+        from jupyter_flows.cli.spec import credential_name, store_secrets
 
         parser = _parser("register")
         parser.add_argument("--cells")
@@ -134,6 +135,8 @@ class FlowMagics(Magics):
         parser.add_argument("--queue")
         parser.add_argument("--deployment", default="default")
         parser.add_argument("--project")
+        parser.add_argument("--credential", dest="credentials", action="append", default=[])
+        parser.add_argument("--store-secrets", action="store_true")
         options = parser.parse_args(args)
         from jupyter_flows.notebooks.engines import NOTEBOOK_ENGINES
 
@@ -159,14 +162,25 @@ class FlowMagics(Magics):
         # This kernel is the notebook's: its environment is the one to capture.
         files = store_working_files(os.path.dirname(os.path.abspath(path)))
         kernel_spec = notebook_kernel_spec(path)
-        captured = build_spec(
-            probe_here(), kernel_spec=kernel_spec, working_files=files, source="kernel"
-        )
-        if captured.dropped_env:
-            print(
-                f"Left out of the environment (they look secret): {', '.join(captured.dropped_env)}"
-            )
+        probe = probe_here()
+        credentials = list(options.credentials)
         with _client() as api:
+            if options.store_secrets:
+                # The kernel holds the values: they go to the server, never into the spec.
+                credentials += store_secrets(api, list(probe.get("dropped") or []), True)
+            captured = build_spec(
+                probe,
+                kernel_spec=kernel_spec,
+                working_files=files,
+                source="kernel",
+                credentials=credentials,
+            )
+            left = [v for v in captured.dropped_env if credential_name(v) not in credentials]
+            if left:
+                print(
+                    f"Left out of the environment (they look secret): {', '.join(left)}; "
+                    "--store-secrets stores them as credentials the runs get"
+                )
             done = register_notebook(
                 api,
                 path,
@@ -177,6 +191,7 @@ class FlowMagics(Magics):
                 schedule=schedule,
                 queue=options.queue,
                 deployment=options.deployment,
+                credentials=credentials,
                 resource_spec=dict(captured.spec.document),
             )
         spec, version = done.spec, done.version

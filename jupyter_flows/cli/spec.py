@@ -7,7 +7,9 @@ version id. ``register`` captures the spec (:func:`capture_options` are its opti
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,6 +54,12 @@ def capture_options(fn: F) -> F:
             help="A shell script run before the flow.",
         ),
         click.option("--image", help="The container image of Kubernetes runs."),
+        click.option(
+            "--store-secrets/--no-store-secrets",
+            default=None,
+            help="Store the variables left out as secrets, which this shell also holds, as "
+            "credentials the runs get (default: ask, when at a terminal).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -59,7 +67,12 @@ def capture_options(fn: F) -> F:
 
 
 def capture(file: str, settings: dict[str, Any]) -> Captured | None:
-    """The environment ``register`` sends with FILE (None with --no-env)."""
+    """The environment ``register`` sends with FILE (None with --no-env).
+
+    Variables left out because they look secret are named; those this shell holds too are
+    offered to be stored as credentials (``--store-secrets``), and the ones stored join
+    ``settings["credentials"]``, the credentials the runs get.
+    """
     if settings.get("no_env"):
         return None
     from jupyter_flows.spec.capture import CaptureError, capture_for_file
@@ -72,22 +85,67 @@ def capture(file: str, settings: dict[str, Any]) -> Captured | None:
     }
     script = settings.get("start_script")
     try:
-        captured = capture_for_file(
-            file,
-            hardware=hardware,
-            credentials=settings.get("credentials") or (),
-            start_script=Path(script).read_text(encoding="utf-8") if script else None,
-            container_image=settings.get("image"),
-        )
+        with console().status(f"Capturing the environment of {file}…"):
+            captured = capture_for_file(
+                file,
+                hardware=hardware,
+                credentials=settings.get("credentials") or (),
+                start_script=Path(script).read_text(encoding="utf-8") if script else None,
+                container_image=settings.get("image"),
+            )
     except (CaptureError, ResourceSpecError) as error:
         raise CLIError(str(error)) from None
-    if captured.dropped_env:
-        console().print(
-            "Left out of the environment (they look secret): "
-            f"{', '.join(captured.dropped_env)}; to give them to runs, store each as a "
-            "credential and name it with --credential."
-        )
+    if not captured.dropped_env:
+        return captured
+    stored = store_secrets(client(), captured.dropped_env, settings.get("store_secrets"))
+    if stored:
+        settings["credentials"] = (*(settings.get("credentials") or ()), *stored)
+        # Captured again: the stored ones are now the spec's credential references.
+        return capture(file, {**settings, "store_secrets": False})
+    given = set(settings.get("credentials") or ())
+    left = [v for v in captured.dropped_env if credential_name(v) not in given]
+    if not left:
+        return captured
+    console().print(
+        "Left out of the environment (they look secret): "
+        f"{', '.join(left)}; to give them to runs, store each as a "
+        "credential (`jupyter flows credential add NAME --env VAR`) and name it with "
+        "--credential, or register again with --store-secrets."
+    )
     return captured
+
+
+def credential_name(variable: str) -> str:
+    """The credential a secret variable is stored as: ``OPENAI_API_KEY`` → ``openai-api-key``."""
+    return re.sub(r"[^a-z0-9]+", "-", variable.lower()).strip("-")
+
+
+def store_secrets(api: FlowsClient, variables: list[str], choice: bool | None) -> list[str]:
+    """Store the left-out ``variables`` this process holds as credentials (each asked
+    about when ``choice`` is None and stdin is a terminal); the names of those now stored.
+
+    A credential of that name already stored is used as it is (its value is not replaced).
+    """
+    held = [v for v in variables if os.environ.get(v)]
+    if choice is False or not held or (choice is None and not sys.stdin.isatty()):
+        return []
+    existing = {c.name for c in api.iterate(api.list_credentials)}
+    names = []
+    for variable in held:
+        name = credential_name(variable)
+        if not name:
+            continue
+        if name in existing:
+            click.echo(f"Runs get ${variable} from the stored credential {name!r}.")
+            names.append(name)
+            continue
+        question = f"Store ${variable} as the credential {name!r}, so runs get it?"
+        if choice is None and not click.confirm(question, default=False):
+            continue
+        api.create_credential(name, os.environ[variable], env=variable)
+        click.echo(f"Stored credential {name} (runs see it as ${variable})")
+        names.append(name)
+    return names
 
 
 @click.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -476,3 +477,33 @@ def test_watch_prints_events_of_one_run(
     text = "".join(seen)
     assert "Running" in text and "ERROR" in text and "boom" in text
     assert other.id[-8:] not in text and other.name not in text
+
+
+def test_register_offers_to_store_the_secrets_it_left_out(
+    invoke: Invoke, api: FlowsClient, tmp_path: Path
+) -> None:
+    script = tmp_path / "secretive.py"
+    script.write_text(EXAMPLE.read_text().replace("def etl(", "def secretive_flow("))
+    variable = f"SECRETIVE_{uuid.uuid4().hex[:6].upper()}_TOKEN"
+    name = variable.lower().replace("_", "-")
+    env = {variable: "s3cr3t-value"}
+
+    # Not at a terminal and not asked to: nothing is stored, the user is told how.
+    told = invoke("register", str(script), env=env)
+    assert told.exit_code == 0, told.output
+    assert variable in told.output and "--store-secrets" in told.output
+    assert name not in {c.name for c in api.iterate(api.list_credentials)}
+
+    stored = invoke("register", str(script), "--store-secrets", env=env)
+    assert stored.exit_code == 0, stored.output
+    assert f"Stored credential {name} (runs see it as ${variable})" in stored.output
+    assert "registered as new version 2" in stored.output  # the spec now references it
+    credential = next(c for c in api.iterate(api.list_credentials) if c.name == name)
+    assert credential.env == variable
+    version_id = re.search(r"version (\w+)\)", stored.output).group(1)  # type: ignore[union-attr]
+    assert name in api.get_resource_spec(version_id)["resource_spec"]["credentials"]
+
+    # Stored already: referenced as it is, its value left alone.
+    again = invoke("register", str(script), "--store-secrets", env={variable: "other"})
+    assert f"from the stored credential {name!r}" in again.output
+    assert "unchanged: still version 2" in again.output

@@ -88,6 +88,34 @@ def test_register_finds_the_notebook_and_refuses_unsaved_changes(
     assert deployment.work_queue == "magic" and deployment.schedule["interval_seconds"] == 3600
 
 
+def test_register_stores_the_kernels_secrets_as_credentials_when_asked(
+    shell: InteractiveShell,
+    notebook: Path,
+    server: FlowsServer,
+    capsys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    variable = f"MAGIC_{uuid.uuid4().hex[:6].upper()}_PASSWORD"
+    name = variable.lower().replace("_", "-")
+    monkeypatch.setenv(variable, "kernel-secret-value")
+    _saved(notebook, -1)
+    capsys.readouterr()
+    shell.run_line_magic("flow", "register --engine tasks")
+    out = capsys.readouterr().out
+    assert variable in out and "--store-secrets" in out  # told, nothing stored
+    with FlowsClient() as api:
+        assert name not in {c.name for c in api.iterate(api.list_credentials)}
+    shell.run_line_magic("flow", "register --engine tasks --store-secrets")
+    out = capsys.readouterr().out
+    assert f"Stored credential {name} (runs see it as ${variable})" in out
+    assert "new version 2" in out and variable not in out.split("Registered")[1]
+    with FlowsClient() as api:
+        (group,) = list(api.iterate(api.list_flows, name=notebook.stem))
+        version = api.list_flow_versions(group.id).items[0]
+        assert name in api.get_resource_spec(version.id)["resource_spec"]["credentials"]
+        assert "kernel-secret-value" not in json.dumps(version.model_dump(mode="json"))
+
+
 def _agent_once(api: FlowsClient, deployment_id: str, server: FlowsServer) -> threading.Thread:
     """Runs the deployment's next run in this process, as an agent's executor would."""
 
