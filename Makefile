@@ -25,6 +25,11 @@ IS_ROOT := $(filter 0,$(shell id -u))
 SUDO := $(if $(IS_ROOT),,sudo)
 ALLOW_ROOT := $(if $(IS_ROOT),--allow-root,)
 
+# Exact versions of every Python package the project and its tests were last checked with:
+# pip installs them without searching (left to resolve the test extras alone, it backtracks
+# for half an hour). `make constraints` rewrites the file after a dependency changes.
+CONSTRAINTS := constraints.txt
+
 VENV_STAMP := $(VENV)/.stamp-jupyterlab
 PY_STAMP := $(VENV)/.stamp-install
 DEVELOP_STAMP := $(VENV)/.stamp-develop
@@ -36,7 +41,7 @@ TS_SOURCES := $(shell find src style schema -type f -not -path 'src/__tests__/*'
 # Galata and Yarn leave temp dirs behind; keep them in the (ignored) work tree.
 UI_TMP := $(CURDIR)/.tmp/ui-tests
 
-.PHONY: help setup sysdeps build lab test lint format mypy jest ui-test pytest soak bench clean distclean
+.PHONY: help setup sysdeps build lab test lint format mypy jest ui-test pytest soak bench clean distclean constraints
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,7 +64,7 @@ sysdeps: ## install chromium and PostgreSQL from Debian if missing
 $(VENV_STAMP):
 	@echo "== creating $(VENV) with jupyterlab $(JUPYTERLAB_VERSION)"
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install -q "jupyterlab==$(JUPYTERLAB_VERSION)"
+	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) "jupyterlab==$(JUPYTERLAB_VERSION)"
 	touch $@
 
 $(JS_STAMP): package.json yarn.lock .yarnrc.yml | $(VENV_STAMP)
@@ -75,9 +80,9 @@ $(LABEXT): $(TS_SOURCES) $(JS_STAMP)
 	touch $@
 
 # Built first, so the editable install's build hook finds the labextension up to date.
-$(PY_STAMP): pyproject.toml package.json | $(VENV_STAMP) $(LABEXT)
+$(PY_STAMP): pyproject.toml package.json $(CONSTRAINTS) | $(VENV_STAMP) $(LABEXT)
 	@echo "== installing jupyter_flows (editable) with test extras"
-	$(PYTHON) -m pip install -q -e ".[test]"
+	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e ".[test]"
 	touch $@
 
 $(DEVELOP_STAMP): $(PY_STAMP) | $(LABEXT)
@@ -93,6 +98,10 @@ $(UI_JS_STAMP): ui-tests/package.json ui-tests/yarn.lock .yarnrc.yml | $(VENV_ST
 	@echo "== installing ui-tests dependencies (Galata)"
 	cd ui-tests && jlpm install
 	touch $@
+
+constraints: $(PY_STAMP) ## rewrite constraints.txt from .venv (after a dependency changed)
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(PYTHON) -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 # ---------------------------------------------------------------- run
 
