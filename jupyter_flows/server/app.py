@@ -120,6 +120,7 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
             ),
             open_folder=self.open_folder,
             lease_seconds=self.reaper_threshold_seconds,
+            pruner=self.retention_pruner(db),
         )
         self.settings[SETTINGS_KEY] = self.context
         loggers = [self.log] + ([self.serverapp.log] if self.serverapp is not None else [])
