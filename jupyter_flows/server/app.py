@@ -25,6 +25,7 @@ from jupyter_flows.server.handlers import (
     agents,
     api_keys,
     artifacts,
+    backfills,
     base,
     credentials,
     deployments,
@@ -34,6 +35,7 @@ from jupyter_flows.server.handlers import (
     ingest,
     logs,
     notebooks,
+    retention,
     task_runs,
     version,
     work_queues,
@@ -56,6 +58,8 @@ HANDLER_MODULES = (
     agents,
     api_keys,
     credentials,
+    retention,
+    backfills,
     events,
 )
 

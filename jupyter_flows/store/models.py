@@ -428,8 +428,10 @@ class Backfill(Base):
     key: Mapped[str] = mapped_column(HASH)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    #: One entry per run to make, in order: ``{"key", "slot"?, "parameters"}``.
+    #: One entry per run to make, in order: ``{"key", "slot", "parameters"}``.
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    #: ``len(items)``, for the query of backfills with runs still to make.
+    size: Mapped[int] = mapped_column(sa.Integer)
     #: How many of ``items`` have been made (or found made already).
     next_index: Mapped[int] = mapped_column(sa.Integer, default=0)
     #: Most of its runs not yet finished at once; None = all at once.

@@ -2,7 +2,7 @@
 retention.
 
 Each is a small class with one stateless tick, ``run_once(now)`` (``scheduler``,
-``late_runs``, ``reaper``, ``retention``); ``loop.ServiceLoop`` runs the ticks on the
+``late_runs``, ``reaper``, ``retention``, ``backfills``); ``loop.ServiceLoop`` runs the ticks on the
 server's event loop and stops them. Slot arithmetic is pure and lives in ``schedules``.
 :class:`BackgroundConfig` holds their settings as ``FlowsApp`` traits and starts and stops
 them with the server.
@@ -16,6 +16,7 @@ from typing import Any
 
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
+from jupyter_flows.server.background.backfills import BackfillReleaser
 from jupyter_flows.server.background.late_runs import LateRunMarker
 from jupyter_flows.server.background.loop import ServiceLoop
 from jupyter_flows.server.background.reaper import Reaper
@@ -24,7 +25,15 @@ from jupyter_flows.server.background.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
 from jupyter_flows.store.types import utcnow
 
-__all__ = ["LateRunMarker", "Pruner", "Reaper", "Scheduler", "ServiceLoop", "BackgroundConfig"]
+__all__ = [
+    "BackfillReleaser",
+    "LateRunMarker",
+    "Pruner",
+    "Reaper",
+    "Scheduler",
+    "ServiceLoop",
+    "BackgroundConfig",
+]
 
 
 class BackgroundConfig(HasTraits):
@@ -32,9 +41,9 @@ class BackgroundConfig(HasTraits):
 
     scheduler_enabled = Bool(
         True,
-        help="Run the scheduler and the late-run marker in this server. Safe on any number "
-        "of servers sharing one database (each slot is one run); turn off for a server that "
-        "should only serve the API.",
+        help="Run the scheduler, the late-run marker and the backfill service in this "
+        "server. Safe on any number of servers sharing one database (each slot is one run); "
+        "turn off for a server that should only serve the API.",
     ).tag(config=True)
     scheduler_interval_seconds = Float(
         60.0, help="Seconds between two ticks of the scheduler."
@@ -67,6 +76,10 @@ class BackgroundConfig(HasTraits):
     reaper_interval_seconds = Float(5.0, help="Seconds between two ticks of the reaper.").tag(
         config=True
     )
+
+    backfill_interval_seconds = Float(
+        5.0, help="Seconds between two looks for backfills whose cap lets more runs start."
+    ).tag(config=True)
 
     retention_keep_runs = Int(
         None,
@@ -153,6 +166,9 @@ class BackgroundConfig(HasTraits):
                     interval=self.late_runs_interval_seconds,
                     publish=publish,
                 )
+            )
+            services.append(
+                BackfillReleaser(db, interval=self.backfill_interval_seconds, publish=publish)
             )
         if self.reaper_enabled:
             services.append(

@@ -41,7 +41,13 @@ async def test_services_start_with_the_server_and_stop_with_it(
 
     await app._start_jupyter_server_extension(jp_serverapp)
     loops = app._background_loops or []
-    assert [loop.name for loop in loops] == ["scheduler", "late runs", "reaper", "retention"]
+    assert [loop.name for loop in loops] == [
+        "scheduler",
+        "late runs",
+        "backfills",
+        "reaper",
+        "retention",
+    ]
     await asyncio.wait_for(loops[0].wait_for_tick(), GUARD)
     assert all(loop.running for loop in loops)
 

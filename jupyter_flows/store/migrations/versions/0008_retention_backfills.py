@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("window_start", DATETIME, nullable=True),
         sa.Column("window_end", DATETIME, nullable=True),
         sa.Column("items", JSON, nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("next_index", sa.Integer(), nullable=False),
         sa.Column("max_concurrent", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
