@@ -158,6 +158,8 @@ def release(
     if backfill.status != "running" or backfill.next_index >= backfill.size:
         return []
     deployment = session.get_one(Deployment, backfill.deployment_id)
+    if deployment.paused:
+        return []  # a paused deployment starts nothing new; resumed, the backfill goes on
     unfinished = int(
         session.scalar(
             sa.select(sa.func.count()).where(

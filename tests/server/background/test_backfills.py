@@ -143,15 +143,23 @@ def test_the_cap_holds_as_runs_finish_and_the_group_cancels(db: Database) -> Non
     releaser = BackfillReleaser(db)
     assert releaser.run_once() == 0  # nothing finished: the cap is full
 
-    seen = 3
-    while seen < 9:
+    with db.transaction() as s:  # paused, the deployment starts nothing new
+        deployments.update_deployment(s, deployment, paused=True)
+    finish(db, [unfinished(db, made["id"])[0].id])
+    assert releaser.run_once() == 0
+    with db.transaction() as s:
+        deployments.update_deployment(s, deployment, paused=False)
+    assert releaser.run_once() == 1
+
+    seen = 4
+    while seen < 10:
         first = unfinished(db, made["id"])
         assert len(first) == 3
         finish(db, [first[0].id, first[1].id])
         assert releaser.run_once() == 2
         seen += 2
         assert len(unfinished(db, made["id"])) == 3
-    assert len(runs_of(db, deployment)) == 9
+    assert len(runs_of(db, deployment)) == 10
     # In slot order: the first made are the earliest slots.
     assert [r.name for r in runs_of(db, deployment)][:2] == [
         "backfill-20260501-0000",
@@ -171,7 +179,7 @@ def test_the_cap_holds_as_runs_finish_and_the_group_cancels(db: Database) -> Non
     assert sum(1 for t in states.values() if t is StateType.CANCELLED) == 2
     assert [r.id for r in unfinished(db, made["id"])] == [running.id]
     assert releaser.run_once() == 0  # a cancelled backfill makes nothing more
-    assert len(runs_of(db, deployment)) == 9
+    assert len(runs_of(db, deployment)) == 10
 
 
 def test_one_run_per_value_of_a_parameter(db: Database) -> None:
