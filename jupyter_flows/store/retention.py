@@ -181,7 +181,7 @@ def delete_runs(session: Session, run_ids: Sequence[str], *, now: datetime) -> D
     """Delete runs with their finished subflows, task runs, states, logs and artifacts;
     mark the blobs their artifacts named as candidates. Children go first, each table by
     an indexed column, so the foreign keys' cascades find nothing left to do."""
-    ids = _with_subflows(session, list(run_ids))
+    ids = _still_final(session, _with_subflows(session, list(run_ids)))
     deleted = Deleted(digests=set())
     if not ids:
         return deleted
@@ -223,6 +223,18 @@ def _with_subflows(session: Session, ids: list[str]) -> list[str]:
         every += children
         frontier = children
     return every
+
+
+def _still_final(session: Session, ids: list[str]) -> list[str]:
+    """Those of ``ids`` still in a final state, locked on PostgreSQL until the commit: a
+    run moved again meanwhile (a re-run) is not deleted, and one cannot move while its
+    rows go."""
+    if not ids:
+        return []
+    query = sa.select(FlowRun.id).where(FlowRun.id.in_(ids), FlowRun.state_type.in_(FINAL_TYPES))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(session.scalars(query.order_by(FlowRun.id)))
 
 
 def _delete(session: Session, statement: sa.Delete) -> int:
