@@ -113,8 +113,8 @@ def _groups(
         query = query.where(Deployment.id == deployment_id)
     for deployment in session.scalars(query):
         yield [FlowRun.deployment_id == deployment.id], default.for_deployment(deployment)
-    if deployment_id is not None:
-        return
+    if deployment_id is not None or not default.prunes:
+        return  # runs of no deployment follow the default: nothing to look for
     flows = session.scalars(
         sa.select(FlowRun.flow_group_id)
         .where(FlowRun.deployment_id.is_(None), *finished)
