@@ -332,6 +332,30 @@ class FlowsClient:
         )
         return FlowRun.model_validate(self._post(f"deployments/{deployment_id}/runs", body))
 
+    def create_backfill(self, deployment_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A backfill of the deployment (``body``: window or parameter values, cap, ...);
+        with ``dry_run`` the runs it would make, nothing made."""
+        answer: dict[str, Any] = self._post(f"deployments/{deployment_id}/backfills", body)
+        return answer
+
+    def get_backfill(self, backfill_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._get(f"backfills/{backfill_id}")
+        return answer
+
+    def cancel_backfill(self, backfill_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._post(f"backfills/{backfill_id}/cancel")
+        return answer
+
+    # ------------------------------------------------------------------ retention
+
+    def prune_runs(
+        self, *, dry_run: bool = False, deployment_id: str | None = None, limit: int = 1000
+    ) -> dict[str, Any]:
+        """Delete what the retention policies let go now (``dry_run``: only list it)."""
+        body = _body(dry_run=dry_run, deployment_id=deployment_id, limit=limit)
+        answer: dict[str, Any] = self._post("retention/prune", body)
+        return answer
+
     # ------------------------------------------------------------------ flow runs
     def create_flow_run(self, body: dict[str, Any]) -> FlowRun:
         return FlowRun.model_validate(self._post("flow-runs", body))

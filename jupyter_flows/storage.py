@@ -171,6 +171,23 @@ class BlobStore:
         fs, path = self._path(_check_digest(digest))
         return bool(self._call(f"check blob {digest}", fs.exists, path))
 
+    def modified(self, digest: str) -> float | None:
+        """When the blob was last written, as a POSIX timestamp (None if the store does
+        not say). A local store refreshes it on every ``put`` of the same bytes, so a
+        collector that spares young blobs spares one a writer is about to name."""
+        fs, path = self._path(_check_digest(digest))
+        try:
+            info = self._call(f"check blob {digest}", fs.info, path)
+        except FileNotFoundError:
+            raise BlobNotFound(digest, self.url) from None
+        for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+            value = info.get(key)
+            if isinstance(value, (int, float)):
+                return float(value)
+            if hasattr(value, "timestamp"):
+                return float(value.timestamp())
+        return None
+
     def delete(self, digest: str) -> None:
         """Remove a blob (for garbage collection); a missing one is not an error."""
         fs, path = self._path(_check_digest(digest))
@@ -281,6 +298,8 @@ class BlobStore:
     def _put_local(self, path: str, data: bytes) -> None:
         target = Path(path)
         if target.exists():
+            with contextlib.suppress(OSError):  # written again: young for the collector
+                os.utime(target)
             return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -277,6 +277,79 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/deployments/{deployment_id}/backfills': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        deployment_id: components['parameters']['deployment_id'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description The runs the deployment's schedule would have made from `start` to `end` (both included; the scheduler's own slots, DST rules included), or one run per value of `parameter`. When the flow has the slot parameter (`scheduled_time` unless `slot_parameter` names another), each run gets its slot there as an ISO 8601 UTC string. With `dry_run`, answers the preview and makes nothing. At most `max_concurrent` of its runs are unfinished at once; the rest are made as those finish. Each slot (or value) is one run, however often it is asked for, and a slot the scheduler already made is not made again; the same request again answers the same backfill (200). */
+    post: operations['createBackfill'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/backfills/{backfill_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        backfill_id: components['parameters']['backfill_id'];
+      };
+      cookie?: never;
+    };
+    get: operations['getBackfill'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/backfills/{backfill_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        backfill_id: components['parameters']['backfill_id'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description Makes no more runs; its runs not started become Cancelled, running ones Cancelling. */
+    post: operations['cancelBackfill'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/retention/prune': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description Deletes now the finished runs the retention policies let go (each deployment's own, else the server's default), with their task runs, states, logs and artifacts, in batches; then the blobs no row names any more and no writer touched within the grace period. With `dry_run`, deletes nothing and lists what would go. */
+    post: operations['pruneRuns'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/flow-runs': {
     parameters: {
       query?: never;
@@ -1246,6 +1319,81 @@ export interface components {
       tags?: string[];
       paused?: boolean;
       schedule?: components['schemas']['Schedule'] | null;
+      retention?: components['schemas']['Retention'] | null;
+    };
+    /** @description A deployment's own retention of its finished runs; a null (or omitted) field follows the server's default (`retention_keep_runs`, `retention_keep_days`, `retention_keep_last_failure`). A run is kept if any rule keeps it. */
+    Retention: {
+      /** @description Keep the last this many finished runs. */
+      keep_runs?: number | null;
+      /** @description Keep runs that finished less than this many days ago. */
+      keep_days?: number | null;
+      /** @description Keep the last failed, crashed or timed-out run. */
+      keep_last_failure?: boolean | null;
+    };
+    /** @description Either `start` and `end`, or `parameter` and `values`. */
+    CreateBackfill: {
+      start?: components['schemas']['NullableTime'];
+      end?: components['schemas']['NullableTime'];
+      slot_parameter?: string | null;
+      parameter?: string | null;
+      values?: unknown[] | null;
+      max_concurrent?: number | null;
+      /** @default false */
+      dry_run?: boolean;
+    };
+    BackfillPreview: {
+      /** @enum {boolean} */
+      dry_run: true;
+      deployment_id: string;
+      total: number;
+      /** @description Runs it would make (the others exist already). */
+      new: number;
+      items: {
+        /** Format: date-time */
+        slot: string | null;
+        parameters: Record<string, unknown>;
+        exists: boolean;
+      }[];
+    };
+    Backfill: {
+      id: string;
+      deployment_id: string;
+      /** @enum {string} */
+      status: 'running' | 'completed' | 'cancelled';
+      start: components['schemas']['NullableTime'];
+      end: components['schemas']['NullableTime'];
+      max_concurrent: number | null;
+      /** @description Runs planned in all. */
+      total: number;
+      /** @description Of those */
+      planned: number;
+      /** @description Runs this backfill made. */
+      runs: number;
+      /** @description Its runs by state type. */
+      states: {
+        [key: string]: number;
+      };
+      created: components['schemas']['Time'];
+      cancelled_at: components['schemas']['NullableTime'];
+    };
+    PruneRuns: {
+      /** @default false */
+      dry_run?: boolean;
+      deployment_id?: string | null;
+      /** @default 1000 */
+      limit?: number;
+    };
+    PruneResult: {
+      dry_run: boolean;
+      /** @description Runs deleted (or that would be; subflows not counted in a dry run). */
+      runs: number;
+      /** @description Dry run: the runs that would go (at most `limit`). */
+      run_ids?: string[];
+      task_runs?: number;
+      log_lines?: number;
+      artifacts?: number;
+      /** @description Blobs deleted (or that would be). */
+      blobs: number;
     };
     /** @description What the deployment should have; an omitted (or null) field keeps its value. */
     EnsureDeployment: {
@@ -1265,6 +1413,7 @@ export interface components {
       tags: string[];
       paused: boolean;
       schedule: components['schemas']['Schedule'] | null;
+      retention: components['schemas']['Retention'];
       created: components['schemas']['Time'];
       updated: components['schemas']['Time'];
     };
@@ -1855,6 +2004,7 @@ export interface components {
       number | ('DEBUG' | 'INFO' | 'WARNING' | 'WARN' | 'ERROR' | 'CRITICAL');
     flow_id: string;
     deployment_id: string;
+    backfill_id: string;
     flow_run_id: string;
     task_run_id: string;
     queue_name: string;
@@ -2423,6 +2573,131 @@ export interface operations {
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
       413: components['responses']['TooLarge'];
+    };
+  };
+  createBackfill: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        deployment_id: components['parameters']['deployment_id'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateBackfill'];
+      };
+    };
+    responses: {
+      /** @description The preview (`dry_run`), or the same backfill made before. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['BackfillPreview']
+            | components['schemas']['Backfill'];
+        };
+      };
+      /** @description The new backfill. */
+      201: {
+        headers: {
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Backfill'];
+        };
+      };
+      400: components['responses']['InvalidInputOrParameters'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+    };
+  };
+  getBackfill: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        backfill_id: components['parameters']['backfill_id'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The backfill and its runs by state. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Backfill'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  cancelBackfill: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        backfill_id: components['parameters']['backfill_id'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The cancelled backfill. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Backfill'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+    };
+  };
+  pruneRuns: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['PruneRuns'];
+      };
+    };
+    responses: {
+      /** @description What was deleted, or what would be. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PruneResult'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['TooLarge'];
+      503: components['responses']['StorageUnavailable'];
     };
   };
   listFlowRuns: {
@@ -3873,6 +4148,9 @@ export const createDeploymentVersion_policyValues: ReadonlyArray<
 export const updateDeploymentVersion_policyValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['UpdateDeployment']['version_policy']
 > = ['latest', 'pinned'];
+export const backfillStatusValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['Backfill']['status']
+> = ['running', 'completed', 'cancelled'];
 export const deploymentVersion_policyValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['Deployment']['version_policy']
 > = ['latest', 'pinned'];

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +95,26 @@ def test_put_is_idempotent(store: BlobStore) -> None:
     second = store.put(bytearray(b"same bytes"))
     assert first == second
     assert store.get(first) == b"same bytes"
+
+
+def test_every_store_says_when_a_blob_was_written(store: BlobStore) -> None:
+    before = time.time() - 5
+    digest = store.put(b"dated")
+    written = store.modified(digest)
+    assert written is not None and before <= written <= time.time() + 5
+    with pytest.raises(BlobNotFound):
+        store.modified(hashlib.sha256(b"never stored").hexdigest())
+
+
+def test_a_local_put_of_the_same_bytes_makes_the_blob_young_again(tmp_path: Path) -> None:
+    """What lets the retention collector spare a blob a run is about to name."""
+    store = BlobStore(tmp_path / "blobs")
+    digest = store.put(b"notebook")
+    os.utime(store._path(digest)[1], (1_000_000, 1_000_000))
+    assert store.modified(digest) == 1_000_000
+    store.put(b"notebook")
+    modified = store.modified(digest)
+    assert modified is not None and modified > 1_000_000
 
 
 def test_empty_and_binary_blobs(store: BlobStore) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli import admin, agents, credentials, flows, inspect, runs, spec
+from jupyter_flows.cli import admin, agents, backfill, credentials, flows, inspect, runs, spec
 from jupyter_flows.engine import run_env
 
 
@@ -60,3 +60,6 @@ for command in (
     spec.spec,
 ):
     cli.add_command(command)
+
+for command in (backfill.backfill, backfill.backfill_cancel, backfill.retention):
+    flows.deployment.add_command(command)

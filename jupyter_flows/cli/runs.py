@@ -1,5 +1,5 @@
-"""Flow runs: ``runs ls``, ``logs``, ``cancel``, ``artifacts`` and ``watch`` (the event
-stream)."""
+"""Flow runs: ``runs ls``, ``runs prune``, ``logs``, ``cancel``, ``artifacts`` and ``watch``
+(the event stream)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from jupyter_flows.cli.common import (
     level_number,
     no_log_lines,
     print_json,
+    resolve_deployment,
     resolve_flow,
     state_text,
     state_types,
@@ -78,6 +79,41 @@ def runs_ls(
     out.print(grid)
     if page.total > len(page.items):
         out.print(f"[dim]{len(page.items)} of {page.total}; --limit shows more[/dim]")
+
+
+@runs.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+@click.option("--deployment", "deployment_ref", help="Only this deployment's runs (FLOW/NAME).")
+@json_option
+@api_errors
+def runs_prune(dry_run: bool, deployment_ref: str | None, as_json: bool) -> None:
+    """Delete the finished runs the retention settings let go, now.
+
+    Each deployment keeps what its own retention says, else the server's default; their
+    task runs, states, logs, artifacts and the blobs nothing else names go with them.
+    """
+    api = client()
+    deployment_id = resolve_deployment(api, deployment_ref).id if deployment_ref else None
+    result = api.prune_runs(dry_run=dry_run, deployment_id=deployment_id, limit=100_000)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    out = console()
+    if dry_run:
+        out.print(
+            f"Would delete {result['runs']} runs and {result['blobs']} blobs"
+            " (nothing deleted: --dry-run)."
+        )
+        for run_id in result.get("run_ids", [])[:20]:
+            out.print(f"  {run_id}")
+        if result["runs"] > 20:
+            out.print(f"  [dim]… and {result['runs'] - 20} more (--json lists them)[/dim]")
+        return
+    out.print(
+        f"Deleted {result['runs']} runs ({result.get('task_runs', 0)} task runs,"
+        f" {result.get('log_lines', 0)} log lines, {result.get('artifacts', 0)} artifacts)"
+        f" and {result['blobs']} blobs."
+    )
 
 
 @click.command()

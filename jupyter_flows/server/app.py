@@ -25,6 +25,7 @@ from jupyter_flows.server.handlers import (
     agents,
     api_keys,
     artifacts,
+    backfills,
     base,
     credentials,
     deployments,
@@ -34,6 +35,7 @@ from jupyter_flows.server.handlers import (
     ingest,
     logs,
     notebooks,
+    retention,
     task_runs,
     version,
     work_queues,
@@ -56,6 +58,8 @@ HANDLER_MODULES = (
     agents,
     api_keys,
     credentials,
+    retention,
+    backfills,
     events,
 )
 
@@ -120,6 +124,7 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
             ),
             open_folder=self.open_folder,
             lease_seconds=self.reaper_threshold_seconds,
+            pruner=self.retention_pruner(db),
         )
         self.settings[SETTINGS_KEY] = self.context
         loggers = [self.log] + ([self.serverapp.log] if self.serverapp is not None else [])

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from jupyter_flows.credentials import Keyring
 
 if TYPE_CHECKING:
+    from jupyter_flows.server.background.retention import Pruner
     from jupyter_flows.server.dispatch import Dispatcher
     from jupyter_flows.server.event_bus import EventBus
     from jupyter_flows.server.transactions import TransactionRunner
@@ -38,3 +39,5 @@ class FlowsContext:
     lease_seconds: float = 60.0
     #: The credentials key (read on first use: ``jupyter_flows.credentials``).
     keyring: Keyring = field(default_factory=Keyring)
+    #: Retention with the server's settings (``POST retention/prune``); None: not set up.
+    pruner: Pruner | None = None

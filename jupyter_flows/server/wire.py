@@ -59,6 +59,16 @@ def _json_integer(value: Any) -> Any:
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
+def _json_number(value: Any) -> Any:
+    # JSON Schema's number: never true or "3".
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return value
+
+
+JsonNumber = Annotated[float, BeforeValidator(_json_number)]
+
+
 class Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -136,8 +146,18 @@ class CreateDeployment(Wire):
     schedule: Schedule | None = None
 
 
+class Retention(Wire):
+    """A deployment's own retention; a null (or omitted) field follows the server's
+    default for it."""
+
+    keep_runs: Annotated[JsonInt, Field(ge=0, le=10_000_000)] | None = None
+    keep_days: Annotated[JsonNumber, Field(ge=0, le=36_500)] | None = None
+    keep_last_failure: StrictBool | None = None
+
+
 class UpdateDeployment(Wire):
-    """Any of the create fields but ``flow_id``; ``schedule: null`` removes the schedule."""
+    """Any of the create fields but ``flow_id``; ``schedule: null`` removes the schedule,
+    ``retention: null`` the deployment's own retention."""
 
     name: Name | None = None
     description: str | None = None
@@ -148,6 +168,7 @@ class UpdateDeployment(Wire):
     tags: Tags | None = None
     paused: StrictBool | None = None
     schedule: Schedule | None = None
+    retention: Retention | None = None
 
 
 class EnsureDeployment(Wire):
@@ -163,6 +184,42 @@ class RunDeployment(Wire):
     parameters: dict[str, Any] = Field(default_factory=dict)
     tags: Tags | None = None
     scheduled_start: Timestamp | None = None
+
+
+class CreateBackfill(Wire):
+    """``POST deployments/{id}/backfills``: the schedule's slots from ``start`` to ``end``
+    (both included), or one run per value of ``parameter``; ``dry_run`` only previews."""
+
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    slot_parameter: Name | None = None
+    parameter: Name | None = None
+    values: list[Any] | None = Field(default=None, min_length=1, max_length=10_000)
+    max_concurrent: Annotated[JsonInt, Field(ge=1, le=10_000)] | None = None
+    dry_run: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CreateBackfill:
+        window = self.start is not None or self.end is not None
+        values = self.parameter is not None or self.values is not None
+        if window == values:
+            raise ValueError("give either start and end, or parameter and values")
+        if window and (self.start is None or self.end is None):
+            raise ValueError("a window needs both start and end")
+        if values and (self.parameter is None or self.values is None):
+            raise ValueError("parameter and values go together")
+        if values and self.slot_parameter is not None:
+            raise ValueError("slot_parameter is for a window of slots")
+        return self
+
+
+class PruneRuns(Wire):
+    """``POST retention/prune``: delete now what the retention policies let go (or, with
+    ``dry_run``, only say what that would be: at most ``limit`` run ids)."""
+
+    dry_run: StrictBool = False
+    deployment_id: Id | None = None
+    limit: Annotated[JsonInt, Field(ge=1, le=100_000)] = 1000
 
 
 # ------------------------------------------------------------------ runs and states

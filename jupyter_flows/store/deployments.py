@@ -31,6 +31,9 @@ _UPDATABLE = frozenset(
         "work_queue_id",
         "tags",
         "paused",
+        "retention_keep_runs",
+        "retention_keep_days",
+        "retention_keep_last_failure",
     }
 )
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")

@@ -130,6 +130,11 @@ class Deployment(Timestamped, Base):
     )
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     paused: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    #: Retention of this deployment's finished runs (``store.retention``); None in a field
+    #: means the server's default for it.
+    retention_keep_runs: Mapped[int | None] = mapped_column(sa.Integer)
+    retention_keep_days: Mapped[float | None] = mapped_column(sa.Float)
+    retention_keep_last_failure: Mapped[bool | None] = mapped_column(sa.Boolean)
 
 
 class Schedule(Base):
@@ -252,6 +257,10 @@ class FlowRun(RunMixin, Base):
     attempt: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     lease_token: Mapped[str | None] = mapped_column(sa.String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: The backfill that made this run (``store.backfills``), if one did.
+    backfill_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("backfills.id", ondelete="SET NULL"), index=True
+    )
 
 
 class TaskRun(RunMixin, Base):
@@ -330,8 +339,9 @@ class Artifact(Base):
     flow_run_id: Mapped[str] = mapped_column(
         sa.ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
     )
+    #: Indexed: deleting task runs (retention) looks their artifacts up by it.
     task_run_id: Mapped[str | None] = mapped_column(
-        sa.ForeignKey("task_runs.id", ondelete="CASCADE")
+        sa.ForeignKey("task_runs.id", ondelete="CASCADE"), index=True
     )
     type: Mapped[str] = mapped_column(sa.String(16))
     #: An optional name the user gave it ("report", "metrics").
@@ -387,3 +397,51 @@ class Credential(Timestamped, Base):
     env: Mapped[str | None] = mapped_column(NAME)
     #: A Fernet token: the value encrypted with the server's credentials key.
     ciphertext: Mapped[str] = mapped_column(sa.Text)
+
+
+# ------------------------------------------------------------------ retention and backfills
+
+
+class BlobCandidate(Base):
+    """A blob that a deleted row referenced: collected once unreferenced and old enough.
+
+    ``marked_at`` starts the grace period (``store.retention.collect_blobs``); a blob marked
+    again (another row naming it was deleted) starts it again.
+    """
+
+    __tablename__ = "blob_candidates"
+
+    digest: Mapped[str] = mapped_column(HASH, primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Backfill(Base):
+    """The runs a deployment's schedule would have made in a past window (or one per value
+    of a parameter), made as its concurrency cap allows (``store.backfills``)."""
+
+    __tablename__ = "backfills"
+    __table_args__ = (
+        sa.UniqueConstraint("deployment_id", "key"),
+        sa.CheckConstraint("max_concurrent IS NULL OR max_concurrent >= 1", name="max_concurrent"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True
+    )
+    #: The sha256 of what was asked: the same backfill asked again is this one.
+    key: Mapped[str] = mapped_column(HASH)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: One entry per run to make, in order: ``{"key", "slot", "parameters"}``.
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    #: ``len(items)``, for the query of backfills with runs still to make.
+    size: Mapped[int] = mapped_column(sa.Integer)
+    #: How many of ``items`` have been made (or found made already).
+    next_index: Mapped[int] = mapped_column(sa.Integer, default=0)
+    #: Most of its runs not yet finished at once; None = all at once.
+    max_concurrent: Mapped[int | None] = mapped_column(sa.Integer)
+    #: "running" or "cancelled" (a cancelled backfill makes no more runs).
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

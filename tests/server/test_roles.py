@@ -110,6 +110,8 @@ async def _world(api: Any) -> dict[str, Any]:
         "data": {"columns": ["a"], "rows": [[1]]},
     }
     await api("POST", "ingest", {"artifacts": [artifact]}, expect=200)
+    path = f"deployments/{deployment['id']}/backfills"  # after the claim: it makes a run
+    backfill = (await api("POST", path, {"parameter": "n", "values": [2]}, expect=201)).body
     line = {
         "flow_run_id": run["id"],
         "timestamp": "2026-01-01T00:00:00+00:00",
@@ -127,6 +129,7 @@ async def _world(api: Any) -> dict[str, Any]:
             "flow_id": version["flow_id"],
             "version_id": version["id"],
             "deployment_id": deployment["id"],
+            "backfill_id": backfill["id"],
             "flow_run_id": run["id"],
             "task_run_id": task_run["id"],
             "artifact_id": artifact_id,

@@ -1,9 +1,11 @@
-"""The server's background services: the scheduler, the late-run marker, the crash reaper.
+"""The server's background services: the scheduler, the late-run marker, the crash reaper,
+retention.
 
 Each is a small class with one stateless tick, ``run_once(now)`` (``scheduler``,
-``late_runs``, ``reaper``); ``loop.ServiceLoop`` runs the ticks on the server's event loop and stops
-them. Slot arithmetic is pure and lives in ``schedules``. :class:`BackgroundConfig` holds
-their settings as ``FlowsApp`` traits and starts and stops them with the server.
+``late_runs``, ``reaper``, ``retention``, ``backfills``); ``loop.ServiceLoop`` runs the ticks on the
+server's event loop and stops them. Slot arithmetic is pure and lives in ``schedules``.
+:class:`BackgroundConfig` holds their settings as ``FlowsApp`` traits and starts and stops
+them with the server.
 """
 
 from __future__ import annotations
@@ -12,16 +14,26 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from traitlets import Bool, Float, HasTraits, Int
+from traitlets import Bool, Float, HasTraits, Int, Unicode
 
+from jupyter_flows.server.background.backfills import BackfillReleaser
 from jupyter_flows.server.background.late_runs import LateRunMarker
 from jupyter_flows.server.background.loop import ServiceLoop
 from jupyter_flows.server.background.reaper import Reaper
+from jupyter_flows.server.background.retention import Pruner
 from jupyter_flows.server.background.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
 from jupyter_flows.store.types import utcnow
 
-__all__ = ["LateRunMarker", "Reaper", "Scheduler", "ServiceLoop", "BackgroundConfig"]
+__all__ = [
+    "BackfillReleaser",
+    "LateRunMarker",
+    "Pruner",
+    "Reaper",
+    "Scheduler",
+    "ServiceLoop",
+    "BackgroundConfig",
+]
 
 
 class BackgroundConfig(HasTraits):
@@ -29,9 +41,9 @@ class BackgroundConfig(HasTraits):
 
     scheduler_enabled = Bool(
         True,
-        help="Run the scheduler and the late-run marker in this server. Safe on any number "
-        "of servers sharing one database (each slot is one run); turn off for a server that "
-        "should only serve the API.",
+        help="Run the scheduler, the late-run marker and the backfill service in this "
+        "server. Safe on any number of servers sharing one database (each slot is one run); "
+        "turn off for a server that should only serve the API.",
     ).tag(config=True)
     scheduler_interval_seconds = Float(
         60.0, help="Seconds between two ticks of the scheduler."
@@ -65,7 +77,72 @@ class BackgroundConfig(HasTraits):
         config=True
     )
 
+    backfill_interval_seconds = Float(
+        5.0, help="Seconds between two looks for backfills whose cap lets more runs start."
+    ).tag(config=True)
+
+    retention_keep_runs = Int(
+        None,
+        allow_none=True,
+        help="Keep the last this many finished runs of each deployment (of each flow for "
+        "runs of no deployment); None: no limit by count. A deployment may set its own.",
+    ).tag(config=True)
+    retention_keep_days = Float(
+        None,
+        allow_none=True,
+        help="Keep runs that finished less than this many days ago; None: no limit by age. "
+        "With neither this nor retention_keep_runs, nothing is deleted.",
+    ).tag(config=True)
+    retention_keep_last_failure = Bool(
+        True, help="Always keep each deployment's last failed, crashed or timed-out run."
+    ).tag(config=True)
+    retention_enabled = Bool(
+        True,
+        help="Run the retention service in this server (it deletes nothing unless a "
+        "policy says so).",
+    ).tag(config=True)
+    retention_interval_seconds = Float(
+        300.0, help="Seconds between two ticks of the retention service."
+    ).tag(config=True)
+    retention_batch_size = Int(
+        500, help="Runs deleted per transaction (a writer waits for one batch at most)."
+    ).tag(config=True)
+    retention_max_batches = Int(20, help="Batches one tick of retention deletes at most.").tag(
+        config=True
+    )
+    retention_blob_grace_seconds = Float(
+        3600.0,
+        help="A blob no row names is deleted only once it was last written, and last named "
+        "by a deleted row, this many seconds ago: longer than any run takes to report what "
+        "it stored.",
+    ).tag(config=True)
+    retention_storage_url = Unicode(
+        None,
+        allow_none=True,
+        help="The blob storage retention collects in (default: JUPYTER_FLOWS_STORAGE_URL, "
+        "else the local blob folder).",
+    ).tag(config=True)
+
     _background_loops: list[ServiceLoop] | None = None
+
+    def retention_pruner(self, db: Database) -> Pruner:
+        """The retention service of these settings (the API's prune uses it too)."""
+        from jupyter_flows.storage import BlobStore
+        from jupyter_flows.store.retention import RetentionPolicy
+
+        return Pruner(
+            db,
+            RetentionPolicy(
+                keep_runs=self.retention_keep_runs,
+                keep_days=self.retention_keep_days,
+                keep_last_failure=self.retention_keep_last_failure,
+            ),
+            interval=self.retention_interval_seconds,
+            store=BlobStore(self.retention_storage_url),
+            batch_size=self.retention_batch_size,
+            max_batches=self.retention_max_batches,
+            grace=timedelta(seconds=self.retention_blob_grace_seconds),
+        )
 
     def start_background(self, db: Database, publish: Publish | None = None) -> list[ServiceLoop]:
         """Start the enabled services on the running event loop."""
@@ -90,6 +167,9 @@ class BackgroundConfig(HasTraits):
                     publish=publish,
                 )
             )
+            services.append(
+                BackfillReleaser(db, interval=self.backfill_interval_seconds, publish=publish)
+            )
         if self.reaper_enabled:
             services.append(
                 Reaper(
@@ -100,6 +180,8 @@ class BackgroundConfig(HasTraits):
                     started=utcnow(),
                 )
             )
+        if self.retention_enabled:
+            services.append(self.retention_pruner(db))
         if not services:
             return []
         self._background_loops = [ServiceLoop(service) for service in services]

@@ -60,6 +60,11 @@ def deployment_out(session: Session, deployment: Deployment) -> dict[str, Any]:
         "tags": deployment.tags,
         "paused": deployment.paused,
         "schedule": schedule_out(schedules[0] if schedules else None),
+        "retention": {
+            "keep_runs": deployment.retention_keep_runs,
+            "keep_days": deployment.retention_keep_days,
+            "keep_last_failure": deployment.retention_keep_last_failure,
+        },
         "created": iso(deployment.created),
         "updated": iso(deployment.updated),
     }
@@ -205,6 +210,11 @@ def update_deployment(session: Session, deployment_id: str, body: UpdateDeployme
             changes[field] = getattr(body, field)
     if "version_id" in given:
         changes["pinned_version_id"] = body.version_id
+    if "retention" in given:
+        retention = body.retention
+        changes["retention_keep_runs"] = retention.keep_runs if retention else None
+        changes["retention_keep_days"] = retention.keep_days if retention else None
+        changes["retention_keep_last_failure"] = retention.keep_last_failure if retention else None
     if "work_queue" in given:
         assert body.work_queue is not None
         changes["work_queue_id"] = store_queues.get_or_create_work_queue(
