@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 #: The newest migration's revision. Opening a database already there needs no Alembic at
 #: all, which keeps alembic (and the pygments it loads) out of a server's start-up and
 #: memory; a test checks this matches the migrations folder.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
