@@ -34,6 +34,7 @@ from jupyter_flows.server.handlers import (
     ingest,
     logs,
     notebooks,
+    notifications,
     task_runs,
     version,
     work_queues,
@@ -56,6 +57,7 @@ HANDLER_MODULES = (
     agents,
     api_keys,
     credentials,
+    notifications,
     events,
 )
 
@@ -137,7 +139,13 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_env()  # the port is final once the server listens
         if self.context is not None:  # the scheduler, late-run marker, reaper (BackgroundConfig)
-            self.start_background(self.context.db, self.context.bus.publish)
+            own_url = self.serverapp.connection_url if self.serverapp is not None else None
+            self.start_background(
+                self.context.db,
+                self.context.bus.publish,
+                keyring=self.context.keyring,
+                public_url=own_url,
+            )
         if self.serverapp is not None:  # LocalAgentConfig
             server = self.serverapp
             url = server.connection_url.rstrip("/") + base.API_PREFIX + "/"

@@ -1,9 +1,11 @@
-"""The server's background services: the scheduler, the late-run marker, the crash reaper.
+"""The server's background services: the scheduler, the late-run marker, the crash reaper,
+the notification delivery service.
 
 Each is a small class with one stateless tick, ``run_once(now)`` (``scheduler``,
-``late_runs``, ``reaper``); ``loop.ServiceLoop`` runs the ticks on the server's event loop and stops
-them. Slot arithmetic is pure and lives in ``schedules``. :class:`BackgroundConfig` holds
-their settings as ``FlowsApp`` traits and starts and stops them with the server.
+``late_runs``, ``reaper``, ``notifier``); ``loop.ServiceLoop`` runs the ticks on the
+server's event loop and stops them. Slot arithmetic is pure and lives in ``schedules``.
+:class:`BackgroundConfig` holds their settings as ``FlowsApp`` traits and starts and stops
+them with the server.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from traitlets import Bool, Float, HasTraits, Int
+from traitlets import Bool, Float, HasTraits, Int, Unicode
 
+from jupyter_flows.credentials import Keyring
 from jupyter_flows.server.background.late_runs import LateRunMarker
 from jupyter_flows.server.background.loop import ServiceLoop
+from jupyter_flows.server.background.notifier import Notifier
 from jupyter_flows.server.background.reaper import Reaper
 from jupyter_flows.server.background.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
 from jupyter_flows.store.types import utcnow
 
-__all__ = ["LateRunMarker", "Reaper", "Scheduler", "ServiceLoop", "BackgroundConfig"]
+__all__ = ["LateRunMarker", "Notifier", "Reaper", "Scheduler", "ServiceLoop", "BackgroundConfig"]
 
 
 class BackgroundConfig(HasTraits):
@@ -65,9 +69,41 @@ class BackgroundConfig(HasTraits):
         config=True
     )
 
+    notifications_enabled = Bool(
+        True,
+        help="Run the notification delivery service in this server (outbox → apprise). Safe "
+        "on any number of servers sharing one database: each message is sent by one.",
+    ).tag(config=True)
+    notifications_interval_seconds = Float(
+        0.5, help="Seconds between two looks at the notification outbox."
+    ).tag(config=True)
+    notifications_public_url = Unicode(
+        "",
+        help="The team server's public URL, for the link in a notification that opens the "
+        "run in JupyterLab (<url>/lab?flows-run=<id>). Empty: this server's own URL.",
+    ).tag(config=True)
+    notifications_max_attempts = Int(
+        5, help="Tries of one notification before it is given up as failed."
+    ).tag(config=True)
+    notifications_backoff_seconds = Float(
+        2.0, help="Wait before a notification's second try; doubled for each try after it."
+    ).tag(config=True)
+    notifications_dead_after = Int(
+        5,
+        help="A destination whose deliveries failed this many times in a row is marked dead "
+        "(nothing is sent to it until a test succeeds or its URL is replaced).",
+    ).tag(config=True)
+
     _background_loops: list[ServiceLoop] | None = None
 
-    def start_background(self, db: Database, publish: Publish | None = None) -> list[ServiceLoop]:
+    def start_background(
+        self,
+        db: Database,
+        publish: Publish | None = None,
+        *,
+        keyring: Keyring | None = None,
+        public_url: str | None = None,
+    ) -> list[ServiceLoop]:
         """Start the enabled services on the running event loop."""
         if self._background_loops:
             return self._background_loops
@@ -100,6 +136,19 @@ class BackgroundConfig(HasTraits):
                     started=utcnow(),
                 )
             )
+        if self.notifications_enabled:
+            services.append(
+                Notifier(
+                    db,
+                    keyring or Keyring(),
+                    interval=self.notifications_interval_seconds,
+                    public_url=self.notifications_public_url or public_url,
+                    max_attempts=self.notifications_max_attempts,
+                    backoff=self.notifications_backoff_seconds,
+                    dead_after=self.notifications_dead_after,
+                    publish=publish,
+                )
+            )
         if not services:
             return []
         self._background_loops = [ServiceLoop(service) for service in services]
@@ -111,3 +160,7 @@ class BackgroundConfig(HasTraits):
         """Stop the services; returns once their ticks in progress ended (or gave up)."""
         loops, self._background_loops = self._background_loops or [], None
         await asyncio.gather(*(service_loop.stop() for service_loop in loops))
+        for service_loop in loops:
+            close = getattr(service_loop.service, "close", None)
+            if close is not None:
+                close()

@@ -41,7 +41,7 @@ async def test_services_start_with_the_server_and_stop_with_it(
 
     await app._start_jupyter_server_extension(jp_serverapp)
     loops = app._background_loops or []
-    assert [loop.name for loop in loops] == ["scheduler", "late runs", "reaper"]
+    assert [loop.name for loop in loops] == ["scheduler", "late runs", "reaper", "notifications"]
     await asyncio.wait_for(loops[0].wait_for_tick(), GUARD)
     assert all(loop.running for loop in loops)
 
@@ -56,7 +56,9 @@ async def test_services_start_with_the_server_and_stop_with_it(
 
 
 @pytest.mark.parametrize(
-    "flows_config", [{**SLOW, "scheduler_enabled": False, "reaper_enabled": False}], indirect=True
+    "flows_config",
+    [{**SLOW, "scheduler_enabled": False, "reaper_enabled": False, "notifications_enabled": False}],
+    indirect=True,
 )
 async def test_services_can_be_turned_off(jp_serverapp: Any) -> None:
     app = flows_app(jp_serverapp)
