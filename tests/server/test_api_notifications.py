@@ -141,6 +141,7 @@ async def test_destinations_never_show_their_url(api: Api) -> None:
     credentials = (await api("GET", "credentials")).body
     assert [c["name"] for c in credentials["items"]] == ["notify-hook"]
     await api("POST", "notifications/destinations", {"name": "hook", "url": secret}, expect=409)
+    await api("DELETE", "credentials/notify-hook", expect=409)  # the destination's own
     await api("DELETE", "notifications/destinations/hook", expect=204)
     assert (await api("GET", "credentials")).body["items"] == []
 
