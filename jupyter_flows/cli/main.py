@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli import admin, agents, credentials, flows, inspect, runs, spec
+from jupyter_flows.cli import admin, agents, credentials, flows, inspect, notify, runs, spec
 from jupyter_flows.engine import run_env
 
 
@@ -55,6 +55,8 @@ for command in (
     agents.pending,
     admin.api_key,
     credentials.credential,
+    notify.notify,
+    notify.automation,
     admin.server,
     inspect.inspect,
     spec.spec,
