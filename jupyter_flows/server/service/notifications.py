@@ -466,14 +466,16 @@ def _failure_lines(session: Session, run: FlowRun) -> list[str]:
     if source:
         lines.append("Cell source:")
         lines.extend("    " + line for line in source)
-    error_line = session.scalar(
+    errors = session.scalars(
         sa.select(LogLine.message)
         .where(LogLine.task_run_id == task_run.id, LogLine.level >= 40)
         .order_by(LogLine.timestamp.desc(), LogLine.id.desc())
-        .limit(1)
-    )
-    if error_line and "\n" in error_line:
-        text = error_line.split("\n", 1)[1] if "\n" in error_line else error_line
+        .limit(10)
+    ).all()
+    # The engine logs the cell's error with its traceback; "Finished in state …" follows.
+    error_line = next((m for m in errors if "Traceback" in m), None)
+    if error_line is not None:
+        text = error_line.split("Traceback", 1)[1].split("\n", 1)[-1]
         frames = [line for line in text.rstrip().splitlines() if line.strip()]
         lines.append("Traceback (last frames):")
         lines.extend("    " + line for line in frames[-TRACEBACK_LINES:])
@@ -482,7 +484,7 @@ def _failure_lines(session: Session, run: FlowRun) -> list[str]:
 
 def _cell_source(session: Session, run: FlowRun, task_run: TaskRun) -> list[str]:
     """The first lines of the failing cell: the cell of the task whose first line the
-    error names (``cell [3] (x = 1 / 0) raised …``), read from the notebook's blob."""
+    error names (``cell [3] "x = 1 / 0" raised …``), read from the notebook's blob."""
     content, entrypoint = _content(session, run)
     if not entrypoint or "#sha256=" not in entrypoint:
         return []
@@ -507,7 +509,7 @@ def _cell_source(session: Session, run: FlowRun, task_run: TaskRun) -> list[str]
         return []
     message = task_run.state_message or ""
     chosen = next(
-        (s for s in sources if _first_line(s) and f"({_first_line(s)[:40]}" in message),
+        (s for s in sources if _first_line(s) and _first_line(s)[:40] in message),
         sources[-1],
     )
     return [line for line in chosen.splitlines() if line.strip()][:SOURCE_LINES]
