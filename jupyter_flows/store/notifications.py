@@ -59,17 +59,19 @@ def enqueue(
     occurred_at: datetime,
     dedup_key: str | None = None,
 ) -> None:
-    """One outbox event of ``run``, in the caller's transaction."""
-    session.add(
-        OutboxEvent(
-            flow_run_id=run.id,
-            event=event,
-            state_type=state_type,
-            state_name=state_name,
-            message=message,
-            occurred_at=occurred_at,
-            dedup_key=dedup_key,
-        )
+    """One outbox event of ``run``, in the caller's transaction (a Core INSERT: this is on
+    every final state's path, and the ORM's unit of work would cost it more)."""
+    session.execute(
+        sa.insert(OutboxEvent.__table__),  # type: ignore[arg-type]
+        {
+            "flow_run_id": run.id,
+            "event": event,
+            "state_type": state_type,
+            "state_name": state_name,
+            "message": message,
+            "occurred_at": occurred_at,
+            "dedup_key": dedup_key,
+        },
     )
 
 
