@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -147,7 +147,7 @@ def claim_deliveries(
     """Of ``ids``, those this sender now holds: each a guarded UPDATE that matches only if
     the delivery is still due, so of two servers racing for one, one wins."""
     claimed = []
-    table = NotificationDelivery.__table__
+    table = cast(sa.Table, NotificationDelivery.__table__)
     for delivery_id in ids:
         result = session.execute(
             sa.update(table)
