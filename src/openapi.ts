@@ -1812,16 +1812,17 @@ export interface components {
       /** @description The server that sent it */
       sender: string | null;
       /** @description The message it was a try of (null for a test). */
-      delivery: {
-        id: number;
-        event: string;
-        flow_run_id: string | null;
-        title: string;
-        /** @enum {string} */
-        status: 'pending' | 'sending' | 'sent' | 'failed' | 'suppressed';
-        attempts: number;
-        next_attempt_at: components['schemas']['NullableTime'];
-      } | null;
+      delivery: components['schemas']['NotificationDelivery'] | null;
+    };
+    NotificationDelivery: {
+      id: number;
+      event: string;
+      flow_run_id: string | null;
+      title: string;
+      /** @enum {string} */
+      status: 'pending' | 'sending' | 'sent' | 'failed' | 'suppressed';
+      attempts: number;
+      next_attempt_at: components['schemas']['NullableTime'];
     };
     NotificationAttemptPage: components['schemas']['Page'] & {
       items?: components['schemas']['NotificationAttempt'][];
@@ -4537,8 +4538,8 @@ export const notifyEventValues: ReadonlyArray<
 export const notificationDestinationStatusValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['NotificationDestination']['status']
 > = ['ok', 'dead'];
-export const notificationAttemptDeliveryStatusValues: ReadonlyArray<
-  FlattenedDeepRequired<components>['schemas']['NotificationAttempt']['delivery']['status']
+export const notificationDeliveryStatusValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['NotificationDelivery']['status']
 > = ['pending', 'sending', 'sent', 'failed', 'suppressed'];
 export const agentStatusValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['Agent']['status']
