@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,14 @@ from jupyter_flows.server.background import Notifier
 from jupyter_flows.server.service import notifications, run_states
 from jupyter_flows.server.wire import CreateDestination, CreatePolicy
 from jupyter_flows.store import Database, deployments, flows, queues, runs
-from jupyter_flows.store.models import Automation, AutomationFiring, Deployment, OutboxEvent
+from jupyter_flows.store.models import (
+    Automation,
+    AutomationFiring,
+    Deployment,
+    NotificationDelivery,
+    OutboxEvent,
+)
+from jupyter_flows.store.types import utcnow
 
 KEY = "mO0tSwbB4ClIYzz4Y8l3lYGd7s0d3Fb7Sx0kyoAGkTY="
 
@@ -137,3 +145,66 @@ def test_three_failures_in_a_row_pause_the_deployment_once(db: Database, keyring
         firings = s.query(AutomationFiring).all()
         assert [(f.ok, f.result) for f in firings] == [(True, {"paused": deployment_id})]
         assert s.query(OutboxEvent).filter(OutboxEvent.processed_at.is_(None)).count() == 0
+
+
+def test_a_cool_down_suppresses_the_messages_inside_it(db: Database, keyring: Keyring) -> None:
+    deployment_id = make_deployment(db)
+    with db.transaction() as s:
+        notifications.create_destination(
+            s, keyring, CreateDestination(name="hook", url="json://127.0.0.1:9/hook")
+        )
+        policy = CreatePolicy(
+            name="p",
+            deployment_id=deployment_id,
+            events=["Failed"],
+            destinations=["hook"],
+            cooldown_seconds=3600.0,
+        )
+        notifications.create_policy(s, policy)
+    sent: list[str] = []
+    notifier = Notifier(db, keyring, sender=lambda url, title, body: sent.append(title))
+    for _ in range(3):
+        end_run(db, deployment_id, StateType.FAILED)
+        notifier.run_once()
+    notifier.close()
+    assert len(sent) == 1
+    with db.read_session() as s:
+        statuses = sorted(d.status for d in s.query(NotificationDelivery))
+    assert statuses == ["sent", "suppressed", "suppressed"]
+
+
+def test_a_run_still_running_after_the_duration_notifies_once(
+    db: Database, keyring: Keyring
+) -> None:
+    deployment_id = make_deployment(db)
+    with db.transaction() as s:
+        notifications.create_destination(
+            s, keyring, CreateDestination(name="hook", url="json://127.0.0.1:9/hook")
+        )
+        policy = CreatePolicy(
+            name="slow",
+            deployment_id=deployment_id,
+            events=["Running"],
+            destinations=["hook"],
+            running_after_seconds=600.0,
+        )
+        notifications.create_policy(s, policy)
+        deployment = s.get(Deployment, deployment_id)
+        assert deployment is not None
+        run = runs.create_flow_run(
+            s,
+            flow_group_id=deployment.flow_group_id,
+            deployment_id=deployment_id,
+            state=StateType.PENDING,
+        )
+        run_states.apply_state(s, "flow_run", run, State(StateType.RUNNING))
+    sent: list[str] = []
+    notifier = Notifier(db, keyring, sender=lambda url, title, body: sent.append(body))
+    notifier.run_once(utcnow() + timedelta(minutes=5))
+    assert sent == []  # not yet
+    later = utcnow() + timedelta(minutes=11)
+    notifier.run_once(later)
+    notifier.run_once(later + timedelta(minutes=1))
+    notifier.close()
+    assert len(sent) == 1
+    assert "still Running: running for more than 10 min" in sent[0]
