@@ -145,6 +145,7 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
                 self.context.bus.publish,
                 keyring=self.context.keyring,
                 public_url=own_url,
+                listen=self.context.bus.add_listener,
             )
         if self.serverapp is not None:  # LocalAgentConfig
             server = self.serverapp

@@ -11,6 +11,7 @@ them with the server.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,9 +24,29 @@ from jupyter_flows.server.background.notifier import Notifier
 from jupyter_flows.server.background.reaper import Reaper
 from jupyter_flows.server.background.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
+from jupyter_flows.store.notifications import event_of
 from jupyter_flows.store.types import utcnow
 
 __all__ = ["LateRunMarker", "Notifier", "Reaper", "Scheduler", "ServiceLoop", "BackgroundConfig"]
+
+
+def _waker(service_loop: ServiceLoop) -> Callable[[list[Any]], None]:
+    """A bus listener that wakes the notifier when a flow run's state may be an event."""
+
+    def listener(messages: list[Any]) -> None:
+        for message in messages:
+            body = getattr(message, "body", None) or {}
+            if body.get("type") == "state" and body.get("kind") == "flow_run":
+                state = body.get("state") or {}
+            elif body.get("type") == "flow_run":
+                state = (body.get("flow_run") or {}).get("state") or {}
+            else:
+                continue
+            if event_of(state.get("type") or "SCHEDULED", state.get("name")) is not None:
+                service_loop.wake()
+                return
+
+    return listener
 
 
 class BackgroundConfig(HasTraits):
@@ -103,8 +124,11 @@ class BackgroundConfig(HasTraits):
         *,
         keyring: Keyring | None = None,
         public_url: str | None = None,
+        listen: Callable[[Callable[[list[Any]], None]], None] | None = None,
     ) -> list[ServiceLoop]:
-        """Start the enabled services on the running event loop."""
+        """Start the enabled services on the running event loop. ``listen`` (the event
+        bus's ``add_listener``): this server's own state changes wake the notifier at once
+        (another server's are seen at its next tick)."""
         if self._background_loops:
             return self._background_loops
         services: list[Any] = []
@@ -154,6 +178,8 @@ class BackgroundConfig(HasTraits):
         self._background_loops = [ServiceLoop(service) for service in services]
         for service_loop in self._background_loops:
             service_loop.start()
+            if listen is not None and isinstance(service_loop.service, Notifier):
+                listen(_waker(service_loop))
         return self._background_loops
 
     async def stop_background(self) -> None:
