@@ -117,11 +117,11 @@ class Notifier:
 
         with self.db.read_session() as session:  # the usual tick: nothing new, no write lock
             new = store.pending_events(session)
-            watch = automations.running_policies_exist(session)
-        if watch:
+            long_runs = automations.enqueue_long_runs(session, now, dry_run=True)
+        if long_runs:
             with self.db.transaction() as session:
-                automations.enqueue_long_runs(session, now)
-        if not new and not watch:
+                new = automations.enqueue_long_runs(session, now) > 0 or new
+        if not new:
             return 0
         expanded = 0
         while True:

@@ -274,21 +274,10 @@ def _act(
 # ------------------------------------------------------------------ "still running after D"
 
 
-def running_policies_exist(session: Session) -> bool:
-    query = (
-        sa.select(NotificationPolicy.id)
-        .where(
-            NotificationPolicy.enabled.is_(True),
-            NotificationPolicy.running_after_seconds.is_not(None),
-        )
-        .limit(1)
-    )
-    return session.scalar(query) is not None
-
-
-def enqueue_long_runs(session: Session, now: datetime) -> int:
+def enqueue_long_runs(session: Session, now: datetime, *, dry_run: bool = False) -> int:
     """A "Running" outbox event, once per policy and attempt, for each run still running
-    after a policy's duration (two servers may both look: the event's dedup key is unique)."""
+    after a policy's duration (two servers may both look: the event's dedup key is unique).
+    ``dry_run``: only count them (in a read session: most ticks write nothing)."""
     policies = session.scalars(
         sa.select(NotificationPolicy).where(
             NotificationPolicy.enabled.is_(True),
@@ -311,6 +300,9 @@ def enqueue_long_runs(session: Session, now: datetime) -> int:
             key = running_key(policy.id, run)
             seen = sa.select(OutboxEvent.id).where(OutboxEvent.dedup_key == key)
             if session.scalar(seen) is not None:
+                continue
+            if dry_run:
+                added += 1
                 continue
             minutes = policy.running_after_seconds / 60
             try:
