@@ -22,6 +22,7 @@ from jupyter_flows.store.models import (
     Automation,
     AutomationFiring,
     Deployment,
+    FlowRun,
     NotificationDelivery,
     OutboxEvent,
 )
@@ -208,3 +209,37 @@ def test_a_run_still_running_after_the_duration_notifies_once(
     notifier.close()
     assert len(sent) == 1
     assert "still Running: running for more than 10 min" in sent[0]
+
+
+def test_a_late_run_is_cancelled_by_an_automation(db: Database, keyring: Keyring) -> None:
+    from jupyter_flows.server.background import LateRunMarker
+
+    deployment_id = make_deployment(db)
+    with db.transaction() as s:
+        s.add(
+            Automation(
+                name="cancel-late",
+                deployment_id=deployment_id,
+                trigger={"event": "late"},
+                action={"type": "cancel"},
+            )
+        )
+        deployment = s.get(Deployment, deployment_id)
+        assert deployment is not None
+        run = runs.create_flow_run(
+            s,
+            flow_group_id=deployment.flow_group_id,
+            deployment_id=deployment_id,
+            work_queue_id=deployment.work_queue_id,
+            state=StateType.SCHEDULED,
+            scheduled_time=utcnow() - timedelta(minutes=5),
+        )
+    assert LateRunMarker(db).run_once() == 1
+    notifier = Notifier(db, keyring, sender=lambda *a: None)
+    notifier.run_once()
+    notifier.close()
+    with db.read_session() as s:
+        ended = s.get(FlowRun, run.id)
+        assert ended is not None and ended.state_type is StateType.CANCELLED
+        (firing,) = s.query(AutomationFiring).all()
+        assert firing.ok and firing.result["cancelled"] == run.id
