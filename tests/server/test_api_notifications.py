@@ -213,3 +213,19 @@ async def test_bad_policies_are_refused(api: Api) -> None:
     body = {**base, "deployment_id": deployment["id"]}
     made = (await api("POST", "notifications/policies", body, expect=201)).body
     assert made["destinations"] == ["hook"] and made["deployment"] == "daily"
+
+
+async def test_a_crash_on_start_says_what_the_infrastructure_said(api: Api) -> None:
+    deployment = await _deployment(api)
+    with webhook_server() as hook:
+        await _destination(api, "hook", hook.url)
+        await _policy(api, deployment, ["Crashed"], "hook")
+        path = f"deployments/{deployment['id']}/runs"
+        run = (await api("POST", path, {"parameters": {"n": 1}}, expect=201)).body
+        said = {"type": "PENDING", "message": "pod pending: ImagePullBackOff"}
+        await api("POST", f"flow-runs/{run['id']}/state", said, expect=200)
+        crashed = {"type": "CRASHED", "message": "the pod never started"}
+        await api("POST", f"flow-runs/{run['id']}/state", crashed, expect=200)
+        (posted,) = await _wait(hook)
+    assert "Crashed" in posted["title"]
+    assert "Last Pending state: pod pending: ImagePullBackOff" in posted["message"]

@@ -28,6 +28,7 @@ from jupyter_flows.store.models import (
     Deployment,
     FlowGroup,
     FlowRun,
+    FlowRunState,
     FlowVersion,
     LogLine,
     NotificationDelivery,
@@ -36,6 +37,7 @@ from jupyter_flows.store.models import (
     OutboxEvent,
     TaskRun,
 )
+from jupyter_flows.store.queues import CLAIM_MESSAGE
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -422,11 +424,26 @@ def render_message(
             + (f" (infrastructure: {infrastructure})" if infrastructure else "")
         )
     if event.event in ("Failed", "Crashed", "TimedOut"):
+        pending = _last_pending_message(session, run)
+        # What the infrastructure said ("pod pending: ImagePullBackOff"): often why a run
+        # that crashed on start did.
+        if pending and pending != CLAIM_MESSAGE:
+            lines.append(f"Last Pending state: {pending}")
         lines.extend(_failure_lines(session, run))
     link = run_link(public_url, run.id)
     if link:
         lines.append(f"Open in JupyterLab: {link}")
     return title, "\n".join(lines)
+
+
+def _last_pending_message(session: Session, run: FlowRun) -> str | None:
+    query = (
+        sa.select(FlowRunState.message)
+        .where(FlowRunState.run_id == run.id, FlowRunState.type == StateType.PENDING)
+        .order_by(FlowRunState.seq.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
 
 
 def _content(session: Session, run: FlowRun) -> tuple[dict[str, Any], str | None]:
