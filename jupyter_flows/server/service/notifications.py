@@ -456,6 +456,11 @@ def _content(session: Session, run: FlowRun) -> tuple[dict[str, Any], str | None
 
 
 def _infrastructure(session: Session, run: FlowRun) -> str | None:
+    """Where the run ran, as its claim recorded it (a store that has the run's
+    ``infrastructure`` column), else what its flow's run config asks for."""
+    recorded = getattr(run, "infrastructure", None)
+    if recorded:
+        return str(recorded)
     content, _ = _content(session, run)
     run_config = content.get("run_config") or {}
     value = run_config.get("infrastructure") if isinstance(run_config, dict) else None
