@@ -651,6 +651,68 @@ class FlowsClient:
     def delete_api_key(self, key_id: str) -> None:
         self.request("DELETE", f"api-keys/{key_id}")
 
+    # ------------------------------------------------------------------ notifications
+    # Answers as plain dicts (the shapes of schema/openapi.yaml's Notification* schemas).
+
+    def create_notification_destination(
+        self, name: str, url: str, *, replace: bool = False
+    ) -> dict[str, Any]:
+        """A destination; its apprise URL travels in the body only and is never answered."""
+        body = {"name": name, "url": url, "replace": replace}
+        return dict(self._post("notifications/destinations", body))
+
+    def list_notification_destinations(self, *, limit: int = 500, offset: int = 0) -> dict:
+        return dict(self._get("notifications/destinations", limit=limit, offset=offset))
+
+    def delete_notification_destination(self, name: str) -> None:
+        self.request("DELETE", f"notifications/destinations/{quote(name, safe='')}")
+
+    def test_notification_destination(self, name: str) -> dict[str, Any]:
+        return dict(self._post(f"notifications/destinations/{quote(name, safe='')}/test"))
+
+    def create_notification_policy(self, **body: Any) -> dict[str, Any]:
+        return dict(self._post("notifications/policies", body))
+
+    def list_notification_policies(self, *, limit: int = 500, offset: int = 0) -> dict:
+        return dict(self._get("notifications/policies", limit=limit, offset=offset))
+
+    def delete_notification_policy(self, name: str) -> None:
+        self.request("DELETE", f"notifications/policies/{quote(name, safe='')}")
+
+    def list_notification_attempts(
+        self,
+        *,
+        destination: str | None = None,
+        flow_run_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        return dict(
+            self._get(
+                "notifications/attempts",
+                destination=destination,
+                flow_run_id=flow_run_id,
+                limit=limit,
+                offset=offset,
+            )
+        )
+
+    def create_automation(self, **body: Any) -> dict[str, Any]:
+        return dict(self._post("automations", body))
+
+    def list_automations(self, *, limit: int = 500, offset: int = 0) -> dict[str, Any]:
+        return dict(self._get("automations", limit=limit, offset=offset))
+
+    def delete_automation(self, name: str) -> None:
+        self.request("DELETE", f"automations/{quote(name, safe='')}")
+
+    def list_automation_firings(
+        self, *, automation: str | None = None, limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        return dict(
+            self._get("automation-firings", automation=automation, limit=limit, offset=offset)
+        )
+
     # ------------------------------------------------------------------ credentials
     def create_credential(
         self, name: str, value: str, *, env: str | None = None, replace: bool = False

@@ -14,6 +14,8 @@ export namespace CommandIDs {
   export const openFlow = 'jupyter-flows:open-flow';
   /** Open a flow run's view (`{ runId }`), beside its notebook when that is open. */
   export const openRun = 'jupyter-flows:open-run';
+  /** Open the run a URL names (`/lab?flows-run=<id>`: a notification's link). */
+  export const openRunFromUrl = 'jupyter-flows:open-run-from-url';
   /** Refresh flows, runs and agents from the server. */
   export const refresh = 'jupyter-flows:refresh';
 }

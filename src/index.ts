@@ -1,5 +1,6 @@
 import {
   ILayoutRestorer,
+  IRouter,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
@@ -68,7 +69,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ISettingRegistry,
     IDefaultFileBrowser,
     INotebookTracker,
-    ICommandPalette
+    ICommandPalette,
+    IRouter
   ],
   activate: async (
     app: JupyterFrontEnd,
@@ -76,7 +78,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null,
     fileBrowser: IDefaultFileBrowser | null,
     notebooks: INotebookTracker | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    router: IRouter | null
   ) => {
     const { commands, shell } = app;
     let settings: IFlowsSettings = { ...DEFAULTS };
@@ -327,6 +330,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
           typeof args['besideId'] === 'string' ? args['besideId'] : undefined;
         return openRun(runId, besideId);
       }
+    });
+
+    // A notification's link, `<server>/lab?flows-run=<id>`, opens the run's view.
+    commands.addCommand(CommandIDs.openRunFromUrl, {
+      execute: args => {
+        const search = (args as IRouter.ILocation).search ?? '';
+        const runId = new URLSearchParams(search).get('flows-run');
+        return runId ? openRun(runId) : undefined;
+      }
+    });
+    router?.register({
+      command: CommandIDs.openRunFromUrl,
+      pattern: /[?&]flows-run=/,
+      rank: 100
     });
 
     const selectedFile = (): string | null => {

@@ -1001,6 +1001,164 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/notifications/destinations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['listNotificationDestinations'];
+    put?: never;
+    /** @description A named target of notifications: an apprise URL (mailto://, json://, slack://, …), stored encrypted as the credential `notify-<name>`; no answer carries it back. An existing name is refused (409) unless `replace` is true (200), which also revives a destination marked dead. */
+    post: operations['createNotificationDestination'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/destinations/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete: operations['deleteNotificationDestination'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/destinations/{name}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description Sends a test message now and records the attempt in the log; a test that goes through revives a destination marked dead. The answer says whether it went through. */
+    post: operations['testNotificationDestination'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/policies': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['listNotificationPolicies'];
+    put?: never;
+    /** @description Which events of one deployment's runs (`deployment_id`), or of every run of one flow (`flow_id`, the default for its deployments), go to which destinations, at most one message per `cooldown_seconds` (per policy and deployment; the others are recorded as suppressed). An existing name is refused (409) unless `replace` is true. */
+    post: operations['createNotificationPolicy'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/policies/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete: operations['deleteNotificationPolicy'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/attempts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description Every try to send a notification (and every test), newest first. */
+    get: operations['listNotificationAttempts'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/automations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['listAutomations'];
+    put?: never;
+    /** @description "When `trigger` happens to a run of the deployment, do `action`". Triggers: `{"event": "state", "states": [Failed|Crashed|TimedOut|Completed|Late, …]}`, `{"event": "consecutive_failures", "count": N}`, `{"event": "late"}`. Actions: `{"type": "notify", "destinations": [names]}`, `{"type": "pause"}`, `{"type": "cancel"}`, `{"type": "run_deployment", "deployment_id": …, "parameters": {…}}` (a run of another deployment with this run's parameters, overridden by those given). */
+    post: operations['createAutomation'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/automations/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete: operations['deleteAutomation'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/automation-firings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description Each time an automation fired and what its action did, newest first. */
+    get: operations['listAutomationFirings'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/events': {
     parameters: {
       query?: never;
@@ -1731,6 +1889,129 @@ export interface components {
         env: string;
         value: string;
       }[];
+    };
+    /**
+     * @description A run's state, Late (not started on time), or Running (still, after a policy's duration).
+     * @enum {string}
+     */
+    NotifyEvent:
+      'Failed' | 'Crashed' | 'TimedOut' | 'Completed' | 'Late' | 'Running';
+    CreateNotificationDestination: {
+      name: string;
+      /** @description An apprise URL; stored encrypted, never answered. */
+      url: string;
+      /** @default false */
+      replace?: boolean;
+    };
+    NotificationDestination: {
+      name: string;
+      scheme: string;
+      /** @enum {string} */
+      status: 'ok' | 'dead';
+      consecutive_failures: number;
+      dead_since: components['schemas']['NullableTime'];
+      last_error: string | null;
+      created: components['schemas']['Time'];
+      updated: components['schemas']['Time'];
+    };
+    NotificationDestinationPage: components['schemas']['Page'] & {
+      items?: components['schemas']['NotificationDestination'][];
+    };
+    NotificationTestResult: {
+      ok: boolean;
+      error: string | null;
+      destination: components['schemas']['NotificationDestination'];
+    };
+    /** @description Exactly one of `deployment_id` and `flow_id` (400 otherwise). */
+    CreateNotificationPolicy: {
+      name: string;
+      deployment_id?: string | null;
+      flow_id?: string | null;
+      events: components['schemas']['NotifyEvent'][];
+      destinations: string[];
+      /** @description Needed by the Running event. */
+      running_after_seconds?: number | null;
+      /** @default 0 */
+      cooldown_seconds?: number;
+      /** @default true */
+      enabled?: boolean;
+      /** @default false */
+      replace?: boolean;
+    };
+    NotificationPolicy: {
+      name: string;
+      deployment_id: string | null;
+      deployment: string | null;
+      flow_id: string | null;
+      events: components['schemas']['NotifyEvent'][];
+      destinations: string[];
+      running_after_seconds: number | null;
+      cooldown_seconds: number;
+      enabled: boolean;
+      created: components['schemas']['Time'];
+    };
+    NotificationPolicyPage: components['schemas']['Page'] & {
+      items?: components['schemas']['NotificationPolicy'][];
+    };
+    NotificationAttempt: {
+      destination: string;
+      attempt: number;
+      started_at: components['schemas']['Time'];
+      duration_seconds: number;
+      ok: boolean;
+      error: string | null;
+      /** @description The server that sent it */
+      sender: string | null;
+      /** @description The message it was a try of (null for a test). */
+      delivery: components['schemas']['NotificationDelivery'] | null;
+    };
+    NotificationDelivery: {
+      id: number;
+      event: string;
+      flow_run_id: string | null;
+      title: string;
+      /** @enum {string} */
+      status: 'pending' | 'sending' | 'sent' | 'failed' | 'suppressed';
+      attempts: number;
+      next_attempt_at: components['schemas']['NullableTime'];
+    };
+    NotificationAttemptPage: components['schemas']['Page'] & {
+      items?: components['schemas']['NotificationAttempt'][];
+    };
+    CreateAutomation: {
+      name: string;
+      deployment_id: string;
+      /** @description What fires it (see createAutomation). */
+      trigger: Record<string, unknown>;
+      /** @description What it does (see createAutomation). */
+      action: Record<string, unknown>;
+      /** @default true */
+      enabled?: boolean;
+      /** @default false */
+      replace?: boolean;
+    };
+    Automation: {
+      name: string;
+      deployment_id: string;
+      trigger: Record<string, unknown>;
+      action: Record<string, unknown>;
+      enabled: boolean;
+      last_fired_at: components['schemas']['NullableTime'];
+      created: components['schemas']['Time'];
+    };
+    AutomationPage: components['schemas']['Page'] & {
+      items?: components['schemas']['Automation'][];
+    };
+    AutomationFiring: {
+      automation: string;
+      flow_run_id: string | null;
+      fired_at: components['schemas']['Time'];
+      ok: boolean;
+      /** @description What the action did */
+      result: Record<string, unknown>;
+    };
+    AutomationFiringPage: components['schemas']['Page'] & {
+      items?: components['schemas']['AutomationFiring'][];
     };
     RegisterAgent: {
       name: string;
@@ -4018,6 +4299,15 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      /** @description `conflict`: it holds a notification destination's URL (delete the destination). */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
     };
   };
   getRunCredentials: {
@@ -4050,6 +4340,353 @@ export interface operations {
       404: components['responses']['NotFound'];
       409: components['responses']['StaleAttempt'];
       500: components['responses']['CredentialsKey'];
+    };
+  };
+  listNotificationDestinations: {
+    parameters: {
+      query?: {
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of destinations by name (never their URLs). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationDestinationPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+    };
+  };
+  createNotificationDestination: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateNotificationDestination'];
+      };
+    };
+    responses: {
+      /** @description Replaced. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationDestination'];
+        };
+      };
+      /** @description Stored. */
+      201: {
+        headers: {
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationDestination'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      500: components['responses']['CredentialsKey'];
+    };
+  };
+  deleteNotificationDestination: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted (with its credential and its deliveries). */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  testNotificationDestination: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The test's outcome. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationTestResult'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['CredentialsKey'];
+    };
+  };
+  listNotificationPolicies: {
+    parameters: {
+      query?: {
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of policies by name. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationPolicyPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+    };
+  };
+  createNotificationPolicy: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateNotificationPolicy'];
+      };
+    };
+    responses: {
+      /** @description Replaced. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationPolicy'];
+        };
+      };
+      /** @description Created. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationPolicy'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+    };
+  };
+  deleteNotificationPolicy: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  listNotificationAttempts: {
+    parameters: {
+      query?: {
+        destination?: string;
+        flow_run_id?: string;
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of attempts. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationAttemptPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  listAutomations: {
+    parameters: {
+      query?: {
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of automations by name. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutomationPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+    };
+  };
+  createAutomation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateAutomation'];
+      };
+    };
+    responses: {
+      /** @description Replaced. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Automation'];
+        };
+      };
+      /** @description Created. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Automation'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+    };
+  };
+  deleteAutomation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
+  listAutomationFirings: {
+    parameters: {
+      query?: {
+        automation?: string;
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of firings. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutomationFiringPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
     };
   };
   events: {
@@ -4178,6 +4815,15 @@ export const createApiKeyRoleValues: ReadonlyArray<
 export const apiKeyRoleValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['ApiKey']['role']
 > = ['user', 'agent'];
+export const notifyEventValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['NotifyEvent']
+> = ['Failed', 'Crashed', 'TimedOut', 'Completed', 'Late', 'Running'];
+export const notificationDestinationStatusValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['NotificationDestination']['status']
+> = ['ok', 'dead'];
+export const notificationDeliveryStatusValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['NotificationDelivery']['status']
+> = ['pending', 'sending', 'sent', 'failed', 'suppressed'];
 export const agentStatusValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['Agent']['status']
 > = ['online', 'offline'];

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import click
 
-from jupyter_flows.cli import admin, agents, backfill, credentials, flows, inspect, runs, spec
+from jupyter_flows.cli import (
+    admin,
+    agents,
+    backfill,
+    credentials,
+    flows,
+    inspect,
+    notify,
+    runs,
+    spec,
+)
 from jupyter_flows.engine import run_env
 
 
@@ -55,6 +65,8 @@ for command in (
     agents.pending,
     admin.api_key,
     credentials.credential,
+    notify.notify,
+    notify.automation,
     admin.server,
     inspect.inspect,
     spec.spec,

@@ -35,6 +35,7 @@ from jupyter_flows.server.handlers import (
     ingest,
     logs,
     notebooks,
+    notifications,
     retention,
     task_runs,
     version,
@@ -60,6 +61,7 @@ HANDLER_MODULES = (
     credentials,
     retention,
     backfills,
+    notifications,
     events,
 )
 
@@ -142,7 +144,14 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_env()  # the port is final once the server listens
         if self.context is not None:  # the scheduler, late-run marker, reaper (BackgroundConfig)
-            self.start_background(self.context.db, self.context.bus.publish)
+            own_url = self.serverapp.connection_url if self.serverapp is not None else None
+            self.start_background(
+                self.context.db,
+                self.context.bus.publish,
+                keyring=self.context.keyring,
+                public_url=own_url,
+                listen=self.context.bus.add_listener,
+            )
         if self.serverapp is not None:  # LocalAgentConfig
             server = self.serverapp
             url = server.connection_url.rstrip("/") + base.API_PREFIX + "/"

@@ -418,6 +418,49 @@ class RunCredentials(Wire):
     lease: Lease
 
 
+# ------------------------------------------------------------------ notifications
+
+
+NotifyEvent = Literal["Failed", "Crashed", "TimedOut", "Completed", "Late", "Running"]
+
+
+class CreateDestination(Wire):
+    """A notification destination: its apprise URL is stored as a credential, never shown."""
+
+    #: A credential's name rule; its credential is ``notify-<name>``.
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,91}[a-z0-9])?$")]
+    url: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9+.-]{0,31}://", max_length=8192)
+    ]
+    #: Replace the URL of an existing destination (and revive it) instead of refusing (409).
+    replace: StrictBool = False
+
+
+class CreatePolicy(Wire):
+    """Which events of a deployment's runs (or, as a default, of a flow's) go where."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+    deployment_id: Id | None = None
+    flow_id: Id | None = None
+    events: Annotated[list[NotifyEvent], Field(min_length=1)]
+    destinations: Annotated[list[Name], Field(min_length=1)]
+    running_after_seconds: Annotated[float, Field(gt=0, strict=True)] | None = None
+    cooldown_seconds: Annotated[float, Field(ge=0, strict=True)] = 0.0
+    enabled: StrictBool = True
+    replace: StrictBool = False
+
+
+class CreateAutomation(Wire):
+    """When ``trigger`` happens to a deployment's run, do ``action`` (service/automations)."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+    deployment_id: Id
+    trigger: dict[str, Any]
+    action: dict[str, Any]
+    enabled: StrictBool = True
+    replace: StrictBool = False
+
+
 # ------------------------------------------------------------------ agents
 
 QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")]

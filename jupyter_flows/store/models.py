@@ -445,3 +445,182 @@ class Backfill(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="running")
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------ notifications, automations
+
+#: Run events a notification policy or an automation may react to: a flow run's state
+#: names, "Late" (a Scheduled run not started on time) and "Running" (a run still running
+#: after a policy's duration).
+NOTIFY_EVENTS = ("Failed", "Crashed", "TimedOut", "Completed", "Late", "Running")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "suppressed")
+
+
+class NotificationDestination(Timestamped, Base):
+    """A named target of notifications; its apprise URL is a credential (encrypted)."""
+
+    __tablename__ = "notification_destinations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    #: The credential that holds the apprise URL (its value is never answered).
+    credential_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("credentials.id", ondelete="RESTRICT"), index=True
+    )
+    #: The URL's scheme (mailto, json, slack, …), shown in lists.
+    scheme: Mapped[str] = mapped_column(sa.String(32))
+    #: Failed deliveries in a row; at the delivery service's limit the destination is dead.
+    consecutive_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    #: When it was marked dead (nothing is sent to it until a test or an update revives it).
+    dead_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class NotificationPolicy(Timestamped, Base):
+    """Which events of a deployment's runs (or of every deployment of a flow, as a default)
+    go to which destinations, with a cool-down."""
+
+    __tablename__ = "notification_policies"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(deployment_id IS NULL) <> (flow_group_id IS NULL)", name="deployment_or_flow"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    deployment_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True
+    )
+    flow_group_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("flow_groups.id", ondelete="CASCADE"), index=True
+    )
+    #: Among NOTIFY_EVENTS.
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: Destination ids.
+    destination_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: "Running": a run still running this many seconds after it started.
+    running_after_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    #: At most one message per this many seconds (per policy and deployment); 0: no limit.
+    cooldown_seconds: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class OutboxEvent(Base):
+    """One event of a flow run to react to, written in the transaction of the change that
+    caused it; the delivery service turns it into deliveries and automation firings."""
+
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    #: Indexed, as every column referencing flow_runs: deleting runs (retention) looks up
+    #: their referencing rows, a table scan per run without it.
+    flow_run_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    #: Among NOTIFY_EVENTS.
+    event: Mapped[str] = mapped_column(sa.String(32))
+    state_type: Mapped[StateType | None] = mapped_column(STATE_TYPE)
+    state_name: Mapped[str | None] = mapped_column(sa.String(64))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set for an event that must be written once whoever sees it ("Running" after D).
+    dedup_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
+    #: When a delivery service expanded it; NULL: still to do (the claim's index).
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class NotificationDelivery(Base):
+    """One message to one destination, with its retries."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (sa.Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("notification_outbox.id", ondelete="SET NULL"), index=True
+    )
+    policy_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("notification_policies.id", ondelete="SET NULL")
+    )
+    destination_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("notification_destinations.id", ondelete="CASCADE"), index=True
+    )
+    flow_run_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("flow_runs.id", ondelete="SET NULL"), index=True
+    )
+    event: Mapped[str] = mapped_column(sa.String(32))
+    title: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(sa.Text)
+    #: Among DELIVERY_STATUSES.
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The server sending it and until when its claim holds (a crashed sender's claim
+    #: expires and another server sends it).
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DeliveryAttempt(Base):
+    """One try to send a delivery (or a destination's test), as the API and CLI show it."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (sa.Index(None, "destination_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("notification_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    destination_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("notification_destinations.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[float] = mapped_column(sa.Float)
+    ok: Mapped[bool] = mapped_column(sa.Boolean)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    sender: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Automation(Timestamped, Base):
+    """When EVENT (``trigger``) of a deployment's runs, then ACTION (``action``)."""
+
+    __tablename__ = "automations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    deployment_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True
+    )
+    #: {"event": "state", "states": [...]} | {"event": "consecutive_failures", "count": N}
+    #: | {"event": "late"}
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    #: {"type": "notify", "destinations": [...]} | {"type": "pause"} | {"type": "cancel"}
+    #: | {"type": "run_deployment", "deployment_id": …, "parameters": {…}}
+    action: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class AutomationFiring(Base):
+    """One time an automation fired, and what its action did."""
+
+    __tablename__ = "automation_firings"
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    automation_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("automations.id", ondelete="CASCADE"), index=True
+    )
+    outbox_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("notification_outbox.id", ondelete="SET NULL"), index=True
+    )
+    flow_run_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("flow_runs.id", ondelete="SET NULL"), index=True
+    )
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(sa.Boolean)
+    #: What the action did (the run it started, …) or why it failed.
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

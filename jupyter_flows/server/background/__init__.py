@@ -1,9 +1,10 @@
 """The server's background services: the scheduler, the late-run marker, the crash reaper,
-retention.
+retention, backfills and the notification delivery service.
 
 Each is a small class with one stateless tick, ``run_once(now)`` (``scheduler``,
-``late_runs``, ``reaper``, ``retention``, ``backfills``); ``loop.ServiceLoop`` runs the ticks on the
-server's event loop and stops them. Slot arithmetic is pure and lives in ``schedules``.
+``late_runs``, ``reaper``, ``retention``, ``backfills``, ``notifier``); ``loop.ServiceLoop``
+runs the ticks on the server's event loop and stops them. Slot arithmetic is pure and lives
+in ``schedules``.
 :class:`BackgroundConfig` holds their settings as ``FlowsApp`` traits and starts and stops
 them with the server.
 """
@@ -11,29 +12,53 @@ them with the server.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
+from jupyter_flows.credentials import Keyring
 from jupyter_flows.server.background.backfills import BackfillReleaser
 from jupyter_flows.server.background.late_runs import LateRunMarker
 from jupyter_flows.server.background.loop import ServiceLoop
+from jupyter_flows.server.background.notifier import Notifier
 from jupyter_flows.server.background.reaper import Reaper
 from jupyter_flows.server.background.retention import Pruner
 from jupyter_flows.server.background.scheduler import Publish, Scheduler
 from jupyter_flows.store import Database
+from jupyter_flows.store.notifications import event_of
 from jupyter_flows.store.types import utcnow
 
 __all__ = [
     "BackfillReleaser",
     "LateRunMarker",
+    "Notifier",
     "Pruner",
     "Reaper",
     "Scheduler",
     "ServiceLoop",
     "BackgroundConfig",
 ]
+
+
+def _waker(service_loop: ServiceLoop) -> Callable[[list[Any]], None]:
+    """A bus listener that wakes the notifier when a flow run's state may be an event."""
+
+    def listener(messages: list[Any]) -> None:
+        for message in messages:
+            body = getattr(message, "body", None) or {}
+            if body.get("type") == "state" and body.get("kind") == "flow_run":
+                state = body.get("state") or {}
+            elif body.get("type") == "flow_run":
+                state = (body.get("flow_run") or {}).get("state") or {}
+            else:
+                continue
+            if event_of(state.get("type") or "SCHEDULED", state.get("name")) is not None:
+                service_loop.wake()
+                return
+
+    return listener
 
 
 class BackgroundConfig(HasTraits):
@@ -122,6 +147,30 @@ class BackgroundConfig(HasTraits):
         help="The blob storage retention collects in (default: JUPYTER_FLOWS_STORAGE_URL, "
         "else the local blob folder).",
     ).tag(config=True)
+    notifications_enabled = Bool(
+        True,
+        help="Run the notification delivery service in this server (outbox → apprise). Safe "
+        "on any number of servers sharing one database: each message is sent by one.",
+    ).tag(config=True)
+    notifications_interval_seconds = Float(
+        0.5, help="Seconds between two looks at the notification outbox."
+    ).tag(config=True)
+    notifications_public_url = Unicode(
+        "",
+        help="The team server's public URL, for the link in a notification that opens the "
+        "run in JupyterLab (<url>/lab?flows-run=<id>). Empty: this server's own URL.",
+    ).tag(config=True)
+    notifications_max_attempts = Int(
+        5, help="Tries of one notification before it is given up as failed."
+    ).tag(config=True)
+    notifications_backoff_seconds = Float(
+        2.0, help="Wait before a notification's second try; doubled for each try after it."
+    ).tag(config=True)
+    notifications_dead_after = Int(
+        5,
+        help="A destination whose deliveries failed this many times in a row is marked dead "
+        "(nothing is sent to it until a test succeeds or its URL is replaced).",
+    ).tag(config=True)
 
     _background_loops: list[ServiceLoop] | None = None
 
@@ -144,8 +193,18 @@ class BackgroundConfig(HasTraits):
             grace=timedelta(seconds=self.retention_blob_grace_seconds),
         )
 
-    def start_background(self, db: Database, publish: Publish | None = None) -> list[ServiceLoop]:
-        """Start the enabled services on the running event loop."""
+    def start_background(
+        self,
+        db: Database,
+        publish: Publish | None = None,
+        *,
+        keyring: Keyring | None = None,
+        public_url: str | None = None,
+        listen: Callable[[Callable[[list[Any]], None]], None] | None = None,
+    ) -> list[ServiceLoop]:
+        """Start the enabled services on the running event loop. ``listen`` (the event
+        bus's ``add_listener``): this server's own state changes wake the notifier at once
+        (another server's are seen at its next tick)."""
         if self._background_loops:
             return self._background_loops
         services: list[Any] = []
@@ -182,14 +241,33 @@ class BackgroundConfig(HasTraits):
             )
         if self.retention_enabled:
             services.append(self.retention_pruner(db))
+        if self.notifications_enabled:
+            services.append(
+                Notifier(
+                    db,
+                    keyring or Keyring(),
+                    interval=self.notifications_interval_seconds,
+                    public_url=self.notifications_public_url or public_url,
+                    max_attempts=self.notifications_max_attempts,
+                    backoff=self.notifications_backoff_seconds,
+                    dead_after=self.notifications_dead_after,
+                    publish=publish,
+                )
+            )
         if not services:
             return []
         self._background_loops = [ServiceLoop(service) for service in services]
         for service_loop in self._background_loops:
             service_loop.start()
+            if listen is not None and isinstance(service_loop.service, Notifier):
+                listen(_waker(service_loop))
         return self._background_loops
 
     async def stop_background(self) -> None:
         """Stop the services; returns once their ticks in progress ended (or gave up)."""
         loops, self._background_loops = self._background_loops or [], None
         await asyncio.gather(*(service_loop.stop() for service_loop in loops))
+        for service_loop in loops:
+            close = getattr(service_loop.service, "close", None)
+            if close is not None:
+                close()

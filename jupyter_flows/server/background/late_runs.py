@@ -21,6 +21,7 @@ from jupyter_flows.server.service.runs import flow_runs_out
 from jupyter_flows.store import Database
 from jupyter_flows.store import runs as store_runs
 from jupyter_flows.store.errors import StateConflict
+from jupyter_flows.store.notifications import enqueue
 from jupyter_flows.store.run_queries import read_late_runs
 from jupyter_flows.store.types import utcnow
 
@@ -83,6 +84,16 @@ class LateRunMarker:
                     store_runs.propose_state(session, run, late, scheduled_time=due)
                 except StateConflict:
                     continue  # claimed or changed meanwhile: no longer ours to mark
+                # Notified from the outbox, written with the change (a run nobody started).
+                enqueue(
+                    session,
+                    run,
+                    "Late",
+                    state_type=StateType.SCHEDULED,
+                    state_name="Late",
+                    message=late.message,
+                    occurred_at=now,
+                )
                 marked.append(run)
             if marked and self.publish is not None:
                 messages = [flow_run_message(out) for out in flow_runs_out(session, marked)]

@@ -51,6 +51,8 @@ class ServiceLoop:
         self.ticks = 0
         self.failures = 0
         self._stopping: asyncio.Event | None = None
+        #: Set to end the wait before the next tick early (a stop, or :meth:`wake`).
+        self._nudged: asyncio.Event | None = None
         self._ticked: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -63,6 +65,7 @@ class ServiceLoop:
         if self._task is not None:
             return
         self._stopping = asyncio.Event()
+        self._nudged = asyncio.Event()
         self._ticked = asyncio.Event()
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"flows-{self.service.name.replace(' ', '-')}"
@@ -76,6 +79,8 @@ class ServiceLoop:
         if self._task is None or self._stopping is None:
             return
         self._stopping.set()
+        if self._nudged is not None:
+            self._nudged.set()
         done, _ = await asyncio.wait({self._task}, timeout=grace)
         if not done:  # the tick's thread finishes on its own; the loop no longer waits for it
             self.log.warning("jupyter-flows %s: a tick outlived the stop; left behind", self.name)
@@ -83,6 +88,12 @@ class ServiceLoop:
             await asyncio.wait({self._task})
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def wake(self) -> None:
+        """Start the next tick now instead of after the interval (call on the loop's
+        thread): a tick in progress is followed by another at once."""
+        if self._nudged is not None:
+            self._nudged.set()
 
     async def wait_for_tick(self) -> None:
         """Return when the next tick has ended (for tests and status checks)."""
@@ -119,8 +130,10 @@ class ServiceLoop:
             self.ticks += 1
             assert self._ticked is not None
             self._ticked.set()
+            assert self._nudged is not None
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.delay())
+                await asyncio.wait_for(self._nudged.wait(), self.delay())
+            self._nudged.clear()
 
     def _tick(self) -> int:
         return self.service.run_once(self.clock())

@@ -29,7 +29,7 @@ from jupyter_flows.credentials import (
 from jupyter_flows.engine.redaction import Redactor
 from jupyter_flows.server.errors import Conflict, CredentialsKeyError, InvalidInput, NotFound
 from jupyter_flows.server.service import iso, page, run_states
-from jupyter_flows.store.models import Credential, FlowRun, FlowVersion
+from jupyter_flows.store.models import Credential, FlowRun, FlowVersion, NotificationDestination
 from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -87,6 +87,16 @@ def delete_credential(session: Session, name: str) -> None:
     credential = session.scalar(sa.select(Credential).where(Credential.name == name))
     if credential is None:
         raise NotFound(f"No credential {name!r}")
+    user = session.scalar(
+        sa.select(NotificationDestination.name).where(
+            NotificationDestination.credential_id == credential.id
+        )
+    )
+    if user is not None:
+        raise Conflict(
+            f"credential {name!r} holds the URL of notification destination {user!r}: "
+            "delete the destination instead"
+        )
     session.delete(credential)
 
 

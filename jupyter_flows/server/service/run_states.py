@@ -30,10 +30,12 @@ from jupyter_flows.server.service.runs import (
     state_out,
 )
 from jupyter_flows.store import leases as store_leases
+from jupyter_flows.store import notifications as store_notifications
 from jupyter_flows.store import run_queries
 from jupyter_flows.store import runs as store_runs
 from jupyter_flows.store.errors import StoreError
 from jupyter_flows.store.models import FlowRun, FlowRunState, TaskRun, TaskRunState, WorkQueue
+from jupyter_flows.store.types import utcnow
 
 if TYPE_CHECKING:
     from jupyter_flows.server.wire import ProposeState
@@ -140,6 +142,7 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
     ]
     if crashed:
         _crash_task_runs(session, crashed)
+    _enqueue_events(session, [(changes[i], entered[i]) for i in applied])
     if applied:
         places = _event_places(session, [changes[i] for i in applied])
         messages = []
@@ -150,6 +153,29 @@ def apply_states(session: Session, changes: Sequence[Change]) -> list[ChangeOutc
                 messages.append(state_message(kind, run.id, flow_run_id, flow_id, out, queue))
         emit(session, messages)
     return outcomes
+
+
+def _enqueue_events(
+    session: Session, applied: Sequence[tuple[Change, list[dict[str, Any]]]]
+) -> None:
+    """The outbox events of the flow runs' new states (Failed, Completed, …), in this
+    transaction: the delivery service notifies and runs automations from them, later."""
+    for change, states in applied:
+        run = change.run
+        if not isinstance(run, FlowRun):
+            continue
+        for out in states:
+            event = store_notifications.event_of(out["type"], out["name"])
+            if event is not None:
+                store_notifications.enqueue(
+                    session,
+                    run,
+                    event,
+                    state_type=StateType(out["type"]),
+                    state_name=out["name"],
+                    message=out["message"],
+                    occurred_at=change.state.timestamp or utcnow(),
+                )
 
 
 def _crash_task_runs(session: Session, crashed: Sequence[Change]) -> None:

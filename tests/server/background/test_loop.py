@@ -105,3 +105,16 @@ async def test_stop_does_not_wait_for_a_stuck_tick_past_its_grace() -> None:
         assert not loop.running
     finally:
         release.set()
+
+
+@pytest.mark.asyncio
+async def test_wake_starts_the_next_tick_before_the_interval() -> None:
+    service = FakeService()  # an hour between ticks
+    loop = ServiceLoop(service, clock=lambda: NOW)
+    loop.start()
+    await asyncio.wait_for(service.ticked.wait(), GUARD)
+    service.ticked.clear()
+    loop.wake()  # during the first tick or the hour's wait: either way a tick follows
+    await asyncio.wait_for(service.ticked.wait(), GUARD)
+    await asyncio.wait_for(loop.stop(), GUARD)
+    assert len(service.calls) == 2

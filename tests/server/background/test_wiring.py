@@ -47,6 +47,7 @@ async def test_services_start_with_the_server_and_stop_with_it(
         "backfills",
         "reaper",
         "retention",
+        "notifications",
     ]
     await asyncio.wait_for(loops[0].wait_for_tick(), GUARD)
     assert all(loop.running for loop in loops)
@@ -63,7 +64,15 @@ async def test_services_start_with_the_server_and_stop_with_it(
 
 @pytest.mark.parametrize(
     "flows_config",
-    [{**SLOW, "scheduler_enabled": False, "reaper_enabled": False, "retention_enabled": False}],
+    [
+        {
+            **SLOW,
+            "scheduler_enabled": False,
+            "reaper_enabled": False,
+            "retention_enabled": False,
+            "notifications_enabled": False,
+        }
+    ],
     indirect=True,
 )
 async def test_services_can_be_turned_off(jp_serverapp: Any) -> None:
