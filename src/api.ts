@@ -34,6 +34,8 @@ export type FlowEvent = Schemas['Event'];
 export type InspectNotebook = Schemas['InspectNotebook'];
 export type RegisterNotebook = Schemas['RegisterNotebook'];
 export type NotebookRegistration = Schemas['NotebookRegistration'];
+export type CaptureEnvironment = Schemas['CaptureEnvironment'];
+export type EnvironmentPreview = Schemas['EnvironmentPreview'];
 export type UpdateDeployment = Schemas['UpdateDeployment'];
 export type RunDeployment = Schemas['RunDeployment'];
 export type FlowRunGraph = Schemas['FlowRunGraph'];
@@ -414,6 +416,11 @@ export class FlowsClient {
 
   registerNotebook(body: RegisterNotebook): Promise<NotebookRegistration> {
     return this.request('notebooks/register', post(body));
+  }
+
+  /** The environment registering would record, and its diff from the latest version. */
+  captureEnvironment(body: CaptureEnvironment): Promise<EnvironmentPreview> {
+    return this.request('notebooks/environment', post(body));
   }
 
   listWorkQueues(): Promise<IPage<WorkQueue>> {
