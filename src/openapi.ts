@@ -2792,6 +2792,8 @@ export interface operations {
         source?: string;
         /** @description The previous page's `next_cursor`: the page starts after its last line (right while new lines arrive, unlike offset). */
         cursor?: string;
+        /** @description The last `limit` lines (oldest first), read from the end rather than skipped to by offset; the answer's `offset` says where they start and `next_cursor` follows on. Not with `cursor` or `offset`. */
+        tail?: boolean;
       };
       header?: never;
       path: {
