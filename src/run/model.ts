@@ -171,6 +171,12 @@ export class RunModel extends PolledModel {
   }
 
   protected async load(): Promise<void> {
+    if (!this._graph) {
+      // The log's end first, then the graph: asked together, the server builds a large
+      // graph and reads the log at once in one interpreter, and the log's end (what a
+      // person reads first, tens of milliseconds alone) waits as long as the graph.
+      await this._logs.start().catch(() => undefined);
+    }
     const graph = await this.client.getRunGraph(this.runId);
     this._graph = graph;
     await this._relayoutIfNeeded();
