@@ -4,7 +4,7 @@
  * opening a 500-cell notebook, in the same run. The numbers are printed and written to
  * test-results/runview-benchmark.json; nothing asserts on them (goal: under 1 s each).
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from '../helpers/fixtures';
 import * as fs from 'fs';
 import * as path from 'path';
 
