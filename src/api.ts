@@ -35,6 +35,7 @@ export type InspectNotebook = Schemas['InspectNotebook'];
 export type RegisterNotebook = Schemas['RegisterNotebook'];
 export type NotebookRegistration = Schemas['NotebookRegistration'];
 export type CaptureEnvironment = Schemas['CaptureEnvironment'];
+export type Artifact = Schemas['Artifact'];
 export type EnvironmentPreview = Schemas['EnvironmentPreview'];
 export type UpdateDeployment = Schemas['UpdateDeployment'];
 export type RunDeployment = Schemas['RunDeployment'];
@@ -441,6 +442,11 @@ export class FlowsClient {
 
   listAgents(): Promise<IPage<Agent>> {
     return this.request(`agents${query({ limit: 500 })}`);
+  }
+
+  /** What the run made for people to look at (executed notebooks, tables, links). */
+  listRunArtifacts(runId: string, limit = 500): Promise<IPage<Artifact>> {
+    return this.request(`flow-runs/${id(runId)}/artifacts${query({ limit })}`);
   }
 
   openArtifact(artifactId: string): Promise<IOpenedArtifact> {

@@ -195,7 +195,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
             void commands.execute('docmanager:open', {
               path,
               factory: 'Notebook'
-            })
+            }),
+          openArtifact: artifactId =>
+            void commands.execute(CommandIDs.openArtifact, { artifactId })
         }
       });
       const widget = new MainAreaWidget({ content });

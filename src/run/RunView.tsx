@@ -28,6 +28,8 @@ export interface IRunViewActions {
   /** Open the notebook, scroll to and select the first of these cells. */
   goToCell: (path: string, cellIds: string[]) => void;
   openNotebook: (path: string) => void;
+  /** Open what a run made (the executed notebook) in JupyterLab. */
+  openArtifact: (artifactId: string) => void;
 }
 
 export interface IRunViewOptions {
@@ -158,6 +160,10 @@ export class RunView extends ReactWidget {
               canGoToCell={isNotebook}
               onGoToCell={() => goToCell(selected.key)}
               onClose={() => void model.select(null)}
+              injectedParameters={
+                isNotebook ? (graph.flow_run.parameters ?? {}) : null
+              }
+              onOpenArtifact={actions.openArtifact}
             />
           ) : null}
         </div>
