@@ -34,6 +34,9 @@ export type FlowEvent = Schemas['Event'];
 export type InspectNotebook = Schemas['InspectNotebook'];
 export type RegisterNotebook = Schemas['RegisterNotebook'];
 export type NotebookRegistration = Schemas['NotebookRegistration'];
+export type CaptureEnvironment = Schemas['CaptureEnvironment'];
+export type Artifact = Schemas['Artifact'];
+export type EnvironmentPreview = Schemas['EnvironmentPreview'];
 export type UpdateDeployment = Schemas['UpdateDeployment'];
 export type RunDeployment = Schemas['RunDeployment'];
 export type FlowRunGraph = Schemas['FlowRunGraph'];
@@ -416,6 +419,11 @@ export class FlowsClient {
     return this.request('notebooks/register', post(body));
   }
 
+  /** The environment registering would record, and its diff from the latest version. */
+  captureEnvironment(body: CaptureEnvironment): Promise<EnvironmentPreview> {
+    return this.request('notebooks/environment', post(body));
+  }
+
   listWorkQueues(): Promise<IPage<WorkQueue>> {
     return this.request(`work-queues${query({ limit: 500 })}`);
   }
@@ -434,6 +442,11 @@ export class FlowsClient {
 
   listAgents(): Promise<IPage<Agent>> {
     return this.request(`agents${query({ limit: 500 })}`);
+  }
+
+  /** What the run made for people to look at (executed notebooks, tables, links). */
+  listRunArtifacts(runId: string, limit = 500): Promise<IPage<Artifact>> {
+    return this.request(`flow-runs/${id(runId)}/artifacts${query({ limit })}`);
   }
 
   openArtifact(artifactId: string): Promise<IOpenedArtifact> {

@@ -198,7 +198,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
             void commands.execute('docmanager:open', {
               path,
               factory: 'Notebook'
-            })
+            }),
+          openArtifact: artifactId =>
+            void commands.execute(CommandIDs.openArtifact, { artifactId })
         }
       });
       const widget = new MainAreaWidget({ content });
@@ -207,23 +209,31 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widget.title.label = 'Run';
       widget.title.closable = true;
       content.titleChanged.connect((_, label) => (widget.title.label = label));
-      // Beside the notebook the run came from, when it is open.
-      const graph = await content.model.refresh().then(
-        () => content.model.graph,
-        () => null
-      );
-      const beside =
-        notebookAt(graph?.flow_version?.source_path)?.id ?? besideId;
-      shell.add(
-        widget,
-        'main',
-        beside ? { mode: 'split-right', ref: beside } : undefined
-      );
+      // Shown at once (its log does not wait for the graph), beside the page it was
+      // opened from; moved beside the notebook the run came from once the graph names it.
+      const placeBeside = (beside: string | undefined) => {
+        shell.add(
+          widget,
+          'main',
+          beside ? { mode: 'split-right', ref: beside } : undefined
+        );
+        if (beside) {
+          shell.activateById(beside); // the notebook (or page) in front, beside the run
+        }
+        shell.activateById(widget.id);
+      };
+      placeBeside(besideId);
       await runViews.add(widget);
-      if (beside) {
-        shell.activateById(beside); // the notebook (or page) in front, beside the run
-      }
-      shell.activateById(widget.id);
+      void content.model.refresh().then(
+        () => {
+          const path = content.model.graph?.flow_version?.source_path;
+          const notebook = notebookAt(path)?.id;
+          if (notebook && notebook !== besideId && !widget.isDisposed) {
+            placeBeside(notebook);
+          }
+        },
+        () => undefined
+      );
       if (notebooks) {
         const badges = new CellBadges(content.model, notebooks);
         widget.disposed.connect(() => badges.dispose());

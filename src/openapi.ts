@@ -71,6 +71,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/notebooks/environment': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description What registering the notebook or script at `path` would record as its environment (captured as `notebooks/register` captures it: the notebook's running kernel first), and what changed from the latest version of the flow named `name` (the file's name when not given) in `project`. Nothing is registered; the working files are stored in the blob store, as registering would. */
+    post: operations['captureNotebookEnvironment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/flows/{flow_id}': {
     parameters: {
       query?: never;
@@ -1435,6 +1452,29 @@ export interface components {
         dropped_env: string[];
       };
     };
+    CaptureEnvironment: {
+      path: string;
+      name?: string | null;
+      project?: string | null;
+      credentials?: string[];
+      hardware?: Record<string, unknown> | null;
+    };
+    EnvironmentPreview: {
+      /** @enum {string} */
+      source: 'kernel' | 'kernel spec' | 'interpreter';
+      /** @description Variables left out because they look secret; store them as credentials. */
+      dropped_env: string[];
+      resource_spec_hash: string;
+      /** @description The ResourceSpec (schema/resource-spec.schema.json). */
+      resource_spec: Record<string, unknown>;
+      /** @description The flow's latest version and what changed from it; null for a new flow. */
+      previous: null | {
+        flow_version_id: string;
+        version_number: number;
+        changed: boolean;
+        changes: string[];
+      };
+    };
     IntervalSchedule: {
       interval_seconds: number;
       anchor?: components['schemas']['NullableTime'];
@@ -2459,6 +2499,34 @@ export interface operations {
       413: components['responses']['TooLarge'];
     };
   };
+  captureNotebookEnvironment: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CaptureEnvironment'];
+      };
+    };
+    responses: {
+      /** @description The ResourceSpec registering would record, and its diff. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnvironmentPreview'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
   getFlow: {
     parameters: {
       query?: never;
@@ -3285,6 +3353,8 @@ export interface operations {
         source?: string;
         /** @description The previous page's `next_cursor`: the page starts after its last line (right while new lines arrive, unlike offset). */
         cursor?: string;
+        /** @description The last `limit` lines (oldest first), read from the end rather than skipped to by offset; the answer's `offset` says where they start and `next_cursor` follows on. Not with `cursor` or `offset`. */
+        tail?: boolean;
       };
       header?: never;
       path: {
@@ -4778,6 +4848,9 @@ export const flowSpecDocumentFormatValues: ReadonlyArray<
 > = ['jupyter-flows/flow-spec'];
 export const notebookRegistrationEnvironmentSourceValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['NotebookRegistration']['environment']['source']
+> = ['kernel', 'kernel spec', 'interpreter'];
+export const environmentPreviewSourceValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['EnvironmentPreview']['source']
 > = ['kernel', 'kernel spec', 'interpreter'];
 export const createDeploymentVersion_policyValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['CreateDeployment']['version_policy']

@@ -46,6 +46,22 @@ def kernel_spec_of(document: NotebookDocument) -> str | None:
 async def capture_notebook(
     handler: FlowsHandler, body: RegisterNotebook, document: NotebookDocument
 ) -> Captured | None:
+    """The environment to register with the notebook, or None when the body opts out."""
+    if not body.capture_environment:
+        return None
+    return await capture_environment(
+        handler, document, body.path, credentials=body.credentials, hardware=body.hardware
+    )
+
+
+async def capture_environment(
+    handler: FlowsHandler,
+    document: NotebookDocument,
+    path: str,
+    *,
+    credentials: list[str],
+    hardware: dict[str, Any] | None,
+) -> Captured:
     from jupyter_flows.spec.capture import (
         CaptureError,
         build_spec,
@@ -57,11 +73,9 @@ async def capture_notebook(
     )
     from jupyter_flows.spec.resource_spec import ResourceSpecError
 
-    if not body.capture_environment:
-        return None
     notebook_kernel_spec = kernel_spec_of(document)
     loop = asyncio.get_running_loop()
-    kernel_id = await running_kernel(handler, body.path)
+    kernel_id = await running_kernel(handler, path)
     try:
         if kernel_id is not None:
             probe, source = await probe_kernel(handler.kernel_manager, kernel_id), "kernel"
@@ -79,14 +93,13 @@ async def capture_notebook(
         root = getattr(handler.contents_manager, "root_dir", None)
         files = None
         if root:
-            folder = os.path.dirname(os.path.join(root, body.path))
+            folder = os.path.dirname(os.path.join(root, path))
             files = await loop.run_in_executor(None, store_working_files, folder)
-        hardware: dict[str, Any] = dict(body.hardware or {})
         return build_spec(
             probe,
             kernel_spec=notebook_kernel_spec,
-            credentials=body.credentials,
-            hardware=hardware,
+            credentials=credentials,
+            hardware=dict(hardware or {}),
             working_files=files,
             source=source,
         )

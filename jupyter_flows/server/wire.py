@@ -376,6 +376,18 @@ class RegisterNotebook(Wire):
     hardware: dict[str, Any] | None = None
 
 
+class CaptureEnvironment(Wire):
+    """What registering the notebook at ``path`` would record as its environment."""
+
+    path: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    name: Name | None = None
+    project: Name | None = None
+    credentials: list[Annotated[str, StringConstraints(pattern=CREDENTIAL_NAME)]] = Field(
+        default_factory=list
+    )
+    hardware: dict[str, Any] | None = None
+
+
 # ------------------------------------------------------------------ queues and keys
 
 

@@ -168,13 +168,17 @@ function line(i: number, extra: Partial<LogLine> = {}): LogLine {
   };
 }
 
-/** A fake server: `lines` paged by offset or after a cursor (the index of a line). */
+/**
+ * A fake server: `lines` paged by offset, after a cursor (the index of a line), or the
+ * last ones (`tail`).
+ */
 function server(lines: LogLine[]) {
   const requests: ILogPageRequest[] = [];
   const fetch = async (request: ILogPageRequest): Promise<LogPage> => {
     requests.push(request);
-    const start =
-      request.cursor !== undefined
+    const start = request.tail
+      ? Math.max(0, lines.length - request.limit)
+      : request.cursor !== undefined
         ? Number(request.cursor) + 1
         : (request.offset ?? 0);
     const items = lines.slice(start, start + request.limit);
@@ -182,7 +186,7 @@ function server(lines: LogLine[]) {
       items,
       total: lines.length,
       limit: request.limit,
-      offset: request.offset ?? 0,
+      offset: request.tail ? start : (request.offset ?? 0),
       next_cursor: items.length ? String(start + items.length - 1) : null
     };
   };
@@ -190,22 +194,39 @@ function server(lines: LogLine[]) {
 }
 
 describe('log cursor', () => {
-  it('knows the total from the first page and loads pages as they are needed', async () => {
+  it('starts at the end, read directly, and loads other pages as they are needed', async () => {
     const lines = Array.from({ length: 1000 }, (_, i) => line(i));
     const { fetch, requests } = server(lines);
     const cursor = new LogCursor(fetch, 100);
     await cursor.start();
+    expect(requests).toEqual([{ limit: 100, tail: true }]);
     expect(cursor.total).toBe(1000);
-    expect(cursor.line(99)?.message).toBe('line 99');
-    expect(cursor.line(100)).toBeUndefined();
+    expect(cursor.line(999)?.message).toBe('line 999');
+    expect(cursor.line(900)?.message).toBe('line 900');
+    expect(cursor.line(899)).toBeUndefined();
+
+    await cursor.ensure(950, 1000); // the end is loaded: nothing fetched
+    expect(requests).toHaveLength(1);
 
     await cursor.ensure(450, 520);
     expect(cursor.line(450)?.message).toBe('line 450');
     expect(cursor.line(519)?.message).toBe('line 519');
-    expect(requests.map(r => r.offset)).toEqual([0, 400, 500]);
+    expect(requests.slice(1).map(r => r.offset)).toEqual([400, 500]);
 
     await cursor.ensure(410, 420); // loaded already: nothing fetched
     expect(requests).toHaveLength(3);
+  });
+
+  it('counts the last page as loaded, and a page the end only half covers as not', async () => {
+    const lines = Array.from({ length: 1050 }, (_, i) => line(i));
+    const { fetch, requests } = server(lines);
+    const cursor = new LogCursor(fetch, 100);
+    await cursor.start(); // lines 950..1049: page 10 whole, page 9 half there
+    await cursor.ensure(1000, 1050);
+    expect(requests).toHaveLength(1);
+    await cursor.ensure(960, 1050);
+    expect(requests.slice(1)).toEqual([{ limit: 100, offset: 900 }]);
+    expect(cursor.line(900)?.message).toBe('line 900');
   });
 
   it('follows a live run from the cursor after the last line, never reloading', async () => {
@@ -213,7 +234,6 @@ describe('log cursor', () => {
     const { fetch, requests } = server(lines);
     const cursor = new LogCursor(fetch, 100);
     await cursor.start();
-    await cursor.ensure(140, 150); // the last page: the cursor is known from here
     lines.push(line(150), line(151));
     await cursor.tail();
     expect(cursor.total).toBe(152);
@@ -224,13 +244,14 @@ describe('log cursor', () => {
     });
     await cursor.tail(); // nothing new
     expect(cursor.total).toBe(152);
+    expect(requests).toHaveLength(3);
   });
 
-  it('fetches the lines that arrive while the first page is loading', async () => {
+  it('fetches the lines that arrive while the end is loading', async () => {
     const lines = [line(0)];
     const { fetch } = server(lines);
     const cursor = new LogCursor(fetch, 100);
-    const starting = cursor.start(); // the first page is read now: one line
+    const starting = cursor.start(); // the end is read now: one line
     lines.push(line(1), line(2)); // a fast run's last lines, and their event
     await cursor.tail();
     await starting;
@@ -238,16 +259,17 @@ describe('log cursor', () => {
     expect(cursor.line(2)?.message).toBe('line 2');
   });
 
-  it('tails by loading the last page when the end was never reached', async () => {
-    const lines = Array.from({ length: 250 }, (_, i) => line(i));
+  it('reads the end again when the log was empty', async () => {
+    const lines: LogLine[] = [];
     const { fetch, requests } = server(lines);
     const cursor = new LogCursor(fetch, 100);
     await cursor.start();
-    lines.push(line(250));
+    expect(cursor.total).toBe(0);
+    lines.push(line(0), line(1));
     await cursor.tail();
-    expect(requests[1]).toEqual({ limit: 100, offset: 200 });
-    expect(cursor.total).toBe(251);
-    expect(cursor.line(250)?.message).toBe('line 250');
+    expect(requests[1]).toEqual({ limit: 100, tail: true });
+    expect(cursor.total).toBe(2);
+    expect(cursor.line(1)?.message).toBe('line 1');
   });
 
   it('reports a failed page and fetches it again on the next ask', async () => {

@@ -8,9 +8,15 @@ import { Dialog, Notification } from '@jupyterlab/apputils';
 import { HTMLSelect, InputGroup, ReactWidget } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import type { FlowsClient, IFlowSpec, NotebookRegistration } from '../api';
+import type {
+  EnvironmentPreview,
+  FlowsClient,
+  IFlowSpec,
+  NotebookRegistration
+} from '../api';
 import { describeError } from '../errors';
 import { DagPreview } from './DagPreview';
+import { EnvironmentPanel } from './EnvironmentPanel';
 import { ScheduleEditor } from './ScheduleEditor';
 import { IScheduleDraft, emptyDraft, previewSchedule } from './schedule';
 
@@ -42,6 +48,7 @@ export class RegisterBody extends ReactWidget {
     this.name = baseName(options.path);
     this.queue = options.defaultWorkQueue || 'default';
     void this.inspect();
+    void this.captureEnvironment();
   }
 
   name: string;
@@ -50,6 +57,8 @@ export class RegisterBody extends ReactWidget {
   schedule: IScheduleDraft = emptyDraft();
   spec: IFlowSpec | null = null;
   inspectError: string | null = null;
+  environment: EnvironmentPreview | null = null;
+  environmentError: string | null = null;
   submitError: string | null = null;
   busy = false;
 
@@ -115,6 +124,50 @@ export class RegisterBody extends ReactWidget {
     this.update();
   }
 
+  /**
+   * Ask the server what registering would record as the environment (it reads the
+   * notebook's running kernel, so it takes a moment: it runs beside `inspect`). Only the
+   * newest answer is kept: the name, which picks the version to compare with, may change
+   * while one is on its way.
+   */
+  async captureEnvironment(): Promise<void> {
+    const asked = ++this.environmentAsked;
+    this.environment = null;
+    this.environmentError = null;
+    this.update();
+    try {
+      const preview = await this.options.client.captureEnvironment({
+        path: this.options.path,
+        name: this.name.trim() || null
+      });
+      if (asked === this.environmentAsked) {
+        this.environment = preview;
+      }
+    } catch (reason) {
+      if (asked === this.environmentAsked) {
+        this.environmentError = describeError(reason);
+      }
+    }
+    this.update();
+  }
+
+  /** Compare with the version of the name typed, once typing pauses. */
+  private nameChanged(): void {
+    window.clearTimeout(this.nameTimer);
+    this.nameTimer = window.setTimeout(
+      () => void this.captureEnvironment(),
+      600
+    );
+  }
+
+  dispose(): void {
+    window.clearTimeout(this.nameTimer);
+    super.dispose();
+  }
+
+  private environmentAsked = 0;
+  private nameTimer = 0;
+
   protected render(): JSX.Element {
     const spec = this.spec;
     const set = (change: () => void) => {
@@ -140,7 +193,10 @@ export class RegisterBody extends ReactWidget {
             id="jp-flows-register-name"
             value={this.name}
             onChange={e =>
-              set(() => (this.name = (e.target as HTMLInputElement).value))
+              set(() => {
+                this.name = (e.target as HTMLInputElement).value;
+                this.nameChanged();
+              })
             }
           />
         </div>
@@ -206,17 +262,11 @@ export class RegisterBody extends ReactWidget {
             ]}
           />
         </div>
-        <div className="jp-FlowsField">
-          <span className="jp-FlowsField-label">Resource spec</span>
-          <p
-            className="jp-FlowsRegister-notCaptured"
-            data-testid="resource-spec"
-          >
-            Not captured: packages, environment variables, credential references
-            and hardware will be recorded with each version once the server
-            captures them.
-          </p>
-        </div>
+        <EnvironmentPanel
+          preview={this.environment}
+          error={this.environmentError}
+          retry={() => void this.captureEnvironment()}
+        />
         {this.submitError && (
           <p
             className="jp-FlowsField-error"

@@ -9,7 +9,7 @@ import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 import React from 'react';
 
-import type { FlowsClient, IJSONSchema } from '../api';
+import type { FlowRunGraph, FlowsClient, IJSONSchema } from '../api';
 import { Placeholder } from '../components/Placeholder';
 import { describeError, parameterErrors } from '../errors';
 import { EventStream } from '../events';
@@ -28,6 +28,8 @@ export interface IRunViewActions {
   /** Open the notebook, scroll to and select the first of these cells. */
   goToCell: (path: string, cellIds: string[]) => void;
   openNotebook: (path: string) => void;
+  /** Open what a run made (the executed notebook) in JupyterLab. */
+  openArtifact: (artifactId: string) => void;
 }
 
 export interface IRunViewOptions {
@@ -99,8 +101,8 @@ export class RunView extends ReactWidget {
   private _render(): JSX.Element {
     const { model } = this;
     const graph = model.graph;
-    if (!graph) {
-      return model.status === 'error' ? (
+    if (!graph && model.status === 'error') {
+      return (
         <Placeholder
           kind="error"
           title="This run could not be loaded"
@@ -108,8 +110,17 @@ export class RunView extends ReactWidget {
         >
           {model.error}
         </Placeholder>
-      ) : (
-        <Placeholder kind="loading" title="Loading the run…" />
+      );
+    }
+    if (!graph) {
+      // The log does not need the graph: its end shows while the graph loads.
+      return (
+        <div className="jp-RunView-body" data-run-id={this.runId}>
+          <div className="jp-RunView-main">
+            <Placeholder kind="loading" title="Loading the run…" />
+          </div>
+          {this._renderLower(null)}
+        </div>
       );
     }
     const { actions } = this.options;
@@ -149,42 +160,56 @@ export class RunView extends ReactWidget {
               canGoToCell={isNotebook}
               onGoToCell={() => goToCell(selected.key)}
               onClose={() => void model.select(null)}
+              injectedParameters={
+                isNotebook ? (graph.flow_run.parameters ?? {}) : null
+              }
+              onOpenArtifact={actions.openArtifact}
             />
           ) : null}
         </div>
-        <div className="jp-RunView-lower">
-          <div className="jp-RunView-tabs" role="tablist">
-            {(['logs', 'timeline'] as Tab[]).map(tab => (
-              <button
-                key={tab}
-                type="button"
-                role="tab"
-                aria-selected={this._tab === tab}
-                className={`jp-RunView-tab${this._tab === tab ? ' jp-mod-active' : ''}`}
-                onClick={() => {
-                  this._tab = tab;
-                  this.update();
-                }}
-              >
-                {tab === 'logs' ? 'Logs' : 'Timeline'}
-              </button>
-            ))}
-          </div>
-          {this._tab === 'logs' ? (
-            <LogView
-              model={model}
-              downloadUrl={format =>
-                model.client.logDownloadUrl(model.runId, format)
-              }
-            />
-          ) : (
-            <Timeline
-              run={graph.flow_run}
-              nodes={graph.nodes}
-              onSelect={key => void model.select(key)}
-            />
-          )}
+        {this._renderLower(graph)}
+      </div>
+    );
+  }
+
+  /** The logs and the timeline; the timeline waits for the graph, the logs do not. */
+  private _renderLower(graph: FlowRunGraph | null): JSX.Element {
+    const { model } = this;
+    return (
+      <div className="jp-RunView-lower">
+        <div className="jp-RunView-tabs" role="tablist">
+          {(['logs', 'timeline'] as Tab[]).map(tab => (
+            <button
+              key={tab}
+              type="button"
+              role="tab"
+              aria-selected={this._tab === tab}
+              className={`jp-RunView-tab${this._tab === tab ? ' jp-mod-active' : ''}`}
+              onClick={() => {
+                this._tab = tab;
+                this.update();
+              }}
+            >
+              {tab === 'logs' ? 'Logs' : 'Timeline'}
+            </button>
+          ))}
         </div>
+        {this._tab === 'logs' ? (
+          <LogView
+            model={model}
+            downloadUrl={format =>
+              model.client.logDownloadUrl(model.runId, format)
+            }
+          />
+        ) : graph ? (
+          <Timeline
+            run={graph.flow_run}
+            nodes={graph.nodes}
+            onSelect={key => void model.select(key)}
+          />
+        ) : (
+          <Placeholder kind="loading" title="Loading the run…" />
+        )}
       </div>
     );
   }

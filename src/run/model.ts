@@ -7,6 +7,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type {
+  Artifact,
   FlowEvent,
   FlowRun,
   FlowRunGraph,
@@ -40,6 +41,8 @@ export interface ITaskDetail {
   histories: { taskRun: TaskRun; states: HistoryState[] }[];
   /** ERROR lines of the task's runs: the traceback. */
   errors: LogLine[];
+  /** What the task's runs made (tables, links, notebooks): its result, where kept. */
+  artifacts: Artifact[];
   loading: boolean;
   error: string | null;
 }
@@ -126,6 +129,7 @@ export class RunModel extends PolledModel {
       key: node.key,
       histories: [],
       errors: [],
+      artifacts: [],
       loading: true,
       error: null
     };
@@ -133,7 +137,8 @@ export class RunModel extends PolledModel {
     this.emitChanged();
     try {
       const runs = node.task_runs.slice(0, 20);
-      const [histories, errors] = await Promise.all([
+      const ids = new Set(node.task_runs.map(t => t.id));
+      const [histories, errors, artifacts] = await Promise.all([
         Promise.all(
           runs.map(async taskRun => ({
             taskRun,
@@ -148,10 +153,14 @@ export class RunModel extends PolledModel {
               limit: 20
             })
           )
-        )
+        ),
+        this.client.listRunArtifacts(this.runId)
       ]);
       detail.histories = histories;
       detail.errors = errors.flatMap(page => page.items);
+      detail.artifacts = artifacts.items.filter(
+        a => a.task_run_id !== null && ids.has(a.task_run_id)
+      );
     } catch (reason) {
       detail.error = describeError(reason);
     }
@@ -171,6 +180,12 @@ export class RunModel extends PolledModel {
   }
 
   protected async load(): Promise<void> {
+    if (!this._graph) {
+      // The log's end first, then the graph: asked together, the server builds a large
+      // graph and reads the log at once in one interpreter, and the log's end (what a
+      // person reads first, tens of milliseconds alone) waits as long as the graph.
+      await this._logs.start().catch(() => undefined);
+    }
     const graph = await this.client.getRunGraph(this.runId);
     this._graph = graph;
     await this._relayoutIfNeeded();

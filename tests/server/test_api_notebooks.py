@@ -175,3 +175,27 @@ async def test_register_captures_the_running_kernel_of_the_notebook(
     assert files["files"] >= 1 and files["bytes"] < 10**6
     assert version["content"]["resource_spec_hash"] == shown["resource_spec_hash"]
     await jp_fetch("api", "sessions", json.loads(session.body)["id"], method="DELETE")
+
+
+async def test_environment_preview_says_what_registering_would_record(api, root: Path) -> None:
+    """Before registering, the dialog is told the spec that would be recorded and, once the
+    flow has a version, what changed from it; nothing is registered by asking."""
+    body = {"path": "work/script.py", "name": "envy", "hardware": {"cpu": 2}}
+    first = (await api("POST", "notebooks/environment", body, expect=200)).body
+    assert first["previous"] is None
+    assert first["source"] == "interpreter"
+    assert first["resource_spec"]["hardware"]["cpu"] == 2
+    assert first["resource_spec"]["image"]["packages"]
+    assert (await api("GET", "flows", expect=200)).body["total"] == 0
+
+    await api("POST", "notebooks/register", body, expect=201)
+    same = (await api("POST", "notebooks/environment", body, expect=200)).body
+    assert same["previous"]["version_number"] == 1
+    assert same["previous"]["changed"] is False and same["previous"]["changes"] == []
+
+    bigger = (await api("POST", "notebooks/environment", {**body, "hardware": {"cpu": 4}})).body
+    assert bigger["previous"]["changed"] is True
+    assert bigger["previous"]["changes"] == ["cpu 2 → 4"]
+
+    missing = await api("POST", "notebooks/environment", {"path": "work/nope.py"}, expect=404)
+    assert missing.error == "not_found"

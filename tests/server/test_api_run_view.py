@@ -105,6 +105,35 @@ async def test_logs_page_by_cursor_with_a_total(api) -> None:
     assert bad.error == "invalid_input"
 
 
+async def test_logs_tail_reads_the_end_directly_and_follows_on(api) -> None:
+    """The view opens a long log at its end: ``tail`` answers the last lines, where they
+    sit, and a cursor that gets only what arrives after them."""
+    run = await api.adhoc_run(state={"type": "PENDING"})
+    task = (await api("POST", "task-runs", {"flow_run_id": run["id"], "task_key": "t"})).body
+    await _lines(api, run["id"], task["id"])
+    path = f"flow-runs/{run['id']}/logs"
+    end = (await api("GET", path, params={"limit": 6, "tail": "true"}, expect=200)).body
+    assert end["total"] == 20 and end["offset"] == 14
+    assert [line["message"].rsplit(" ", 1)[1] for line in end["items"]] == [
+        str(i) for i in range(14, 20)
+    ]
+    filtered = {"limit": 3, "tail": "1", "source": "job"}
+    jobs = (await api("GET", path, params=filtered, expect=200)).body
+    assert jobs["total"] == 5 and jobs["offset"] == 2
+    assert [line["message"] for line in jobs["items"]] == [f"job line {i}" for i in (11, 15, 19)]
+    short = (await api("GET", path, params={"limit": 50, "tail": "true"}, expect=200)).body
+    assert short["offset"] == 0 and len(short["items"]) == 20
+
+    late = {**_line(run["id"], None, 99, "jupyter_flows.flow_runs"), "message": "late"}
+    await api("POST", "logs", [late], expect=201)
+    since = (await api("GET", path, params={"cursor": end["next_cursor"]}, expect=200)).body
+    assert [line["message"] for line in since["items"]] == ["late"]
+
+    both = await api("GET", path, params={"tail": "true", "offset": 5}, expect=400)
+    assert both.error == "invalid_input"
+    assert (await api("GET", path, params={"tail": "maybe"}, expect=400)).error == "invalid_input"
+
+
 async def test_logs_filter_by_source_level_and_text(api) -> None:
     run = await api.adhoc_run(state={"type": "PENDING"})
     task = (await api("POST", "task-runs", {"flow_run_id": run["id"], "task_key": "t"})).body

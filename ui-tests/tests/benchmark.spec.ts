@@ -5,7 +5,7 @@
  * numbers are printed and written to test-results/benchmark.json; nothing asserts on them
  * (the goal, within 1.5x of the file browser, is judged by people, in benchmarks/README.md).
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from '../helpers/fixtures';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';

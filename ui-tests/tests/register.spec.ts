@@ -1,4 +1,4 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from '../helpers/fixtures';
 
 import { FlowsHelper } from '../helpers/FlowsHelper';
 
@@ -21,8 +21,29 @@ test.describe('Register as Flow, and run it', () => {
     await expect(dialog.locator('.jp-FlowsRegister-params')).toContainText(
       'days'
     );
-    await expect(dialog.getByTestId('resource-spec')).toContainText(
-      'Not captured'
+    // The environment the version will record, captured from the server beside it.
+    await expect(dialog.getByTestId('env-python')).toContainText(
+      /Python 3\.\d+/
+    );
+    await expect(dialog.getByTestId('env-packages')).toContainText(
+      /\d+ packages/
+    );
+    await dialog.getByTestId('env-packages').click();
+    await dialog.getByLabel('Filter packages').fill('jupyterlab');
+    await expect(
+      dialog.getByRole('list', { name: 'Packages' }).locator('li').first()
+    ).toContainText('jupyterlab');
+    await flows.screenshot(
+      'register-environment',
+      dialog.getByTestId('resource-spec')
+    );
+    await dialog.getByTestId('env-packages').click();
+    await expect(dialog.getByTestId('env-credentials')).toContainText(
+      'none referenced'
+    );
+    // A fresh store has no version to compare with; a reused one says it is the same.
+    await expect(dialog.getByTestId('env-diff')).toContainText(
+      /A new flow|Same environment as version \d+|Changed since version \d+/
     );
     // A cron schedule: an invalid line is explained, a valid one previewed.
     await dialog.getByRole('radio', { name: 'Cron' }).check();
@@ -126,5 +147,33 @@ test.describe('Register as Flow, and run it', () => {
       flows.dialog.locator('.jp-Dialog-content')
     );
     await flows.confirmRegistration('sales-top-products');
+  });
+
+  test("compares the environment with the flow's previous version, in the dark theme", async ({
+    page,
+    tmpPath
+  }) => {
+    const flows = new FlowsHelper(page);
+    await flows.uploadExample('sales-report.ipynb', tmpPath);
+    await flows.registerFromFileBrowser('sales-report.ipynb');
+    await expect(flows.dialog.getByTestId('env-packages')).toBeVisible();
+    await flows.confirmRegistration('sales-env-diff');
+
+    await page.sidebar.openTab('filebrowser');
+    await flows.registerFromFileBrowser('sales-report.ipynb');
+    // The name picks the flow to compare with: typing it asks again.
+    await flows.dialog
+      .locator('#jp-flows-register-name input, #jp-flows-register-name')
+      .first()
+      .fill('sales-env-diff');
+    await expect(flows.dialog.getByTestId('env-diff')).toContainText(
+      /Same environment as version \d+|Changed since version \d+/
+    );
+    await page.theme.setDarkTheme();
+    await flows.dialog.getByTestId('env-packages').click();
+    await flows.screenshot(
+      'register-environment-dark',
+      flows.dialog.getByTestId('resource-spec')
+    );
   });
 });

@@ -4,7 +4,7 @@
  * opening a 500-cell notebook, in the same run. The numbers are printed and written to
  * test-results/runview-benchmark.json; nothing asserts on them (goal: under 1 s each).
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from '../helpers/fixtures';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -104,16 +104,23 @@ test('benchmark: a 500-task schematic and 100,000 log lines beside a 500-cell no
     window.jupyterapp.commands.execute('application:close-all')
   );
 
+  // The schematic and the log's end (follow mode shows it at once) are timed apart:
+  // the log does not wait for the graph.
   t0 = Date.now();
+  const since = async (done: Promise<void>) => {
+    await done;
+    return Date.now() - t0;
+  };
   await runs.execute('jupyter-flows:open-run', { runId: run.id });
   const view = runs.view(run.id);
-  await expect(runs.nodes(view)).toHaveCount(TASKS, { timeout: 120000 });
-  const schematicMs = Date.now() - t0;
-  // Follow mode shows the end of the log at once.
-  await expect(
-    view.locator('.jp-RunLogs-line', { hasText: `line ${LINES - 1}` })
-  ).toBeVisible({ timeout: 120000 });
-  const logEndMs = Date.now() - t0;
+  const [schematicMs, logEndMs] = await Promise.all([
+    since(expect(runs.nodes(view)).toHaveCount(TASKS, { timeout: 120000 })),
+    since(
+      expect(
+        view.locator('.jp-RunLogs-line', { hasText: `line ${LINES - 1}` })
+      ).toBeVisible({ timeout: 120000 })
+    )
+  ]);
 
   const figures = {
     notebook_500_cells_ms: notebookMs,

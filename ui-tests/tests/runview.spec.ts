@@ -1,4 +1,4 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test } from '../helpers/fixtures';
 
 import { RunViewHelper } from '../helpers/RunViewHelper';
 
@@ -77,6 +77,19 @@ test.describe('The run view', () => {
     await expect(
       page.locator('.jp-NotebookPanel .jp-Cell.jp-mod-active')
     ).toContainText('sold = Counter');
+
+    // The parameters cell, as papermill injected it into the run.
+    // (The notebook, in front since "Go to cell", overlaps the view's edge: no mouse.)
+    await view
+      .locator('.jp-RunSchematic-node[data-key="parameters"]')
+      .dispatchEvent('click');
+    await expect(view.getByTestId('injected-parameters')).toContainText(
+      '# Parameters\ndays = 30'
+    );
+    await runs.flows.screenshot(
+      'run-view-parameters',
+      view.locator('.jp-RunNodePanel')
+    );
 
     // Logs: search on the server, matches highlighted, next/previous.
     const logs = view.locator('.jp-RunLogs');

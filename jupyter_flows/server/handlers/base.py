@@ -294,6 +294,13 @@ class FlowsHandler(APIHandler):
         value = self.get_query_argument(name, None)
         return value if value not in (None, "") else None
 
+    def flag_arg(self, name: str) -> bool:
+        """A boolean query argument: ``true``/``1`` or ``false``/``0`` (absent: false)."""
+        value = (self.str_arg(name) or "false").lower()
+        if value not in ("true", "1", "false", "0"):
+            raise InvalidInput(f"{name} must be true or false; got {value!r}")
+        return value in ("true", "1")
+
     def reply(self, data: Any, status: int = 200, *, location: str | None = None) -> None:
         self.set_status(status)
         if location is not None:

@@ -183,6 +183,7 @@ class FlowRunLogsHandler(FlowsHandler):
             q=self.str_arg("q"),
             source=self.str_arg("source"),
             cursor=self.str_arg("cursor"),
+            tail=self.flag_arg("tail"),
             limit=limit,
             offset=offset,
             readonly=True,

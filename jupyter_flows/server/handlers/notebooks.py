@@ -66,7 +66,28 @@ class NotebookRegisterHandler(_NotebookHandler):
         self.reply(answer, 201 if created else 200, location=location)
 
 
+class NotebookEnvironmentHandler(_NotebookHandler):
+    """What registering would record as the notebook's environment (the register dialog
+    shows it before the user registers): captured as registration captures it."""
+
+    auth_resource = "flows.flows"
+
+    @authenticated
+    @authorized
+    async def post(self) -> None:
+        from jupyter_flows.server.capture import capture_environment
+        from jupyter_flows.server.wire import CaptureEnvironment
+
+        body = self.body(CaptureEnvironment)
+        document = await self.document(body.path)
+        captured = await capture_environment(
+            self, document, body.path, credentials=body.credentials, hardware=body.hardware
+        )
+        self.reply(await self.run(notebooks.environment_preview, body, captured, readonly=True))
+
+
 default_handlers = [
     (rf"{API_PREFIX}/notebooks/inspect", NotebookInspectHandler),
     (rf"{API_PREFIX}/notebooks/register", NotebookRegisterHandler),
+    (rf"{API_PREFIX}/notebooks/environment", NotebookEnvironmentHandler),
 ]

@@ -166,13 +166,18 @@ def read_logs(
     q: str | None = None,
     source: str | None = None,
     cursor: str | None = None,
+    tail: bool = False,
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
     """A page of lines with the total the filter selects. ``next_cursor`` points after
     the page's last line (null for an empty page): given back as ``cursor``, the next page
     starts there, which stays right while new lines arrive (a view following a live run
-    asks again with the same cursor until lines come)."""
+    asks again with the same cursor until lines come).
+
+    ``tail``: the last ``limit`` lines (oldest first), read newest first from the index
+    rather than skipped over by offset, so the end of a long log comes as fast as its
+    start; the answer's ``offset`` says where they sit."""
     if flow_run_id is not None:
         run_queries.read_flow_run(session, flow_run_id)
     filters: dict[str, Any] = {
@@ -183,6 +188,16 @@ def read_logs(
         "sources": parse_sources(source),
     }
     after = decode_cursor(cursor) if cursor else None
+    if tail:
+        if cursor or offset:
+            raise InvalidInput("tail reads the end of the log: give no cursor or offset")
+        newest = store_logs.read_logs(session, **filters, descending=True, limit=limit)
+        lines = newest[::-1]
+        total = store_logs.count_logs(session, **filters)
+        offset = total - len(lines)
+        result = page([log_out(line) for line in lines], total, limit, offset)
+        result["next_cursor"] = encode_cursor(lines[-1]) if lines else None
+        return result
     lines = store_logs.read_logs(session, **filters, after=after, limit=limit, offset=offset)
     total = store_logs.count_logs(session, **filters)
     result = page([log_out(line) for line in lines], total, limit, offset)

@@ -22,7 +22,7 @@ from jupyter_flows.server.service import deployments, flows
 
 if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.base import NotebookDocument
-    from jupyter_flows.server.wire import InspectNotebook, RegisterNotebook
+    from jupyter_flows.server.wire import CaptureEnvironment, InspectNotebook, RegisterNotebook
     from jupyter_flows.spec.capture import Captured
 
 
@@ -99,3 +99,40 @@ def register_notebook(
     if captured is not None:  # where the environment came from, and what was left out
         answer["environment"] = {"source": captured.source, "dropped_env": captured.dropped_env}
     return answer, created
+
+
+def environment_preview(
+    session: Session, body: CaptureEnvironment, captured: Captured
+) -> dict[str, Any]:
+    """What registering would record as the environment, and what changed from the flow's
+    latest version (found by project and name; the file's name when none is given)."""
+    from pathlib import PurePosixPath
+
+    from jupyter_flows.spec.resource_spec import describe_changes
+    from jupyter_flows.store import flows as store_flows
+
+    spec = captured.spec
+    answer: dict[str, Any] = {
+        "source": captured.source,
+        "dropped_env": captured.dropped_env,
+        "resource_spec_hash": spec.hash(),
+        "resource_spec": dict(spec.document),
+        "previous": None,
+    }
+    name = body.name or PurePosixPath(body.path).stem
+    group = store_flows.find_flow_group(session, body.project or "default", name)
+    latest = store_flows.latest_flow_version(session, group.id) if group else None
+    if latest is not None:
+        content = latest.content or {}
+        before = content.get("resource_spec")
+        answer["previous"] = {
+            "flow_version_id": latest.id,
+            "version_number": latest.version_number,
+            "changed": content.get("resource_spec_hash") != spec.hash(),
+            "changes": (
+                describe_changes(before, spec.document)
+                if before is not None
+                else ["the previous version has no resource spec"]
+            ),
+        }
+    return answer

@@ -72,10 +72,12 @@ export function LogView(props: ILogViewProps): JSX.Element {
   const last = items[items.length - 1]?.index ?? 0;
 
   React.useEffect(() => {
-    if (total) {
+    // Following, the view is about to scroll to the end (loaded already): the rows the
+    // list shows for a moment before it does are not worth a request.
+    if (total && !(follow && last < total - 1)) {
       void cursor.ensure(first, last + 1).catch(() => undefined);
     }
-  }, [cursor, first, last, total]);
+  }, [cursor, first, last, total, follow]);
 
   React.useEffect(() => {
     if (follow && total) {

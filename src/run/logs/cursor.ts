@@ -1,8 +1,10 @@
 /**
- * The paged log cursor: a run's log as a sparse list the view reads by index. Pages are
- * fetched by offset as the view scrolls to them (the server gives the total, so the list
- * has its full height at once); new lines of a live run are fetched from the server's
- * cursor after the last line known, never by reloading. Nothing here talks to the network
+ * The paged log cursor: a run's log as a sparse list the view reads by index. It starts
+ * at the end (the server's `tail`: the last lines and where they sit, read from its index
+ * without skipping the rest), since that is what a view following a run shows first; the
+ * other pages are fetched by offset as the view scrolls to them (the server gives the
+ * total, so the list has its full height at once); new lines of a live run are fetched
+ * from the server's cursor after the last line known, never by reloading. Nothing here talks to the network
  * itself: `fetch` does (the run model passes the client's).
  */
 import { ISignal, Signal } from '@lumino/signaling';
@@ -13,6 +15,8 @@ export interface ILogPageRequest {
   limit: number;
   offset?: number;
   cursor?: string;
+  /** The last `limit` lines; the answer's offset says where they start. */
+  tail?: boolean;
 }
 
 export type LogFetcher = (request: ILogPageRequest) => Promise<LogPage>;
@@ -33,7 +37,7 @@ export class LogCursor {
     return this._total;
   }
 
-  /** Whether the first page has been answered. */
+  /** Whether the end of the log has been answered. */
   get started(): boolean {
     return this._started;
   }
@@ -52,9 +56,9 @@ export class LogCursor {
     return this._lines.slice(start, end).filter(Boolean) as LogLine[];
   }
 
-  /** Load the first page (and the total). */
+  /** Load the end of the log (and the total). */
   start(): Promise<void> {
-    this._starting ??= this._loadPage(0).then(
+    this._starting ??= this._loadTail().then(
       () => {
         this._started = true;
         this._changed.emit();
@@ -101,14 +105,12 @@ export class LogCursor {
 
   private async _tailOnce(): Promise<void> {
     if (!this._started) {
-      // Lines that arrive while the first page loads are not in it: fetch them after it.
+      // Lines that arrive while the end loads are not in it: fetch them after it.
       await this.start();
     }
     if (!this._tailCursor) {
-      // The end is not loaded yet: the last page, by offset, gives the total and a cursor.
-      const lastPage = Math.max(0, Math.ceil(this._total / this.pageSize) - 1);
-      this._pages.delete(lastPage);
-      await this._loadPage(lastPage);
+      // The log was empty (no cursor yet): read its end again.
+      await this._loadTail();
       this._changed.emit();
       return;
     }
@@ -127,6 +129,36 @@ export class LogCursor {
     if (answer.items.length === this.pageSize) {
       this._tailAgain = true;
     }
+  }
+
+  /**
+   * The last page's worth of lines: the last page (never longer) is then whole, so it
+   * counts as loaded and scrolling to the end fetches nothing more.
+   */
+  private async _loadTail(): Promise<void> {
+    let answer: LogPage;
+    try {
+      answer = await this.fetch({ limit: this.pageSize, tail: true });
+    } catch (reason) {
+      this._error = reason instanceof Error ? reason.message : String(reason);
+      this._changed.emit();
+      throw reason;
+    }
+    const offset = answer.offset;
+    answer.items.forEach((line, i) => (this._lines[offset + i] = line));
+    this._total = Math.max(answer.total, offset + answer.items.length);
+    this._known = offset + answer.items.length;
+    this._tailCursor = answer.next_cursor ?? this._tailCursor;
+    this._error = null;
+    const whole = Promise.resolve();
+    for (
+      let page = Math.ceil(offset / this.pageSize);
+      page * this.pageSize < this._known;
+      page++
+    ) {
+      this._pages.set(page, whole);
+    }
+    this._changed.emit();
   }
 
   private _loadPage(page: number): Promise<void> {

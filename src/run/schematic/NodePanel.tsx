@@ -1,6 +1,8 @@
 /**
  * The selected task: its task runs with their states and times, retries, inputs, and the
- * error with its traceback (the task's ERROR lines); "Go to cell" for a notebook flow.
+ * error with its traceback (the task's ERROR lines); "Go to cell" for a notebook flow;
+ * the parameters cell as it was injected into a notebook run; a preview of what the task
+ * made (its artifacts).
  */
 import React from 'react';
 
@@ -9,6 +11,11 @@ import { StateBadge } from '../../components/StateBadge';
 import { formatDuration, stateLabel } from '../../states';
 import { localClock, localStamp } from '../logs/cursor';
 import type { ITaskDetail } from '../model';
+import {
+  ResultPreview,
+  injectedParametersCell,
+  previewArtifact
+} from './taskResult';
 
 export interface INodePanelProps {
   node: FlowRunGraphNode;
@@ -16,6 +23,9 @@ export interface INodePanelProps {
   canGoToCell: boolean;
   onGoToCell: () => void;
   onClose: () => void;
+  /** A notebook run's parameters: shown on its parameters cell as they were injected. */
+  injectedParameters?: Record<string, unknown> | null;
+  onOpenArtifact?: (artifactId: string) => void;
 }
 
 export function NodePanel(props: INodePanelProps): JSX.Element {
@@ -66,6 +76,29 @@ export function NodePanel(props: INodePanelProps): JSX.Element {
         <pre className="jp-RunNodePanel-traceback" data-testid="traceback">
           {detail.errors.map(line => line.message).join('\n')}
         </pre>
+      ) : null}
+      {props.injectedParameters && node.kind === 'parameters' ? (
+        <section
+          className="jp-RunNodePanel-injected"
+          aria-label="Injected parameters"
+        >
+          <h4>Injected parameters</h4>
+          <pre data-testid="injected-parameters">
+            {injectedParametersCell(props.injectedParameters)}
+          </pre>
+        </section>
+      ) : null}
+      {detail?.artifacts.length ? (
+        <section className="jp-RunNodePanel-result" aria-label="Result">
+          <h4>Result</h4>
+          {detail.artifacts.slice(0, 5).map(artifact => (
+            <ResultView
+              key={artifact.id}
+              preview={previewArtifact(artifact)}
+              onOpen={props.onOpenArtifact}
+            />
+          ))}
+        </section>
       ) : null}
       {node.task_runs.slice(0, 20).map(taskRun => {
         const history = detail?.histories.find(
@@ -120,5 +153,64 @@ export function NodePanel(props: INodePanelProps): JSX.Element {
         <p className="jp-RunNodePanel-error">{detail.error}</p>
       ) : null}
     </aside>
+  );
+}
+
+function ResultView(props: {
+  preview: ResultPreview;
+  onOpen?: (artifactId: string) => void;
+}): JSX.Element {
+  const { preview, onOpen } = props;
+  if (preview.kind === 'link') {
+    return (
+      <p>
+        <a href={preview.url} target="_blank" rel="noopener noreferrer">
+          {preview.title}
+        </a>
+      </p>
+    );
+  }
+  if (preview.kind === 'notebook') {
+    return onOpen ? (
+      <button
+        type="button"
+        className="jp-RunView-button"
+        onClick={() => onOpen(preview.artifactId)}
+      >
+        Open {preview.title}
+      </button>
+    ) : (
+      <p>{preview.title}</p>
+    );
+  }
+  return (
+    <div className="jp-RunNodePanel-table" data-testid="result-table">
+      <table className="jp-FlowsTable">
+        <caption>{preview.title}</caption>
+        {preview.columns.length ? (
+          <thead>
+            <tr>
+              {preview.columns.map(c => (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ))}
+            </tr>
+          </thead>
+        ) : null}
+        <tbody>
+          {preview.rows.map((row, i) => (
+            <tr key={i}>
+              {row.map((cell, j) => (
+                <td key={j}>{cell}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {preview.more > 0 ? (
+        <p className="jp-RunNodePanel-note">and {preview.more} more rows</p>
+      ) : null}
+    </div>
   );
 }
