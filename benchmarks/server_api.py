@@ -283,7 +283,10 @@ def hammer(api: FlowsApi, clients: int, jobs: Iterator, work: Callable, seconds:
     totals = {"done": 0, "errors": 0}
     conns = [api.client() for _ in range(clients)]
     for c in conns:
-        c.get("")  # connect before the clock starts (any answer will do)
+        # Connect before the clock starts, with a request answered 200: after an error
+        # answer a server may close the connection, and the next request on it races the
+        # close (a "connection reset" counted as the workload's error).
+        api.ping(c)
     start = threading.Barrier(clients + 1)
     deadline = [0.0]
 
@@ -297,8 +300,12 @@ def hammer(api: FlowsApi, clients: int, jobs: Iterator, work: Callable, seconds:
                 break
             try:
                 done += work(c, job)
-            except httpx.HTTPError:
+            except httpx.HTTPError as error:
                 errors += 1
+                if errors == 1:  # what went wrong, once per client: a count alone hides it
+                    answer = getattr(error, "response", None)
+                    detail = answer.text[:300] if answer is not None else ""
+                    print(f"{work.__name__}: {error!r} {detail}", file=sys.stderr)
         with lock:
             totals["done"] += done
             totals["errors"] += errors
