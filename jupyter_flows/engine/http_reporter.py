@@ -461,9 +461,10 @@ class HttpReporter:
         with self._cond:
             if self.fenced is not None:
                 return 0
-            items = sorted(
-                [*self._in_flight, *self._runs_and_states, *self._logs], key=lambda i: i[0]
-            )
+            # An in-flight batch read from the spool (sequence 0) is in the file already:
+            # written again, the records would be delivered twice from it.
+            in_flight = [item for item in self._in_flight if item[0] != 0]
+            items = sorted([*in_flight, *self._runs_and_states, *self._logs], key=lambda i: i[0])
             if not items:
                 return 0
             saved = self.max_spool_bytes

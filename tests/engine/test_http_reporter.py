@@ -406,6 +406,30 @@ def test_with_a_spool_nothing_is_dropped_and_what_is_left_at_exit_is_delivered_l
         back.stop()
 
 
+def test_spooling_the_rest_does_not_write_again_a_batch_read_from_the_spool(
+    server: IngestServer, make_reporter: Callable[..., HttpReporter], tmp_path: Any
+) -> None:
+    """At exit the sending thread may hold a batch it read back from the spool file (its
+    delivery failing): those records are in the file already, and spooling the rest must
+    not append them a second time."""
+    spool = tmp_path / "run.jsonl"
+    server.stop()
+    rep = make_reporter(server.url, max_buffer=50, spool_path=str(spool), max_backoff=0.05)
+    rep.flow_run_created(flow_run())
+    for i in range(120):
+        rep.log(line(f"m{i}"))
+    rep._stop.set()
+    assert rep._thread is not None
+    rep._thread.join(10)
+    with rep._cond:  # the sending thread's state in the middle of a failed delivery
+        in_flight = rep._take_batch()
+    assert in_flight and in_flight[0][0] == 0  # read back from the file
+    rep.spool_rest()
+    records = [json.loads(text) for text in spool.read_text().splitlines()]
+    messages = [r["body"]["message"] for r in records if r["kind"] == "logs"]
+    assert sorted(messages) == sorted(f"m{i}" for i in range(120))  # each once
+
+
 # ---------------------------------------------------------------- picked up from the environment
 
 
