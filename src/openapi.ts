@@ -1673,6 +1673,8 @@ export interface components {
       agent_id: string | null;
       /** @description Where the last attempt ran, as its agent described its infrastructure when it claimed the run. */
       infrastructure: string | null;
+      /** @description The backfill that made this run, if one did. */
+      backfill_id: string | null;
       created: components['schemas']['Time'];
       updated: components['schemas']['Time'];
     };
@@ -3056,6 +3058,8 @@ export interface operations {
         offset?: components['parameters']['offset'];
         flow_id?: string;
         deployment_id?: string;
+        /** @description Runs this backfill made */
+        backfill_id?: string;
         /** @description State types, comma-separated (SCHEDULED,PENDING). */
         state?: string;
         /** @description Expected start at or after */

@@ -32,6 +32,11 @@ async def test_preview_create_repeat_read_and_cancel(api) -> None:
     assert created.headers["Location"].endswith(f"backfills/{backfill['id']}")
     assert backfill["status"] == "running" and backfill["total"] == 6 and backfill["runs"] == 2
     assert backfill["states"] == {"SCHEDULED": 2}
+    made = await api("GET", "flow-runs", params={"backfill_id": backfill["id"]})
+    assert made.body["total"] == 2
+    assert {run["backfill_id"] for run in made.body["items"]} == {backfill["id"]}
+    other = await api("GET", "flow-runs", params={"backfill_id": UNKNOWN})
+    assert other.body["total"] == 0
 
     again = await api("POST", path, WINDOW, expect=200)
     assert again.body["id"] == backfill["id"] and again.body["runs"] == 2
