@@ -195,6 +195,13 @@ describe('retention', () => {
         keep_last_failure: true
       })
     ).toBe('keeps every run');
+    expect(
+      describeRetention({
+        keep_runs: 1,
+        keep_days: 1,
+        keep_last_failure: false
+      })
+    ).toBe('keeps the last run, runs younger than 1 day');
   });
 });
 

@@ -100,6 +100,29 @@ test.describe('The flow page: operations', () => {
       "Nothing sent about this deployment's runs yet"
     );
 
+    // A run fails: the policy sends to the closed hook, the delivery log says it failed.
+    const failed = await flows.api(
+      'POST',
+      `deployments/${deployment.id}/runs`,
+      {}
+    );
+    for (const type of ['PENDING', 'RUNNING', 'FAILED']) {
+      await flows.api('POST', `flow-runs/${failed.id}/state`, { type });
+    }
+    const history = notifications.getByRole('table', {
+      name: 'Delivery history'
+    });
+    await expect(async () => {
+      await notifications
+        .getByRole('button', { name: 'Refresh the delivery history' })
+        .click();
+      await expect(history).toBeVisible({ timeout: 1000 });
+    }).toPass({ timeout: 60000 });
+    const delivery = history.locator('tbody tr').first();
+    await expect(delivery).toContainText('ui-hook');
+    await expect(delivery).toContainText('Failed');
+    await expect(delivery).toContainText('Connection error');
+
     // Retention: from the server's default to its own, then what a prune would delete.
     const retention = section('retention');
     await expect(retention.getByTestId('retention-current')).toContainText(
@@ -112,12 +135,13 @@ test.describe('The flow page: operations', () => {
     await retention.getByRole('button', { name: 'Save retention' }).click();
     await expect(retention.getByText('Saved.')).toBeVisible();
     await expect(retention.getByTestId('retention-current')).toContainText(
-      'Its own: keeps the last 1 runs'
+      'Its own: keeps the last run'
     );
     await retention.getByRole('button', { name: 'Preview prune' }).click();
     const prune = retention.getByTestId('prune-preview');
-    await expect(prune).toContainText('2 runs');
-    await expect(prune.locator('tbody tr')).toHaveCount(2);
+    // The failed run is the last one (kept); the three completed a day ago go.
+    await expect(prune).toContainText('3 runs');
+    await expect(prune.locator('tbody tr')).toHaveCount(3);
 
     // Backfill: a past window of the hourly schedule, previewed, made two at a time.
     const backfills = section('backfills');
@@ -133,6 +157,10 @@ test.describe('The flow page: operations', () => {
     const made = backfills.locator('li[data-backfill]').first();
     await expect(made).toHaveAttribute('data-status', 'running');
     await expect(made).toContainText('0 of 6 finished · 2 made (2 scheduled)');
+
+    // Asked again, the same window: two of its slots exist now.
+    await backfills.getByRole('button', { name: 'Preview' }).click();
+    await expect(preview).toContainText('4 new (2 exist already)');
 
     await flows.screenshot('flow-operations', ops);
     await page.theme.setDarkTheme();

@@ -28,6 +28,14 @@ import {
 
 const PAGE = 10;
 
+/** What became of the message a failed try was for. */
+const DELIVERY_STATUS: Record<string, string> = {
+  pending: 'will retry',
+  sending: 'sending again',
+  failed: 'given up',
+  suppressed: 'held back by the cool-down'
+};
+
 export function NotificationsSection(props: {
   client: FlowsClient;
   deployment: Deployment;
@@ -630,7 +638,8 @@ function Deliveries(props: {
                   </span>{' '}
                   {attempt.delivery && attempt.delivery.status !== 'sent' && (
                     <span className="jp-FlowsOps-muted">
-                      {attempt.delivery.status}, try {attempt.attempt}
+                      {DELIVERY_STATUS[attempt.delivery.status]} (try{' '}
+                      {attempt.attempt})
                     </span>
                   )}
                 </td>

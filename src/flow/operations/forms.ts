@@ -359,10 +359,14 @@ export function describeRetention(r: Retention | null | undefined): string {
   }
   const parts: string[] = [];
   if (r.keep_runs !== null && r.keep_runs !== undefined) {
-    parts.push(`the last ${r.keep_runs} runs`);
+    parts.push(
+      r.keep_runs === 1 ? 'the last run' : `the last ${r.keep_runs} runs`
+    );
   }
   if (r.keep_days !== null && r.keep_days !== undefined) {
-    parts.push(`runs younger than ${r.keep_days} days`);
+    parts.push(
+      `runs younger than ${r.keep_days} ${r.keep_days === 1 ? 'day' : 'days'}`
+    );
   }
   if (r.keep_last_failure) {
     parts.push('the last failure');
