@@ -123,6 +123,24 @@ test.describe('The flow page: operations', () => {
     await expect(delivery).toContainText('Failed');
     await expect(delivery).toContainText('Connection error');
 
+    // An automation: "3 failures in a row → pause", which has not fired yet.
+    const automations = section('automations');
+    await automations
+      .getByRole('button', { name: 'Add an automation…' })
+      .click();
+    await automations.getByLabel('Failures in a row').fill('3');
+    await automations.getByRole('button', { name: 'Add automation' }).click();
+    const rule = automations.locator(
+      'li[data-automation="hourly-pause-on-failures"]'
+    );
+    await expect(rule).toContainText(
+      'When 3 failures in a row → pause the deployment'
+    );
+    await rule
+      .getByRole('button', { name: 'Firings of hourly-pause-on-failures' })
+      .click();
+    await expect(rule).toContainText('It has not fired yet.');
+
     // Retention: from the server's default to its own, then what a prune would delete.
     const retention = section('retention');
     await expect(retention.getByTestId('retention-current')).toContainText(
@@ -153,7 +171,7 @@ test.describe('The flow page: operations', () => {
     const preview = backfills.getByTestId('backfill-preview');
     await expect(preview).toContainText('6 slots');
     await expect(preview.locator('li')).toHaveCount(6);
-    await backfills.getByRole('button', { name: 'Create 6 runs' }).click();
+    await backfills.getByRole('button', { name: 'Create backfill' }).click();
     const made = backfills.locator('li[data-backfill]').first();
     await expect(made).toHaveAttribute('data-status', 'running');
     await expect(made).toContainText('0 of 6 finished · 2 made (2 scheduled)');

@@ -235,14 +235,10 @@ export function BackfillsSection(props: {
           <button
             type="button"
             className="jp-mod-styled jp-mod-accept"
-            disabled={busy !== null || (preview !== null && preview.new === 0)}
+            disabled={busy !== null}
             onClick={() => void send('create')}
           >
-            {busy === 'create'
-              ? 'Creating…'
-              : preview
-                ? `Create ${preview.new} ${preview.new === 1 ? 'run' : 'runs'}`
-                : 'Create backfill'}
+            {busy === 'create' ? 'Creating…' : 'Create backfill'}
           </button>
         </div>
       </form>
