@@ -208,5 +208,17 @@ test.describe('The flow page: operations', () => {
     const cancelled = section('backfills').locator('li[data-backfill]').first();
     await expect(cancelled).toHaveAttribute('data-status', 'cancelled');
     await expect(cancelled).toContainText('2 cancelled');
+
+    // Removing a destination asks first: its URL cannot be read back.
+    await section('notifications')
+      .getByRole('button', { name: 'Remove destination ui-hook' })
+      .click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Remove' })
+      .click();
+    await expect(
+      section('notifications').locator('tr[data-destination="ui-hook"]')
+    ).toBeHidden();
   });
 });

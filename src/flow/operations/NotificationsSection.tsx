@@ -1,4 +1,5 @@
 /** Notifications of a deployment: its policies, the named destinations, the delivery log. */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Button, InputGroup } from '@jupyterlab/ui-components';
 import React, { useState } from 'react';
 
@@ -360,6 +361,15 @@ function Destinations(props: {
   };
 
   const remove = async (name: string) => {
+    // Its URL is a credential nobody can read back: removing it cannot be undone.
+    const answer = await showDialog({
+      title: `Remove the destination ${name}?`,
+      body: 'Its URL, stored as a credential, and its delivery history go with it; policies naming it send nothing there any more.',
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Remove' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
     try {
       await ops.deleteDestination(client, name);
     } catch (reason) {
