@@ -328,7 +328,7 @@ describe('the operations calls', () => {
     );
   });
 
-  it("keeps only the deployment's own policies and automations", async () => {
+  it("keeps the deployment's own policies (and its flow's) and automations", async () => {
     const { client } = fakeClient({
       items: [
         { name: 'a', deployment_id: 'd1' },
@@ -337,9 +337,8 @@ describe('the operations calls', () => {
       ],
       total: 3
     });
-    expect((await ops.listPolicies(client, 'd1')).map(p => p.name)).toEqual([
-      'a'
-    ]);
+    const policies = await ops.listPolicies(client, { id: 'd1', flow_id: 'f' });
+    expect(policies.map(p => p.name)).toEqual(['a', 'c']);
     expect((await ops.listAutomations(client, 'd2')).map(p => p.name)).toEqual([
       'b'
     ]);

@@ -68,7 +68,7 @@ function Policies(props: {
 }): JSX.Element {
   const { client, deployment, destinations } = props;
   const policies = useLoad(
-    () => ops.listPolicies(client, deployment.id),
+    () => ops.listPolicies(client, deployment),
     [client, deployment.id]
   );
   const [draft, setDraft] = useState<IPolicyDraft | null>(null);
@@ -145,7 +145,17 @@ function Policies(props: {
           <tbody>
             {items.map(policy => (
               <tr key={policy.name} data-policy={policy.name}>
-                <td>{policy.name}</td>
+                <td>
+                  {policy.name}
+                  {!policy.deployment_id && (
+                    <span
+                      className="jp-FlowsBadge jp-mod-compact jp-mod-muted jp-FlowsOps-scope"
+                      title="A policy of the whole flow: it applies to every deployment of it"
+                    >
+                      whole flow
+                    </span>
+                  )}
+                </td>
                 <td>{policy.events.join(', ')}</td>
                 <td>{policy.destinations.join(', ')}</td>
                 <td>{formatSeconds(policy.cooldown_seconds)}</td>

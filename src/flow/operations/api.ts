@@ -74,15 +74,22 @@ export function testDestination(
   );
 }
 
-/** The policies of one deployment (the server lists them all; few exist). */
+/**
+ * The policies that apply to one deployment's runs: its own, and its flow's (the default
+ * for every deployment of the flow). The server lists them all; few exist.
+ */
 export async function listPolicies(
   client: FlowsClient,
-  deploymentId: string
+  deployment: { id: string; flow_id: string }
 ): Promise<NotificationPolicy[]> {
   const page: IPage<NotificationPolicy> = await client.request(
     `notifications/policies${query({ limit: ALL })}`
   );
-  return page.items.filter(p => p.deployment_id === deploymentId);
+  return page.items.filter(
+    p =>
+      p.deployment_id === deployment.id ||
+      (!p.deployment_id && p.flow_id === deployment.flow_id)
+  );
 }
 
 export function createPolicy(
