@@ -303,7 +303,8 @@ export interface paths {
       };
       cookie?: never;
     };
-    get?: never;
+    /** @description The deployment's backfills, newest first, each with its runs by state. */
+    get: operations['listBackfills'];
     put?: never;
     /** @description The runs the deployment's schedule would have made from `start` to `end` (both included; the scheduler's own slots, DST rules included), or one run per value of `parameter`. When the flow has the slot parameter (`scheduled_time` unless `slot_parameter` names another), each run gets its slot there as an ISO 8601 UTC string. With `dry_run`, answers the preview and makes nothing. At most `max_concurrent` of its runs are unfinished at once; the rest are made as those finish. Each slot (or value) is one run, however often it is asked for, and a slot the scheduler already made is not made again; the same request again answers the same backfill (200). */
     post: operations['createBackfill'];
@@ -361,6 +362,23 @@ export interface paths {
     put?: never;
     /** @description Deletes now the finished runs the retention policies let go (each deployment's own, else the server's default), with their task runs, states, logs and artifacts, in batches; then the blobs no row names any more and no writer touched within the grace period. With `dry_run`, deletes nothing and lists what would go. */
     post: operations['pruneRuns'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/retention/default': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description The server's own retention (its `retention_keep_runs`, `retention_keep_days` and `retention_keep_last_failure` settings), which a deployment follows for each field it leaves null. */
+    get: operations['getRetentionDefault'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -1573,6 +1591,9 @@ export interface components {
       };
       created: components['schemas']['Time'];
       cancelled_at: components['schemas']['NullableTime'];
+    };
+    BackfillPage: components['schemas']['Page'] & {
+      items?: components['schemas']['Backfill'][];
     };
     PruneRuns: {
       /** @default false */
@@ -2926,6 +2947,35 @@ export interface operations {
       413: components['responses']['TooLarge'];
     };
   };
+  listBackfills: {
+    parameters: {
+      query?: {
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path: {
+        deployment_id: components['parameters']['deployment_id'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of backfills. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BackfillPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
   createBackfill: {
     parameters: {
       query?: never;
@@ -3049,6 +3099,28 @@ export interface operations {
       404: components['responses']['NotFound'];
       413: components['responses']['TooLarge'];
       503: components['responses']['StorageUnavailable'];
+    };
+  };
+  getRetentionDefault: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The server's default retention. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Retention'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
     };
   };
   listFlowRuns: {
@@ -4624,6 +4696,8 @@ export interface operations {
       query?: {
         destination?: string;
         flow_run_id?: string;
+        /** @description Only the deliveries about this deployment's runs. */
+        deployment_id?: string;
         limit?: components['parameters']['limit'];
         offset?: components['parameters']['offset'];
       };

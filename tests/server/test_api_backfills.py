@@ -47,6 +47,22 @@ async def test_preview_create_repeat_read_and_cancel(api) -> None:
     assert cancelled["status"] == "cancelled" and cancelled["states"] == {"CANCELLED": 2}
 
 
+async def test_a_deployments_backfills_newest_first(api) -> None:
+    deployment = await _deployment(api)
+    path = f"deployments/{deployment['id']}/backfills"
+    assert (await api("GET", path, expect=200)).body["total"] == 0
+    first = (await api("POST", path, WINDOW, expect=201)).body
+    values = {"parameter": "n", "values": [5, 6]}
+    second = (await api("POST", path, values, expect=201)).body
+    listed = (await api("GET", path, expect=200)).body
+    assert listed["total"] == 2
+    assert [b["id"] for b in listed["items"]] == [second["id"], first["id"]]
+    assert listed["items"][0]["states"] == {"SCHEDULED": 2}
+    page = (await api("GET", path, params={"limit": 1, "offset": 1}, expect=200)).body
+    assert [b["id"] for b in page["items"]] == [first["id"]]
+    await api("GET", f"deployments/{UNKNOWN}/backfills", expect=404)
+
+
 async def test_bad_backfills(api) -> None:
     deployment = await _deployment(api)
     path = f"deployments/{deployment['id']}/backfills"

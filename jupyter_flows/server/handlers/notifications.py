@@ -99,7 +99,8 @@ class PolicyHandler(FlowsHandler):
 
 
 class AttemptsHandler(FlowsHandler):
-    """``GET notifications/attempts?destination=&flow_run_id=``: the delivery log."""
+    """``GET notifications/attempts?destination=&flow_run_id=&deployment_id=``: the delivery
+    log."""
 
     auth_resource = "flows.notifications"
 
@@ -112,6 +113,7 @@ class AttemptsHandler(FlowsHandler):
                 notifications.list_attempts,
                 destination=self.str_arg("destination"),
                 flow_run_id=self.str_arg("flow_run_id"),
+                deployment_id=self.str_arg("deployment_id"),
                 limit=limit,
                 offset=offset,
                 readonly=True,
