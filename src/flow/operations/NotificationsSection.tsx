@@ -434,10 +434,10 @@ function Destinations(props: {
                       title={
                         dest.status === 'dead'
                           ? `Marked dead ${localTime(dest.dead_since)} after ${dest.consecutive_failures} failures; a test that goes through revives it`
-                          : undefined
+                          : 'In use: deliveries are sent to it (it is marked dead after repeated failures)'
                       }
                     >
-                      {dest.status === 'dead' ? 'Dead' : 'OK'}
+                      {dest.status === 'dead' ? 'Dead' : 'In use'}
                     </span>
                   </td>
                   <td
