@@ -58,6 +58,7 @@ function run(
     work_queue: null,
     agent_id: null,
     infrastructure: null,
+    backfill_id: null,
     created: T0,
     updated: T0,
     ...extra
