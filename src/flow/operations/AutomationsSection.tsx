@@ -17,12 +17,15 @@ import {
   refusalErrors
 } from './forms';
 import {
+  AddActions,
   CheckboxGroup,
   Field,
   FormError,
   LoadState,
   Section,
-  useLoad
+  useLoad,
+  NumberField,
+  OpsForm
 } from './shared';
 
 export function AutomationsSection(props: {
@@ -151,19 +154,10 @@ export function AutomationsSection(props: {
       )}
       {!draft && <FormError error={errors['']} />}
       {draft ? (
-        <form
-          className="jp-FlowsOps-form"
-          aria-label="Add an automation"
-          noValidate
-          onSubmit={event => {
-            event.preventDefault();
-            void submit();
-          }}
-          onKeyDown={event => {
-            if (event.key === 'Escape') {
-              setDraft(null);
-            }
-          }}
+        <OpsForm
+          label="Add an automation"
+          onSubmit={() => void submit()}
+          onEscape={() => setDraft(null)}
         >
           <Field id={`${idp}-name`} label="Name" error={errors.name}>
             {aria => (
@@ -200,24 +194,15 @@ export function AutomationsSection(props: {
               )}
             </Field>
             {draft.trigger === 'consecutive_failures' && (
-              <Field
+              <NumberField
                 id={`${idp}-count`}
                 label="Failures in a row"
                 error={errors.count}
-              >
-                {aria => (
-                  <InputGroup
-                    {...aria}
-                    type="number"
-                    min={1}
-                    step={1}
-                    value={draft.count}
-                    onChange={event =>
-                      setDraft({ ...draft, count: event.target.value })
-                    }
-                  />
-                )}
-              </Field>
+                min={1}
+                step={1}
+                value={draft.count}
+                onChange={value => setDraft({ ...draft, count: value })}
+              />
             )}
           </div>
           {draft.trigger === 'state' && (
@@ -316,24 +301,13 @@ export function AutomationsSection(props: {
               )}
             </Field>
           )}
-          <FormError error={errors['']} />
-          <div className="jp-FlowsRunForm-actions">
-            <button
-              type="button"
-              className="jp-mod-styled jp-mod-reject"
-              onClick={() => setDraft(null)}
-            >
-              Cancel
-            </button>
-            <button
-              type="submit"
-              className="jp-mod-styled jp-mod-accept"
-              disabled={busy}
-            >
-              {busy ? 'Adding…' : 'Add automation'}
-            </button>
-          </div>
-        </form>
+          <AddActions
+            error={errors['']}
+            busy={busy}
+            label="Add automation"
+            onCancel={() => setDraft(null)}
+          />
+        </OpsForm>
       ) : (
         <Button
           small

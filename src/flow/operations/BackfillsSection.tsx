@@ -19,7 +19,9 @@ import {
   LoadState,
   Section,
   SubTitle,
-  useLoad
+  useLoad,
+  NumberField,
+  OpsForm
 } from './shared';
 
 /** How many slots of a preview are listed. */
@@ -111,14 +113,9 @@ export function BackfillsSection(props: {
       title="Backfills"
       summary="The runs the schedule would have made in a past window, or one run per value of a parameter; each slot is made once, however often it is asked for."
     >
-      <form
-        className="jp-FlowsOps-form"
-        aria-label="Backfill this deployment"
-        noValidate
-        onSubmit={event => {
-          event.preventDefault();
-          void send('preview');
-        }}
+      <OpsForm
+        label="Backfill this deployment"
+        onSubmit={() => void send('preview')}
       >
         <fieldset className="jp-FlowsField jp-FlowsOps-checks">
           <legend>Runs for</legend>
@@ -206,23 +203,16 @@ export function BackfillsSection(props: {
             </Field>
           </div>
         )}
-        <Field
+        <NumberField
           id={`${idp}-cap`}
           label="At most running at once"
           hint="Blank: all at once."
           error={errors.maxConcurrent}
-        >
-          {aria => (
-            <InputGroup
-              {...aria}
-              type="number"
-              min={1}
-              step={1}
-              value={draft.maxConcurrent}
-              onChange={event => change({ maxConcurrent: event.target.value })}
-            />
-          )}
-        </Field>
+          min={1}
+          step={1}
+          value={draft.maxConcurrent}
+          onChange={value => change({ maxConcurrent: value })}
+        />
         <FormError error={errors['']} />
         <div className="jp-FlowsRunForm-actions">
           <button
@@ -241,7 +231,7 @@ export function BackfillsSection(props: {
             {busy === 'create' ? 'Creating…' : 'Create backfill'}
           </button>
         </div>
-      </form>
+      </OpsForm>
       {preview && <Preview preview={preview} />}
       <SubTitle>Backfills of {deployment.name}</SubTitle>
       <LoadState loaded={backfills} what="Backfills" />

@@ -17,6 +17,7 @@ import {
   refusalErrors
 } from './forms';
 import {
+  AddActions,
   CheckboxGroup,
   Field,
   FormError,
@@ -24,7 +25,9 @@ import {
   LoadState,
   Section,
   SubTitle,
-  useLoad
+  useLoad,
+  NumberField,
+  OpsForm
 } from './shared';
 
 const PAGE = 10;
@@ -177,19 +180,10 @@ function Policies(props: {
       )}
       {!draft && <FormError error={errors['']} />}
       {draft ? (
-        <form
-          className="jp-FlowsOps-form"
-          aria-label="Add a notification policy"
-          noValidate
-          onSubmit={event => {
-            event.preventDefault();
-            void submit();
-          }}
-          onKeyDown={event => {
-            if (event.key === 'Escape') {
-              setDraft(null);
-            }
-          }}
+        <OpsForm
+          label="Add a notification policy"
+          onSubmit={() => void submit()}
+          onEscape={() => setDraft(null)}
         >
           <Field id={`${idp}-name`} label="Name" error={errors.name}>
             {aria => (
@@ -233,68 +227,39 @@ function Policies(props: {
             />
           )}
           <div className="jp-FlowsOps-row">
-            <Field
+            <NumberField
               id={`${idp}-cooldown`}
               label="Cool-down (minutes)"
               hint="At most one message per this many minutes."
               error={errors.cooldown}
-            >
-              {aria => (
-                <InputGroup
-                  {...aria}
-                  type="number"
-                  min={0}
-                  step="any"
-                  placeholder="none"
-                  value={draft.cooldownMinutes}
-                  onChange={event =>
-                    setDraft({ ...draft, cooldownMinutes: event.target.value })
-                  }
-                />
-              )}
-            </Field>
-            <Field
+              min={0}
+              step="any"
+              placeholder="none"
+              value={draft.cooldownMinutes}
+              onChange={value => setDraft({ ...draft, cooldownMinutes: value })}
+            />
+            <NumberField
               id={`${idp}-running`}
               label="Still running after (minutes)"
               hint="Used by the Still running event."
               error={errors.runningAfter}
-            >
-              {aria => (
-                <InputGroup
-                  {...aria}
-                  type="number"
-                  min={0}
-                  step="any"
-                  disabled={!draft.events.includes('Running')}
-                  value={draft.runningAfterMinutes}
-                  onChange={event =>
-                    setDraft({
-                      ...draft,
-                      runningAfterMinutes: event.target.value
-                    })
-                  }
-                />
-              )}
-            </Field>
+              min={0}
+              step="any"
+              disabled={!draft.events.includes('Running')}
+              value={draft.runningAfterMinutes}
+              onChange={value =>
+                setDraft({ ...draft, runningAfterMinutes: value })
+              }
+            />
           </div>
-          <FormError error={errors['']} />
-          <div className="jp-FlowsRunForm-actions">
-            <button
-              type="button"
-              className="jp-mod-styled jp-mod-reject"
-              onClick={() => setDraft(null)}
-            >
-              Cancel
-            </button>
-            <button
-              type="submit"
-              className="jp-mod-styled jp-mod-accept"
-              disabled={busy || destinations.length === 0}
-            >
-              {busy ? 'Adding…' : 'Add policy'}
-            </button>
-          </div>
-        </form>
+          <AddActions
+            error={errors['']}
+            busy={busy}
+            disabled={destinations.length === 0}
+            label="Add policy"
+            onCancel={() => setDraft(null)}
+          />
+        </OpsForm>
       ) : (
         <Button
           small
@@ -487,20 +452,11 @@ function Destinations(props: {
       )}
       {!draft && <FormError error={errors['']} />}
       {draft ? (
-        <form
-          className="jp-FlowsOps-form"
-          aria-label="Add a notification destination"
-          noValidate
+        <OpsForm
+          label="Add a notification destination"
+          onSubmit={() => void submit()}
+          onEscape={() => setDraft(null)}
           autoComplete="off"
-          onSubmit={event => {
-            event.preventDefault();
-            void submit();
-          }}
-          onKeyDown={event => {
-            if (event.key === 'Escape') {
-              setDraft(null);
-            }
-          }}
         >
           <div className="jp-FlowsOps-row">
             <Field
@@ -538,24 +494,13 @@ function Destinations(props: {
               )}
             </Field>
           </div>
-          <FormError error={errors['']} />
-          <div className="jp-FlowsRunForm-actions">
-            <button
-              type="button"
-              className="jp-mod-styled jp-mod-reject"
-              onClick={() => setDraft(null)}
-            >
-              Cancel
-            </button>
-            <button
-              type="submit"
-              className="jp-mod-styled jp-mod-accept"
-              disabled={busy}
-            >
-              {busy ? 'Adding…' : 'Add destination'}
-            </button>
-          </div>
-        </form>
+          <AddActions
+            error={errors['']}
+            busy={busy}
+            label="Add destination"
+            onCancel={() => setDraft(null)}
+          />
+        </OpsForm>
       ) : (
         <Button
           small

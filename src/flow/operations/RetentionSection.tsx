@@ -1,5 +1,5 @@
 /** A deployment's retention of its finished runs, and what pruning now would delete. */
-import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
+import { HTMLSelect } from '@jupyterlab/ui-components';
 import React, { useEffect, useState } from 'react';
 
 import type { Deployment, FlowRun, FlowsClient } from '../../api';
@@ -20,7 +20,9 @@ import {
   LoadState,
   Section,
   SubTitle,
-  useLoad
+  useLoad,
+  NumberField,
+  OpsForm
 } from './shared';
 
 /** How many of the runs a prune would delete are shown by name. */
@@ -133,14 +135,9 @@ export function RetentionSection(props: {
           </>
         )}
       </p>
-      <form
-        className="jp-FlowsOps-form"
-        aria-label="Retention of this deployment"
-        noValidate
-        onSubmit={event => {
-          event.preventDefault();
-          void save();
-        }}
+      <OpsForm
+        label="Retention of this deployment"
+        onSubmit={() => void save()}
       >
         <label className="jp-FlowsOps-check">
           <input
@@ -154,48 +151,30 @@ export function RetentionSection(props: {
           Follow the server's default
         </label>
         <div className="jp-FlowsOps-row">
-          <Field
+          <NumberField
             id={`${idp}-runs`}
             label="Keep the last (runs)"
             hint="Blank: the default."
             error={errors.keepRuns}
-          >
-            {aria => (
-              <InputGroup
-                {...aria}
-                type="number"
-                min={0}
-                step={1}
-                disabled={draft.useDefault}
-                placeholder={placeholder(server?.keep_runs, 'runs')}
-                value={draft.keepRuns}
-                onChange={event =>
-                  setDraft({ ...draft, keepRuns: event.target.value })
-                }
-              />
-            )}
-          </Field>
-          <Field
+            min={0}
+            step={1}
+            disabled={draft.useDefault}
+            placeholder={placeholder(server?.keep_runs, 'runs')}
+            value={draft.keepRuns}
+            onChange={value => setDraft({ ...draft, keepRuns: value })}
+          />
+          <NumberField
             id={`${idp}-days`}
             label="Keep runs younger than (days)"
             hint="Blank: the default."
             error={errors.keepDays}
-          >
-            {aria => (
-              <InputGroup
-                {...aria}
-                type="number"
-                min={0}
-                step="any"
-                disabled={draft.useDefault}
-                placeholder={placeholder(server?.keep_days, 'days')}
-                value={draft.keepDays}
-                onChange={event =>
-                  setDraft({ ...draft, keepDays: event.target.value })
-                }
-              />
-            )}
-          </Field>
+            min={0}
+            step="any"
+            disabled={draft.useDefault}
+            placeholder={placeholder(server?.keep_days, 'days')}
+            value={draft.keepDays}
+            onChange={value => setDraft({ ...draft, keepDays: value })}
+          />
           <Field
             id={`${idp}-failure`}
             label="Always keep the last failure"
@@ -250,7 +229,7 @@ export function RetentionSection(props: {
             {busy ? 'Saving…' : 'Save retention'}
           </button>
         </div>
-      </form>
+      </OpsForm>
       {previewError && (
         <p className="jp-FlowsField-error" role="alert">
           The preview failed: {previewError}

@@ -1,4 +1,5 @@
 /** Pieces the operations panel's sections share: loading, fields, section frames. */
+import { InputGroup } from '@jupyterlab/ui-components';
 import React, { useCallback, useEffect, useRef, useState } from 'react';
 
 import { describeError } from '../../errors';
@@ -197,4 +198,109 @@ export function FormError(props: { error?: string }): JSX.Element | null {
       {props.error}
     </p>
   ) : null;
+}
+
+/** A number input in a Field; ``onChange`` gets the text as typed (the forms parse it). */
+export function NumberField(props: {
+  id: string;
+  label: string;
+  hint?: string;
+  error?: string;
+  min: number;
+  step: number | 'any';
+  value: string;
+  placeholder?: string;
+  disabled?: boolean;
+  onChange: (value: string) => void;
+}): JSX.Element {
+  return (
+    <Field
+      id={props.id}
+      label={props.label}
+      hint={props.hint}
+      error={props.error}
+    >
+      {aria => (
+        <InputGroup
+          {...aria}
+          type="number"
+          min={props.min}
+          step={props.step}
+          placeholder={props.placeholder}
+          disabled={props.disabled}
+          value={props.value}
+          onChange={event => props.onChange(event.target.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
+/**
+ * A section's form: validated by the forms (not the browser), submitted with Enter, and
+ * closed with Escape when it can be.
+ */
+export function OpsForm(props: {
+  label: string;
+  onSubmit: () => void;
+  onEscape?: () => void;
+  autoComplete?: 'off';
+  children: React.ReactNode;
+}): JSX.Element {
+  const { onEscape } = props;
+  return (
+    <form
+      className="jp-FlowsOps-form"
+      aria-label={props.label}
+      noValidate
+      autoComplete={props.autoComplete}
+      onSubmit={event => {
+        event.preventDefault();
+        props.onSubmit();
+      }}
+      onKeyDown={
+        onEscape
+          ? event => {
+              if (event.key === 'Escape') {
+                onEscape();
+              }
+            }
+          : undefined
+      }
+    >
+      {props.children}
+    </form>
+  );
+}
+
+/** The end of an "Add …" form: its error, Cancel, and the button that adds. */
+export function AddActions(props: {
+  error?: string;
+  busy: boolean;
+  /** Also disabled while not busy (nothing to add to yet). */
+  disabled?: boolean;
+  label: string;
+  onCancel: () => void;
+}): JSX.Element {
+  return (
+    <>
+      <FormError error={props.error} />
+      <div className="jp-FlowsRunForm-actions">
+        <button
+          type="button"
+          className="jp-mod-styled jp-mod-reject"
+          onClick={props.onCancel}
+        >
+          Cancel
+        </button>
+        <button
+          type="submit"
+          className="jp-mod-styled jp-mod-accept"
+          disabled={props.busy || props.disabled}
+        >
+          {props.busy ? 'Adding…' : props.label}
+        </button>
+      </div>
+    </>
+  );
 }
