@@ -208,7 +208,7 @@ test.describe('The run view', () => {
     await rerun.getByRole('tab', { name: 'Timeline' }).click();
     const timeline = rerun.locator('.jp-RunTimeline');
     await expect(timeline.locator('.jp-RunTimeline-legend')).toContainText(
-      'the previous run of this version'
+      'the previous run'
     );
     await expect(
       timeline.locator(
@@ -221,6 +221,10 @@ test.describe('The run view', () => {
         '.jp-RunTimeline-row[data-key="report"] .jp-RunTimeline-ghost'
       )
     ).toHaveCount(0);
+    // (The "Started" notice fades after a few seconds: not in the picture.)
+    await expect(page.locator('.Toastify__toast')).toHaveCount(0, {
+      timeout: 15000
+    });
     await runs.flows.screenshot('run-view-timeline', rerun);
 
     // A rerun from the failed cell with the same parameters runs only the failed cell

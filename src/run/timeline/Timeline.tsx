@@ -1,8 +1,9 @@
 /**
  * The run's timeline: one bar per task run on a shared time axis (per cell for a
  * notebook), coloured by state, its retries marked, the slowest tasks named above. The
- * previous run of the same flow version lies under it as ghost bars, each at its offset
- * from that run's start, so a task that got slower stands out (and is marked).
+ * previous run of the same deployment (or flow version) lies under it as ghost bars,
+ * each at its offset from that run's start, so a task that got slower stands out (and
+ * is marked).
  */
 import React from 'react';
 
@@ -25,7 +26,7 @@ const labelWidth = (width: number) => Math.min(170, Math.max(90, width / 3));
 export interface ITimelineProps {
   run: FlowRun;
   nodes: FlowRunGraphNode[];
-  /** The previous run of the same flow version, drawn under this one (null: none). */
+  /** The previous run of the same deployment or flow version, drawn under this one (null: none). */
   previous?: IPreviousRun | null;
   onSelect: (key: string) => void;
 }
@@ -130,8 +131,7 @@ export function Timeline(props: ITimelineProps): JSX.Element {
               rx={2}
             />
           </svg>{' '}
-          the previous run of this version,{' '}
-          <strong>{props.previous.name}</strong>
+          the previous run, <strong>{props.previous.name}</strong>
           {ghosts.size ? '' : ' (no task of it finished)'}
         </p>
       ) : null}
