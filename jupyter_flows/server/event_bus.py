@@ -38,25 +38,14 @@ class Message:
     ``wake`` names a work queue where a run may have become claimable (a run Scheduled, a
     concurrency slot freed, the queue resumed): listeners such as the claim dispatcher read
     it; it is never sent to clients. An ``internal`` message goes to listeners only.
-
-    The body may be given as a function making it: a log batch of thousands of lines then
-    costs the bus one small object per line, and only the lines a subscriber's bounded
-    queue keeps are ever built (on the IOLoop, where building them all held up every
-    request while a large batch came in).
     """
 
     flow_id: str | None
     flow_run_id: str | None
-    _body: dict[str, Any] | Callable[[], dict[str, Any]] = field(repr=False)
+    body: dict[str, Any]
     _text: str | None = field(default=None, repr=False)
     wake: str | None = None
     internal: bool = False
-
-    @property
-    def body(self) -> dict[str, Any]:
-        if callable(self._body):
-            self._body = self._body()
-        return self._body
 
     @property
     def text(self) -> str:
@@ -230,8 +219,5 @@ def queue_changed_message(name: str) -> Message:
     return Message(None, None, {"type": "work_queue", "name": name}, wake=name, internal=True)
 
 
-def log_message(
-    flow_run_id: str, flow_id: str | None, line: Callable[[], dict[str, Any]]
-) -> Message:
-    """A log line's message; ``line`` makes the line's dict when the message is sent."""
-    return Message(flow_id, flow_run_id, lambda: {"type": "log", "log": line()})
+def log_message(line: dict[str, Any], flow_id: str | None) -> Message:
+    return Message(flow_id, line["flow_run_id"], {"type": "log", "log": line})

@@ -56,21 +56,6 @@ export interface IRunModelOptions {
 
 const FAILED_TYPES = ['FAILED', 'CRASHED', 'TIMED_OUT'];
 
-/** After the next two frames (or 100 ms at most: a hidden page draws none). */
-function afterPaint(): Promise<void> {
-  return new Promise(resolve => {
-    const timer = setTimeout(resolve, 100);
-    if (typeof requestAnimationFrame === 'function') {
-      requestAnimationFrame(() =>
-        requestAnimationFrame(() => {
-          clearTimeout(timer);
-          resolve();
-        })
-      );
-    }
-  });
-}
-
 type TaskRunWithKey = FlowRunGraphNode['task_runs'][number];
 
 export class RunModel extends PolledModel {
@@ -210,10 +195,6 @@ export class RunModel extends PolledModel {
       // graph and reads the log at once in one interpreter, and the log's end (what a
       // person reads first, tens of milliseconds alone) waits as long as the graph.
       await this._logs.start().catch(() => undefined);
-      // The view scrolls the list to the end over a frame or two: let it, before the
-      // graph's layout and drawing take the main thread (on a large run they held the
-      // log's end back until the schematic was drawn).
-      await afterPaint();
     }
     const graph = await this.client.getRunGraph(this.runId);
     this._graph = graph;

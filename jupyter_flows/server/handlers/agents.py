@@ -100,7 +100,7 @@ class AgentLogsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self, agent_id: str) -> None:
-        count = await self.run(agents.add_logs, agent_id, await self.large_body(lines_body()))
+        count = await self.run(agents.add_logs, agent_id, self.body(lines_body()))
         self.reply({"count": count}, 201)
 
 

@@ -12,7 +12,6 @@ the service through :attr:`FlowsHandler.run` and write the answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -270,13 +269,6 @@ class FlowsHandler(APIHandler):
         if isinstance(model, TypeAdapter):
             return model.validate_json(raw)
         return model.model_validate_json(raw)
-
-    async def large_body(self, model: type[M] | TypeAdapter[Any]) -> Any:
-        """:meth:`body` on the thread pool, for bodies of thousands of items (log lines,
-        reporter batches): parsing 5,000 lines takes tens of milliseconds, hundreds on a
-        loaded machine, and on the IOLoop every other request would wait that long."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.context.runner.executor, self.body, model)
 
     def page_args(self) -> tuple[int, int]:
         from jupyter_flows.server.service import DEFAULT_LIMIT, MAX_LIMIT

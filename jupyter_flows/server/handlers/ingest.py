@@ -19,7 +19,7 @@ class IngestHandler(FlowsHandler):
     async def post(self) -> None:
         from jupyter_flows.server.wire import Ingest
 
-        batch = await self.large_body(Ingest)
+        batch = self.body(Ingest)
         if self.agent_key_id is not None:  # one held run and its subflows; creates no run
             await self.run(access.check_ingest, self.agent_key_id, batch, readonly=True)
         self.reply(await self.run(ingest.ingest, batch, self.context.keyring))

@@ -51,7 +51,7 @@ class LogsHandler(FlowsHandler):
     @authenticated
     @authorized
     async def post(self) -> None:
-        lines = await self.large_body(lines_body())
+        lines = self.body(lines_body())
         if self.agent_key_id is not None:  # an agent's job logs: of runs it holds
             runs = {line.flow_run_id for line in lines}
             await self.run(access.check_runs, self.agent_key_id, runs, readonly=True)

@@ -8,7 +8,6 @@ every flow run's reporter.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -117,10 +116,7 @@ def insert_logs(
     if stored:
 
         def messages() -> list[Any]:
-            return [
-                log_message(row[1], group_of.get(row[1]), functools.partial(_row_out, row))
-                for row in stored
-            ]
+            return [log_message(_row_out(row), group_of.get(row[1])) for row in stored]
 
         emit(session, messages)
     return len(stored)
