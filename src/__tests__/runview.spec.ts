@@ -16,7 +16,14 @@ import {
   neighbour,
   summaryState
 } from '../run/schematic/layout';
-import { scaleFor, slowest, timeScale } from '../run/timeline/scale';
+import {
+  ghostSpans,
+  rowKeys,
+  scaleFor,
+  slowerBy,
+  slowest,
+  timeScale
+} from '../run/timeline/scale';
 import { formatDuration } from '../states';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -330,6 +337,80 @@ describe('timeline scale', () => {
     expect(scale.end).toBe(now);
     expect(scaleFor([taskRun('c', null)], 400, now)).toBeNull();
     expect(slowest(runs, now, 2).map(r => r.id)).toEqual(['b', 'a']);
+  });
+});
+
+describe('timeline overlay of the previous run', () => {
+  it('lays the previous run on the current axis, each task at its offset from its start', () => {
+    // The previous run started at 0 s: a took 0–2 s, b 2–3 s, c never finished.
+    const previous = {
+      name: 'earlier',
+      start_time: at(0),
+      nodes: [
+        node('a', [taskRun('a', 'COMPLETED', 0, 2)]),
+        node('b', [taskRun('b', 'COMPLETED', 2, 3)]),
+        node('c', [taskRun('c', 'RUNNING', 3)])
+      ]
+    };
+    // This run started an hour later.
+    const ghosts = ghostSpans(previous, at(3600));
+    expect([...ghosts.keys()]).toEqual(['a#0', 'b#0']);
+    expect(ghosts.get('b#0')).toEqual({
+      start: T0 + 3602_000,
+      end: T0 + 3603_000
+    });
+    expect(ghostSpans(previous, null).size).toBe(0);
+    expect(ghostSpans(null, at(3600)).size).toBe(0);
+    expect(ghostSpans({ ...previous, start_time: null }, at(0)).size).toBe(0);
+
+    // The axis holds the ghosts too (a previous run that took longer than this one).
+    const now = T0 + 3601_000;
+    const scale = scaleFor(
+      [taskRun('a', 'COMPLETED', 3600, 3601)],
+      300,
+      now,
+      at(3600),
+      at(3601),
+      [...ghosts.values()]
+    )!;
+    expect(scale.start).toBe(T0 + 3600_000);
+    expect(scale.end).toBe(T0 + 3603_000);
+  });
+
+  it('matches the calls of a task across runs by start order, not by id', () => {
+    const mapped = (ids: string[], starts: number[]) =>
+      node(
+        'm',
+        ids.map((id, i) => ({
+          ...taskRun(id, 'COMPLETED', starts[i], starts[i] + 1),
+          dynamic_key: id
+        }))
+      );
+    expect([...rowKeys([mapped(['x', 'y'], [5, 1])])]).toEqual([
+      ['y', 'm#0'],
+      ['x', 'm#1']
+    ]);
+    const previous = {
+      name: 'earlier',
+      start_time: at(0),
+      nodes: [mapped(['p', 'q'], [1, 2])]
+    };
+    const keys = rowKeys([mapped(['x', 'y'], [11, 12])]);
+    const ghosts = ghostSpans(previous, at(10));
+    expect(ghosts.get(keys.get('y')!)).toEqual({
+      start: T0 + 12_000,
+      end: T0 + 13_000
+    });
+  });
+
+  it('marks a task slower only when it took clearly longer than before', () => {
+    const was = { start: 0, end: 1000 };
+    expect(slowerBy({ start: 5000, end: 7000 }, was)).toBe(1000);
+    // Within a quarter of the time before, or by less than 200 ms: not marked.
+    expect(slowerBy({ start: 0, end: 1200 }, was)).toBeNull();
+    expect(slowerBy({ start: 0, end: 150 }, { start: 0, end: 40 })).toBeNull();
+    expect(slowerBy({ start: 0, end: 500 }, was)).toBeNull();
+    expect(slowerBy({ start: 0, end: 5000 }, undefined)).toBeNull();
   });
 });
 

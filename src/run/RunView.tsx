@@ -205,6 +205,7 @@ export class RunView extends ReactWidget {
           <Timeline
             run={graph.flow_run}
             nodes={graph.nodes}
+            previous={model.previous}
             onSelect={key => void model.select(key)}
           />
         ) : (

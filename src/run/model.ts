@@ -24,6 +24,7 @@ import { PolledModel } from '../models/base';
 import { isFinal } from '../states';
 import { LogCursor } from './logs/cursor';
 import { ILayout, layoutGraph, summaryState } from './schematic/layout';
+import type { IPreviousRun } from './timeline/scale';
 
 export type LogSource = 'flow' | 'task' | 'agent' | 'job';
 export const LOG_SOURCES: LogSource[] = ['flow', 'task', 'agent', 'job'];
@@ -75,6 +76,15 @@ export class RunModel extends PolledModel {
 
   get run(): FlowRun | null {
     return this._graph?.flow_run ?? null;
+  }
+
+  /**
+   * The previous run of the same deployment (or, without one, of the same flow version)
+   * that finished, for the timeline to compare with; null if there is none, undefined
+   * until asked.
+   */
+  get previous(): IPreviousRun | null | undefined {
+    return this._previous;
   }
 
   get layout(): ILayout | null {
@@ -189,6 +199,10 @@ export class RunModel extends PolledModel {
     const graph = await this.client.getRunGraph(this.runId);
     this._graph = graph;
     await this._relayoutIfNeeded();
+    if (this._previous === undefined) {
+      this._previous = null;
+      void this._loadPrevious(graph.flow_run);
+    }
     const runFailed = FAILED_TYPES.includes(graph.flow_run.state?.type ?? '');
     if (runFailed && !this._showedFailure && this._selected === null) {
       // A failed run shows the task that failed first, with its traceback (once).
@@ -203,6 +217,38 @@ export class RunModel extends PolledModel {
       if (failed) {
         void this.select(failed.key);
       }
+    }
+  }
+
+  /** Find the run before this one (among the 20 expected before it) and read its graph. */
+  private async _loadPrevious(run: FlowRun): Promise<void> {
+    try {
+      const page = await this.client.listFlowRuns({
+        ...(run.deployment_id
+          ? { deployment_id: run.deployment_id }
+          : { flow_id: run.flow_id }),
+        until: run.expected_start_time ?? undefined,
+        limit: 20
+      });
+      const before = page.items.find(
+        r =>
+          r.id !== run.id &&
+          r.start_time &&
+          r.end_time &&
+          (run.deployment_id || r.flow_version_id === run.flow_version_id)
+      );
+      if (!before || this.isDisposed) {
+        return;
+      }
+      const graph = await this.client.getRunGraph(before.id);
+      this._previous = {
+        name: before.name,
+        start_time: before.start_time,
+        nodes: graph.nodes
+      };
+      this.emitChanged();
+    } catch {
+      // Only a comparison: the timeline shows this run alone.
     }
   }
 
@@ -339,6 +385,7 @@ export class RunModel extends PolledModel {
 
   private _graph: FlowRunGraph | null = null;
   private _layout: ILayout | null = null;
+  private _previous: IPreviousRun | null | undefined = undefined;
   private _shape = '';
   private _logs!: LogCursor;
   private _filter: ILogFilter = { sources: [...LOG_SOURCES], level: 0, q: '' };

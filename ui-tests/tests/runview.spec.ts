@@ -78,11 +78,16 @@ test.describe('The run view', () => {
       page.locator('.jp-NotebookPanel .jp-Cell.jp-mod-active')
     ).toContainText('sold = Counter');
 
-    // The parameters cell, as papermill injected it into the run.
-    // (The notebook, in front since "Go to cell", overlaps the view's edge: no mouse.)
-    await view
-      .locator('.jp-RunSchematic-node[data-key="parameters"]')
-      .dispatchEvent('click');
+    // The parameters cell, as papermill injected it into the run. The schematic keeps
+    // the selected task in view, so with the task panel open the first cells lie left
+    // of its edge (over the notebook beside it, which would take the click): show the
+    // whole graph first, as a person would, then click.
+    await view.getByRole('button', { name: 'Fit' }).click();
+    const parameters = view.locator(
+      '.jp-RunSchematic-node[data-key="parameters"]'
+    );
+    await expect(parameters).toBeInViewport({ ratio: 1 });
+    await parameters.click();
     await expect(view.getByTestId('injected-parameters')).toContainText(
       '# Parameters\ndays = 30'
     );
@@ -115,7 +120,8 @@ test.describe('The run view', () => {
       'Slowest'
     );
     await expect(view.locator('.jp-RunTimeline-row').first()).toBeVisible();
-    await runs.flows.screenshot('run-view-timeline', view);
+    // The first run of its deployment: nothing to compare with.
+    await expect(view.locator('.jp-RunTimeline-ghost')).toHaveCount(0);
 
     // Closing the view clears the badges.
     await page.evaluate(async id => {
@@ -179,6 +185,78 @@ test.describe('The run view', () => {
     );
     await runs.allNodes(rerun, 'COMPLETED', 30000);
     await runs.flows.screenshot('run-view-rerun', rerun);
+
+    // The fix changed `days`: the cells that read it, directly or through the orders,
+    // ran again; the imports cell reads no parameter, so its earlier result was reused
+    // (its task run ends Cached, and the schematic says so).
+    const stateOf = (key: string) =>
+      rerun.locator(
+        `.jp-RunSchematic-node[data-key="${key}"] .jp-RunSchematic-state`
+      );
+    await expect(stateOf('imports')).toHaveText('Cached');
+    for (const key of [
+      'load-the-orders',
+      'daily-revenue',
+      'daily-revenue-2',
+      'report'
+    ]) {
+      await expect(stateOf(key)).toHaveText('Completed');
+    }
+
+    // The timeline lays the failed run under this one: ghost bars for the cells that
+    // ran there, and the legend names it.
+    await rerun.getByRole('tab', { name: 'Timeline' }).click();
+    const timeline = rerun.locator('.jp-RunTimeline');
+    await expect(timeline.locator('.jp-RunTimeline-legend')).toContainText(
+      'the previous run'
+    );
+    await expect(
+      timeline.locator(
+        '.jp-RunTimeline-row[data-key="daily-revenue-2"] .jp-RunTimeline-ghost'
+      )
+    ).toHaveCount(1);
+    // The report did not run in the failed run: nothing to compare it with.
+    await expect(
+      timeline.locator(
+        '.jp-RunTimeline-row[data-key="report"] .jp-RunTimeline-ghost'
+      )
+    ).toHaveCount(0);
+    // (The "Started" notice fades after a few seconds: not in the picture.)
+    await expect(page.locator('.Toastify__toast')).toHaveCount(0, {
+      timeout: 15000
+    });
+    await runs.flows.screenshot('run-view-timeline', rerun);
+
+    // A rerun from the failed cell with the same parameters runs only the failed cell
+    // and those after it: every task before it is reused (Cached) from the failed run.
+    const failedRun = await runs.flows.api('GET', `flow-runs/${runId}`);
+    const again = await runs.flows.api(
+      'POST',
+      `deployments/${deploymentId}/runs`,
+      { parameters: failedRun.parameters, tags: [`rerun-of:${runId}`] }
+    );
+    await expect(async () => {
+      const run = await runs.flows.api('GET', `flow-runs/${again.id}`);
+      expect(run.state.type).toBe('FAILED');
+    }).toPass({ timeout: 150000 });
+    const graph = await runs.flows.api('GET', `flow-runs/${again.id}/graph`);
+    const ran: Record<string, string> = {};
+    for (const node of graph.nodes) {
+      for (const taskRun of node.task_runs) {
+        ran[node.key] = taskRun.state.name;
+      }
+    }
+    expect(ran).toEqual({
+      parameters: 'Cached',
+      imports: 'Cached',
+      'load-the-orders': 'Cached',
+      'load-the-orders-2': 'Cached',
+      'totals-by-region': 'Cached',
+      'best-selling-products': 'Cached',
+      'daily-revenue': 'Cached',
+      'daily-revenue-2': 'Failed',
+      report: 'NotReady'
+    });
   });
 
   test('the run view in the dark theme', async ({ page }) => {

@@ -169,7 +169,13 @@ export function Schematic(props: ISchematicProps): JSX.Element {
         );
       }}
       onPointerDown={event => {
-        if ((event.target as Element).closest('.jp-RunSchematic-node')) {
+        // A press on a box or a tool is a click: capturing the pointer for a drag
+        // would send the click to the pane, not to the box or the button.
+        if (
+          (event.target as Element).closest(
+            '.jp-RunSchematic-node, .jp-RunSchematic-tools'
+          )
+        ) {
           return;
         }
         drag.current = { x: event.clientX, y: event.clientY, view };

@@ -1,8 +1,9 @@
 /**
  * The timeline's shared time axis: task runs' start and end times mapped to pixels, tick
- * marks at round steps, and which tasks were slowest.
+ * marks at round steps, which tasks were slowest, and the previous run's task runs laid
+ * on this run's axis (ghosts) to compare with.
  */
-import type { TaskRun } from '../../api';
+import type { FlowRunGraphNode, TaskRun } from '../../api';
 
 export interface ITimeScale {
   /** The axis's first and last instants (ms since the epoch). */
@@ -29,6 +30,11 @@ function stepLabel(offsetS: number, stepS: number): string {
     return `${Math.round(offsetS / 60)} min`;
   }
   return `${Math.round(offsetS / 3600)} h`;
+}
+
+export interface ISpan {
+  start: number;
+  end: number;
 }
 
 /** When a task run began and ended (ended: now, while it runs); null if it never started. */
@@ -73,12 +79,11 @@ export function scaleFor(
   width: number,
   now: number,
   flowStart?: string | null,
-  flowEnd?: string | null
+  flowEnd?: string | null,
+  also: ISpan[] = []
 ): ITimeScale | null {
-  const spans = runs.map(r => span(r, now)).filter(Boolean) as {
-    start: number;
-    end: number;
-  }[];
+  const spans = runs.map(r => span(r, now)).filter(Boolean) as ISpan[];
+  spans.push(...also);
   if (flowStart) {
     spans.push({
       start: Date.parse(flowStart),
@@ -103,4 +108,77 @@ export function slowest(runs: TaskRun[], now: number, count = 3): TaskRun[] {
     .filter(r => r.start_time)
     .sort((a, b) => length(b) - length(a))
     .slice(0, count);
+}
+
+/** The previous run of the same flow version (or deployment), to compare with. */
+export interface IPreviousRun {
+  /** Its name, shown in the legend. */
+  name: string;
+  start_time: string | null;
+  nodes: FlowRunGraphNode[];
+}
+
+/**
+ * A task run's place, the same in every run of the flow: its task and which call of it
+ * it is, in start order (a mapped task is called many times; task run ids and dynamic
+ * keys differ from run to run).
+ */
+export function rowKeys(nodes: FlowRunGraphNode[]): Map<string, string> {
+  const keys = new Map<string, string>();
+  const started = (t: TaskRun) =>
+    t.start_time ? Date.parse(t.start_time) : Infinity;
+  for (const node of nodes) {
+    [...node.task_runs]
+      .sort((a, b) => started(a) - started(b) || a.id.localeCompare(b.id))
+      .forEach((t, i) => keys.set(t.id, `${node.key}#${i}`));
+  }
+  return keys;
+}
+
+/**
+ * The previous run's task runs moved onto this run's axis: each keeps its offset from
+ * its own run's start, counted from `runStart` (this run's start). Keyed by `rowKeys`;
+ * empty when either run has not started.
+ */
+export function ghostSpans(
+  previous: IPreviousRun | null | undefined,
+  runStart: string | null | undefined
+): Map<string, ISpan> {
+  const ghosts = new Map<string, ISpan>();
+  if (!previous?.start_time || !runStart) {
+    return ghosts;
+  }
+  const shift = Date.parse(runStart) - Date.parse(previous.start_time);
+  const keys = rowKeys(previous.nodes);
+  for (const node of previous.nodes) {
+    for (const taskRun of node.task_runs) {
+      const s = span(taskRun, Date.parse(previous.start_time));
+      if (s && taskRun.end_time) {
+        ghosts.set(keys.get(taskRun.id)!, {
+          start: s.start + shift,
+          end: s.end + shift
+        });
+      }
+    }
+  }
+  return ghosts;
+}
+
+/** Slower than before by at least this share of the previous time … */
+export const SLOWER_RATIO = 1.25;
+/** … and by at least this much (ms): a 40 ms task taking 60 ms is noise. */
+export const SLOWER_MIN_MS = 200;
+
+/** How much longer (ms) a task took than in the previous run, if that stands out. */
+export function slowerBy(
+  current: ISpan,
+  previous: ISpan | undefined
+): number | null {
+  if (!previous) {
+    return null;
+  }
+  const now = current.end - current.start;
+  const before = previous.end - previous.start;
+  const more = now - before;
+  return more >= SLOWER_MIN_MS && now >= before * SLOWER_RATIO ? more : null;
 }
