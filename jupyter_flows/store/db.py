@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,6 +181,26 @@ class Database:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the file in WAL mode (a property of the file: the first connection does it).
+
+    Switching a file to WAL needs it to itself, and SQLite answers "database is locked" at
+    once instead of calling the busy handler: a server and its agent opening a new file
+    together saw it. So wait here, as busy_timeout would, for the other one to finish."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _sqlite_engine(url: URL, **engine_kwargs: Any) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or "mode=memory" in str(url.query)
@@ -198,7 +220,7 @@ def _sqlite_engine(url: URL, **engine_kwargs: Any) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if not in_memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL
         cursor.close()
 
