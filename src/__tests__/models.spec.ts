@@ -58,6 +58,7 @@ function run(
     work_queue: null,
     agent_id: null,
     infrastructure: null,
+    trigger: 'ad hoc',
     created: T0,
     updated: T0,
     ...extra
