@@ -193,7 +193,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** @description The file to open for the notebook or script a version was registered from. While the registered file still holds the version's code (outputs aside) that file (`read_only` false); otherwise the code stored at registration is written through Jupyter's contents manager to `<open_folder>/sources/<flow>/<stem> @ v<N><suffix>`, a notebook's cells marked not editable and not deletable, and that copy is answered (`read_only` true). A module flow (`path.py:function`) stores no copy: its file is answered as it is. */
+    /** @description The file to open for the notebook or script a version was registered from. While the registered file still holds the version's code (outputs aside) that file (`read_only` false); otherwise the code stored at registration is written through Jupyter's contents manager to `<open_folder>/sources/<flow>/<stem> @ v<N> (read-only)<suffix>`, a notebook's cells marked not editable and not deletable, and that copy is answered (`read_only` true). A module flow (`path.py:function`) stores no copy: its file is answered as it is. */
     post: operations['openVersionSource'];
     delete?: never;
     options?: never;

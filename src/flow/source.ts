@@ -1,19 +1,14 @@
 /**
  * Open the notebook or script a flow version was registered from, at that version: the
  * file itself while it still holds the version's code, else a read-only copy of the code
- * stored at registration (the server decides and writes the copy), titled
- * "name @ vN (read-only)".
+ * stored at registration (the server decides and writes the copy, named
+ * "name @ vN (read-only).ipynb": the tab's title is the file's name, since JupyterLab
+ * renames a file whose tab is retitled).
  */
-import { PathExt } from '@jupyterlab/coreutils';
 import type { IDocumentWidget } from '@jupyterlab/docregistry';
 import { CommandRegistry } from '@lumino/commands';
 
 import type { FlowsClient, FlowVersion, OpenedSource } from '../api';
-
-/** The tab title of a read-only copy. */
-export function readOnlyTitle(source: OpenedSource): string {
-  return `${PathExt.basename(source.source_path)} @ v${source.version_number} (read-only)`;
-}
 
 export async function openVersionSource(
   client: FlowsClient,
@@ -26,14 +21,14 @@ export async function openVersionSource(
   })) as IDocumentWidget | undefined;
   if (source.read_only && widget) {
     await widget.context.ready;
-    makeReadOnly(widget, readOnlyTitle(source));
+    makeReadOnly(widget, source);
   }
   return source;
 }
 
 /** The model read-only (no save), a text editor not editable (a notebook copy's cells
- * already are, by their metadata), and a title that says which version it is. */
-function makeReadOnly(widget: IDocumentWidget, title: string): void {
+ * already are, by their metadata), and a tooltip that says what the copy is. */
+function makeReadOnly(widget: IDocumentWidget, source: OpenedSource): void {
   widget.context.model.readOnly = true;
   const editor = (
     widget.content as {
@@ -41,7 +36,8 @@ function makeReadOnly(widget: IDocumentWidget, title: string): void {
     }
   ).editor;
   editor?.setOption?.('readOnly', true);
-  widget.title.label = title;
-  widget.title.caption = `${title}: the code registered as this version; the file has changed since`;
+  widget.title.caption =
+    `${source.source_path} as registered in version ${source.version_number}, ` +
+    'read-only: the file has changed since';
   widget.addClass('jp-FlowsSource-readOnly');
 }

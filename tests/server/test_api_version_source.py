@@ -60,7 +60,7 @@ async def test_a_changed_notebook_opens_a_read_only_copy_of_the_version(
 
     opened = (await api("POST", f"flow-versions/{version['id']}/source/open", expect=200)).body
     assert opened["read_only"] is True and opened["source_path"] == "work/resume.ipynb"
-    assert opened["path"] == "jupyter-flows-runs/sources/resume/resume @ v1.ipynb"
+    assert opened["path"] == "jupyter-flows-runs/sources/resume/resume @ v1 (read-only).ipynb"
     copy = json.loads((jp_root_dir / opened["path"]).read_text())
     assert [c["source"] for c in copy["cells"]] == [c["source"] for c in registered["cells"]]
     assert all(
@@ -82,7 +82,7 @@ async def test_a_script_copy_is_its_text(api, root: Path, jp_root_dir: Path) -> 
 
     (root / "script.py").write_text("# %% Load\nx = 2\n")
     opened = (await api("POST", f"flow-versions/{version['id']}/source/open", expect=200)).body
-    assert opened["read_only"] is True and opened["path"].endswith("/script @ v1.py")
+    assert opened["read_only"] is True and opened["path"].endswith("/script @ v1 (read-only).py")
     assert (jp_root_dir / opened["path"]).read_text() == "# %% Load\nx = 1\n\n# %% Use\ny = x + 1\n"
 
 

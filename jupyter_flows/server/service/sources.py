@@ -3,8 +3,9 @@
 Registering a notebook or script stores its code as a blob (outputs cleared) and names
 it in the entrypoint (``path#sha256=<digest>``). Opening a version's source opens the file
 itself while it still holds that code, else a read-only copy of the stored code, written
-below the open folder: ``<folder>/sources/<flow>/<stem> @ v<N><suffix>``. A module flow's
-entrypoint (``path.py:function``) names no stored copy: its file is opened as it is.
+below the open folder: ``<folder>/sources/<flow>/<stem> @ v<N> (read-only)<suffix>``. A
+module flow's entrypoint (``path.py:function``) names no stored copy: its file is opened
+as it is.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def copy_path(folder: str, source: dict[str, Any]) -> str:
         return _UNSAFE.sub("-", name).strip(".-") or "_"
 
     path = PurePosixPath(source["path"])
-    name = f"{safe(path.stem)} @ v{source['version_number']}{path.suffix}"
+    # The name is the tab's title: JupyterLab renames a file whose tab is retitled.
+    name = f"{safe(path.stem)} @ v{source['version_number']} (read-only){path.suffix}"
     return f"{folder.strip('/')}/sources/{safe(source['flow_name'])}/{name}"
 
 
