@@ -141,7 +141,9 @@ test.describe('The flow page', () => {
       'Scheduled'
     );
     await expect(rows.last()).toHaveAttribute('data-run-name', long);
-    await flows.screenshot('flow-page-history-sorted', flows.flowPage);
+    await flows.open();
+    await flows.search(name);
+    await flows.screenshot('flow-page-sorted');
   });
 
   test('opens the source at its version: the file while unchanged, else a read-only copy', async ({
