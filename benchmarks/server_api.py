@@ -10,7 +10,9 @@ off) and then ``prefect server start`` from benchmarks/.prefect-venv on the same
 one at a time, and drives both over HTTP with the same httpx code from 1 and from 8 client
 threads: flow runs created per second, state updates per second (Pending, Running,
 Completed on the runs just created) and log lines stored per second. Every count is
-checked afterwards through the server's own API. Then the Jupyter server's start time and
+checked afterwards through the server's own API. The notification outbox's cost on state
+updates: the same server with and without its insert, alternating rounds on fresh
+databases. Then the Jupyter server's start time and
 idle memory with and without the extension, and Prefect's server's beside them. Prints a
 Markdown table and writes it into benchmarks/README.md between its markers.
 """
@@ -52,6 +54,7 @@ GOAL_RATIO = 50.0
 GOAL_LOG_LINES = 50_000.0
 GOAL_START_S = 0.5
 GOAL_RSS_MB = 40.0
+GOAL_OUTBOX_COST = 5.0  # percent of state-update throughput
 
 
 # ---------------------------------------------------------------- processes
@@ -453,6 +456,62 @@ def throughput(backend: str, jf_db: str, prefect_db: str | None, sizes, workdir,
     return records
 
 
+def outbox_cost(backend: str, dbs: tuple[str, str], sizes: dict, workdir: Path) -> list[dict]:
+    """State updates per second (Pending, Running, Completed, one request each) on two team
+    servers, one with the outbox and one without (benchmarks/workloads/jf_server.py
+    ``api-no-outbox``), both up at once, in alternating rounds so both see the same machine;
+    the best round of each counts (the least disturbed by other work), after one uncounted
+    round (a fresh server's first requests compile its queries)."""
+    log(f"the outbox's cost on {backend}")
+    servers = {
+        "with": jf_server("api", dbs[0], workdir),
+        "without": jf_server("api-no-outbox", dbs[1], workdir),
+    }
+    rates: dict[tuple[str, int], list[float]] = {}
+    try:
+        for server, _ in servers.values():
+            server.ready(patience=60)
+        for round_ in range(sizes["outbox_rounds"] + 1):
+            for clients in (1, 8):
+                for which, (_, base) in servers.items():
+                    api = FlowsApi(base)
+                    with api.client() as c:
+                        patient(api.setup, c)
+                        ids = [new_id() for _ in range(sizes["outbox_runs"])]
+                        body = {"flow_runs": [{"id": i, "flow_name": "bench"} for i in ids]}
+                        c.post("ingest", json=body, timeout=120).raise_for_status()
+                        before = patient(api.count_runs, c, "COMPLETED")
+
+                        def advance(conn, run_id, api=api):
+                            return sum(
+                                api.set_state(conn, run_id, s)
+                                for s in ("PENDING", "RUNNING", "COMPLETED")
+                            )
+
+                        _, errors, elapsed = hammer(
+                            api, clients, iter(ids), advance, sizes["seconds"]
+                        )
+                        verified = 3 * (patient(api.count_runs, c, "COMPLETED") - before)
+                        rate = verified / elapsed if elapsed else 0.0
+                        log(f"  outbox {which} x{clients}: {rate:,.1f}/s ({errors} errors)")
+                        if round_:
+                            rates.setdefault((which, clients), []).append(rate)
+    finally:
+        for server, _ in servers.values():
+            server.stop()
+    return [
+        {
+            "engine": "jupyter-flows",
+            "backend": backend,
+            "workload": "outbox_cost",
+            "clients": clients,
+            "with_per_s": max(rates[("with", clients)]),
+            "without_per_s": max(rates[("without", clients)]),
+        }
+        for clients in (1, 8)
+    ]
+
+
 def start_and_memory(workdir: Path, repeats: int, with_prefect: bool, settle: float) -> list[dict]:
     """Start to first ``GET version`` and idle RSS: jupyter-server without and with the
     extension (alternating, after one uncounted start each), and Prefect's server."""
@@ -563,6 +622,17 @@ def render(records: list[dict], how: str, load: str, sizes: dict) -> str:
                     f"| {label} | {backend} | {clients} | {jf_cell} | {pf_cell} | {ratio} "
                     f"| {goal} | {met} |"
                 )
+    for r in records:
+        if r["workload"] != "outbox_cost":
+            continue
+        cost = (r["without_per_s"] - r["with_per_s"]) / r["without_per_s"] * 100
+        rows.append(
+            f"| the notification outbox's cost on state updates (best of "
+            f"{sizes['outbox_rounds']} alternating rounds) | {r['backend']} | {r['clients']} | "
+            f"{cost:+.1f}% ({fmt(r['without_per_s'])}/s without → {fmt(r['with_per_s'])}/s "
+            f"with) | — | — | < {GOAL_OUTBOX_COST:.0f}% | "
+            f"{'yes' if cost < GOAL_OUTBOX_COST else '**no**'} |"
+        )
     start = {r["engine"]: r for r in records if r["workload"] == "start"}
     if "jupyter-flows" in start:
         plain, flows, pf = start["jupyter-server"], start["jupyter-flows"], start.get("Prefect 3")
@@ -617,9 +687,11 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = {"seconds": 5.0, "lines": 200_000, "batch": 2_000, "repeats": 3, "settle": 3.0}
     sizes["run_batch"] = 300
+    sizes.update(outbox_rounds=3, outbox_runs=3_000)
     sizes.update(prefect_seconds=10.0, prefect_lines=40_000)
     if args.quick:
         sizes.update(seconds=1.0, lines=20_000, repeats=1, settle=0.5)
+        sizes.update(outbox_rounds=1, outbox_runs=300)
     if args.seconds is not None:
         sizes["seconds"] = args.seconds
     if args.lines is not None:
@@ -635,6 +707,8 @@ def main(argv: list[str] | None = None) -> int:
             records += throughput(
                 "SQLite", str(workdir / "flows.db"), None, sizes, workdir, with_prefect
             )
+            outbox_dbs = (str(workdir / "outbox.db"), str(workdir / "plain.db"))
+            records += outbox_cost("SQLite", outbox_dbs, sizes, workdir)
         if "postgresql" in backends:
             try:
                 with throwaway_postgres() as url:
@@ -643,11 +717,15 @@ def main(argv: list[str] | None = None) -> int:
                     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
                         conn.execute("CREATE DATABASE flows")
                         conn.execute("CREATE DATABASE prefect")
+                        conn.execute("CREATE DATABASE outbox")
+                        conn.execute("CREATE DATABASE plain")
                     base = url.rsplit("/", 1)[0]
                     prefect_db = base.replace("+psycopg", "+asyncpg") + "/prefect"
                     records += throughput(
                         "PostgreSQL", base + "/flows", prefect_db, sizes, workdir, with_prefect
                     )
+                    outbox_dbs = (base + "/outbox", base + "/plain")
+                    records += outbox_cost("PostgreSQL", outbox_dbs, sizes, workdir)
             except PostgresUnavailable as error:
                 log(f"PostgreSQL skipped: {error}")
         log("start time and idle memory")

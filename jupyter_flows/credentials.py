@@ -13,6 +13,13 @@ names, else ``credentials.key`` in the Jupyter data dir; the file is made on fir
 with mode 0600.
 A key file that is readable by others is refused.
 
+Several servers on one database share the key, and a rotation must not stop the others:
+- with a shared key file, each server reads the file again when it changes (a rotation
+  writes the next key beside it first, so every server can read both while it runs);
+- with the variable, it may hold several keys, comma-separated, the first encrypting and
+  all decrypting (Airflow's fernet_key does the same): give every server ``NEW,OLD``, then
+  ``rotate-key`` re-encrypts every value under NEW, then OLD can go.
+
 Names are lowercase letters, digits and dashes (``aws-secret``); the variable a run sees is
 the name upper-cased with underscores (``AWS_SECRET``) unless the credential names another.
 """
@@ -154,11 +161,20 @@ def write_key_file(path: Path, key: bytes) -> None:
     os.replace(temporary, path)
 
 
+def keys_from_environ(environ: Mapping[str, str]) -> list[bytes]:
+    """The keys ``JUPYTER_FLOWS_CREDENTIALS_KEY`` holds (comma-separated; none if unset)."""
+    raw = environ.get(CREDENTIALS_KEY) or ""
+    parts = [part for part in raw.split(",") if part.strip()]
+    return [_check_key(part.encode(), CREDENTIALS_KEY) for part in parts]
+
+
 def load_key(environ: Mapping[str, str] | None = None, *, create: bool = True) -> bytes:
-    """The key (see the module doc); with ``create``, the default file is made if missing."""
+    """The key that encrypts (see the module doc); with ``create``, the default file is
+    made if missing."""
     env = os.environ if environ is None else environ
-    if env.get(CREDENTIALS_KEY):
-        return _check_key(env[CREDENTIALS_KEY].encode(), CREDENTIALS_KEY)
+    from_environ = keys_from_environ(env)
+    if from_environ:
+        return from_environ[0]
     path = key_path(env)
     if path.exists():
         return read_key_file(path)
@@ -210,12 +226,15 @@ class Keyring:
     A rotation writes the new key beside the current one (``credentials.key.next``)
     before any value is re-encrypted and renames it over the key only after the
     re-encrypted values are committed; until then both keys decrypt, so a server that
-    stops in between loses nothing.
+    stops in between loses nothing. Another server sharing the key file sees the files
+    change and reads them again.
     """
 
     def __init__(self, environ: dict[str, str] | None = None) -> None:
         self._environ = environ
         self._cipher: Cipher | None = None
+        #: What the key files looked like when the cipher was made from them.
+        self._read_from: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -226,41 +245,67 @@ class Keyring:
         path = key_path(self._env)
         return path.with_name(path.name + ".next")
 
+    def _files_now(self) -> tuple[Any, ...] | None:
+        """The key files' identity and change time (None for keys from the variable)."""
+        if keys_from_environ(self._env):
+            return None
+        seen: list[Any] = []
+        for path in (key_path(self._env), self._next_path()):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                seen.append(None)
+            else:
+                seen.append((info.st_ino, info.st_mtime_ns, info.st_size))
+        return tuple(seen)
+
     def cipher(self) -> Cipher:
         with self._lock:
-            if self._cipher is None:
-                keys = [load_key(self._env)]
+            files = self._files_now()
+            if self._cipher is None or files != self._read_from:
+                keys = keys_from_environ(self._env) or [load_key(self._env)]
                 pending = self._next_path()
-                if not self._env.get(CREDENTIALS_KEY) and pending.exists():
+                if files is not None and pending.exists():
                     keys.insert(0, read_key_file(pending))
                 self._cipher = Cipher(*keys)
+                self._read_from = self._files_now()
             return self._cipher
 
     def begin_rotation(self) -> Cipher:
-        """A new key, saved as the pending one; values re-encrypted with the returned cipher
-        must be committed before :meth:`finish_rotation`."""
-        if self._env.get(CREDENTIALS_KEY):
+        """The cipher to re-encrypt every value with; they must be committed before
+        :meth:`finish_rotation`. From the key file: a new key, saved as the pending one.
+        From the variable: its first key, once every server holds ``NEW,OLD``."""
+        from_environ = keys_from_environ(self._env)
+        if len(from_environ) == 1:
             raise CredentialError(
-                f"the credentials key comes from {CREDENTIALS_KEY}: rotate it by "
-                "re-encrypting offline with the old and new keys, not through the server"
+                f"the credentials key comes from {CREDENTIALS_KEY}: give every server "
+                f"{CREDENTIALS_KEY}=NEW,OLD (a new key first, the current one after), then "
+                "rotate again; values are re-encrypted under NEW and OLD can then go"
             )
+        if from_environ:
+            return Cipher(from_environ[0])
         current = self.cipher()
         key = new_key()
         write_key_file(self._next_path(), key)
         with self._lock:
             self._cipher = Cipher(key, *current.keys)
+            self._read_from = self._files_now()
         return Cipher(key)
 
     def finish_rotation(self) -> None:
         """The re-encrypted values are committed: the new key becomes the key."""
+        if keys_from_environ(self._env):
+            return  # the variable's keys stay as they are: OLD goes when people remove it
         pending = self._next_path()
         with self._lock:
             key = read_key_file(pending)
             os.replace(pending, key_path(self._env))
             self._cipher = Cipher(key)
+            self._read_from = self._files_now()
 
     def abort_rotation(self) -> None:
         """The re-encryption was not committed: forget the new key."""
         with self._lock:
-            self._next_path().unlink(missing_ok=True)
+            if not keys_from_environ(self._env):
+                self._next_path().unlink(missing_ok=True)
             self._cipher = None

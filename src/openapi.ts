@@ -322,7 +322,8 @@ export interface paths {
       };
       cookie?: never;
     };
-    get?: never;
+    /** @description The deployment's backfills, newest first, each with its runs by state. */
+    get: operations['listBackfills'];
     put?: never;
     /** @description The runs the deployment's schedule would have made from `start` to `end` (both included; the scheduler's own slots, DST rules included), or one run per value of `parameter`. When the flow has the slot parameter (`scheduled_time` unless `slot_parameter` names another), each run gets its slot there as an ISO 8601 UTC string. With `dry_run`, answers the preview and makes nothing. At most `max_concurrent` of its runs are unfinished at once; the rest are made as those finish. Each slot (or value) is one run, however often it is asked for, and a slot the scheduler already made is not made again; the same request again answers the same backfill (200). */
     post: operations['createBackfill'];
@@ -380,6 +381,23 @@ export interface paths {
     put?: never;
     /** @description Deletes now the finished runs the retention policies let go (each deployment's own, else the server's default), with their task runs, states, logs and artifacts, in batches; then the blobs no row names any more and no writer touched within the grace period. With `dry_run`, deletes nothing and lists what would go. */
     post: operations['pruneRuns'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/retention/default': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description The server's own retention (its `retention_keep_runs`, `retention_keep_days` and `retention_keep_last_failure` settings), which a deployment follows for each field it leaves null. */
+    get: operations['getRetentionDefault'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -1593,6 +1611,9 @@ export interface components {
       created: components['schemas']['Time'];
       cancelled_at: components['schemas']['NullableTime'];
     };
+    BackfillPage: components['schemas']['Page'] & {
+      items?: components['schemas']['Backfill'][];
+    };
     PruneRuns: {
       /** @default false */
       dry_run?: boolean;
@@ -1697,6 +1718,8 @@ export interface components {
       agent_id: string | null;
       /** @description Where the last attempt ran, as its agent described its infrastructure when it claimed the run. */
       infrastructure: string | null;
+      /** @description The backfill that made this run, if one did. */
+      backfill_id: string | null;
       /**
        * @description How the run came to be: a schedule's slot, a backfill, a rerun of another run, a run requested from the lab (ui), the CLI, the %flow magic or an automation, a subflow call, a deployment run requested through the API without saying from where (api), or a flow called in a process (ad hoc).
        * @enum {string}
@@ -2995,6 +3018,35 @@ export interface operations {
       413: components['responses']['TooLarge'];
     };
   };
+  listBackfills: {
+    parameters: {
+      query?: {
+        limit?: components['parameters']['limit'];
+        offset?: components['parameters']['offset'];
+      };
+      header?: never;
+      path: {
+        deployment_id: components['parameters']['deployment_id'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of backfills. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BackfillPage'];
+        };
+      };
+      400: components['responses']['InvalidInput'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+    };
+  };
   createBackfill: {
     parameters: {
       query?: never;
@@ -3120,6 +3172,28 @@ export interface operations {
       503: components['responses']['StorageUnavailable'];
     };
   };
+  getRetentionDefault: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The server's default retention. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Retention'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+    };
+  };
   listFlowRuns: {
     parameters: {
       query?: {
@@ -3130,6 +3204,8 @@ export interface operations {
           '-start' | 'start' | '-state' | 'state' | '-duration' | 'duration';
         flow_id?: string;
         deployment_id?: string;
+        /** @description Runs this backfill made */
+        backfill_id?: string;
         /** @description State types, comma-separated (SCHEDULED,PENDING). */
         state?: string;
         /** @description Expected start at or after */
@@ -4694,6 +4770,8 @@ export interface operations {
       query?: {
         destination?: string;
         flow_run_id?: string;
+        /** @description Only the deliveries about this deployment's runs. */
+        deployment_id?: string;
         limit?: components['parameters']['limit'];
         offset?: components['parameters']['offset'];
       };

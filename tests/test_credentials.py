@@ -85,3 +85,34 @@ def test_references_come_from_the_run_config_then_the_resource_spec() -> None:
     }
     assert references(content) == [{"name": "a"}, {"name": "b", "env": "B_VAR"}, {"name": "c"}]
     assert references({}) == [] and references(None) == []
+
+
+def test_a_server_sharing_the_key_file_follows_a_rotation_another_made(tmp_path: Path) -> None:
+    env = {CREDENTIALS_KEY_FILE: str(tmp_path / "credentials.key")}
+    rotating, other = Keyring(env), Keyring(env)  # two servers, one key file
+    token = rotating.cipher().encrypt("value-1")
+    assert other.cipher().decrypt(token) == "value-1"  # the other has read the key now
+    new = rotating.begin_rotation()
+    rotated = rotating.cipher().rotate(token, new)
+    assert other.cipher().decrypt(rotated) == "value-1"  # mid-rotation: both keys
+    rotating.finish_rotation()
+    assert other.cipher().decrypt(rotated) == "value-1"  # after it: the new key
+    with pytest.raises(WrongKey):
+        other.cipher().decrypt(token)
+
+
+def test_keys_from_the_variable_rotate_new_comma_old() -> None:
+    old, new = new_key(), new_key()
+    token = Cipher(old).encrypt("value-1")
+    alone = Keyring({CREDENTIALS_KEY: old.decode()})
+    with pytest.raises(CredentialError, match="NEW,OLD"):
+        alone.begin_rotation()
+
+    both = Keyring({CREDENTIALS_KEY: f"{new.decode()},{old.decode()}"})
+    assert both.cipher().decrypt(token) == "value-1"  # OLD still decrypts
+    rotated = both.cipher().rotate(token, both.begin_rotation())
+    both.finish_rotation()
+    assert Keyring({CREDENTIALS_KEY: new.decode()}).cipher().decrypt(rotated) == "value-1"
+    assert Cipher(new).decrypt(both.cipher().encrypt("value-2")) == "value-2"  # NEW encrypts
+    with pytest.raises(CredentialError, match="not a Fernet key"):
+        Keyring({CREDENTIALS_KEY: f"{new.decode()},nonsense"}).cipher()

@@ -759,7 +759,7 @@ def run_agent(
     queue: str = "default",
     name: str | None = None,
     limit: int | None = None,
-    infra: str = "local",
+    infra: Infrastructure | str = "local",
     url: str | None = None,
     api_key: str | None = None,
     token: str | None = None,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from jupyter_flows.engine.run_env import OVERLAY, RunEnv
+from jupyter_flows.engine.run_env import RunEnv, overlay_bootstrap
 from jupyter_flows.spec.resource_spec import VENV_PACKAGES, ResourceSpec
 
 #: A run document larger than this is fetched by id rather than passed on.
@@ -256,13 +256,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 #: How the run process starts in another interpreter: the agent's jupyter-flows after
 #: the flow's own packages on sys.path, then the run process as ``-m`` would run it.
-BOOTSTRAP = (
-    "import os, runpy, site, sys\n"
-    f"for p in os.environ.get({OVERLAY!r}, '').split(os.pathsep):\n"
-    "    if p and p not in sys.path: site.addsitedir(p)\n"
-    "sys.argv[0] = 'jupyter_flows.agent.execute'\n"
-    "runpy.run_module('jupyter_flows.agent.execute', run_name='__main__', alter_sys=True)\n"
-)
+BOOTSTRAP = overlay_bootstrap("jupyter_flows.agent.execute")
 
 
 def overlay_paths() -> tuple[str, ...]:

@@ -35,6 +35,12 @@ def agent() -> None:
     help="Where runs run: local processes, Dask, Kubernetes Jobs.",
 )
 @click.option(
+    "--dask-address",
+    metavar="ADDRESS",
+    help="With --infra dask: run the tasks on this running scheduler (tcp://host:8786) "
+    "instead of a LocalCluster per run.",
+)
+@click.option(
     "--heartbeat", type=float, default=10.0, show_default=True, help="Seconds between heartbeats."
 )
 @click.option(
@@ -54,21 +60,25 @@ def agent_start(
     name: str | None,
     limit: int | None,
     infra: str,
+    dask_address: str | None,
     heartbeat: float,
     wait: float,
     grace: float,
 ) -> None:
     """Run an agent here until SIGTERM/Ctrl-C (a second one stops running work at once)."""
     from jupyter_flows.agent.agent import run_agent
+    from jupyter_flows.agent.infra.base import infrastructure_from_name
     from jupyter_flows.client import FlowsAPIError
 
+    if dask_address and infra != "dask":
+        raise click.UsageError("--dask-address goes with --infra dask")
     options = ctx.find_root().obj.get("options", {})
     try:
         code = run_agent(
             queue=queue,
             name=name,
             limit=limit,
-            infra=infra,
+            infra=infrastructure_from_name("dask", address=dask_address) if dask_address else infra,
             url=options.get("url"),
             api_key=options.get("api_key"),
             token=options.get("token"),

@@ -71,6 +71,21 @@ REPRODUCE = "JUPYTER_FLOWS_REPRODUCE"
 #: flow's own interpreter: their packages are not the flow's, and a capture skips them.
 OVERLAY = "JUPYTER_FLOWS_OVERLAY"
 
+
+def overlay_bootstrap(module: str) -> str:
+    """Code for ``python -c`` that runs ``module`` as ``-m`` would, in an interpreter that
+    borrows what it lacks from the ``OVERLAY`` folders: added after its own packages, so
+    the flow's versions win. The run process starts so in the flow's environment, and its
+    notebook kernels too (the environment may have no ipykernel of its own)."""
+    return (
+        "import os, runpy, site, sys\n"
+        f"for p in os.environ.get({OVERLAY!r}, '').split(os.pathsep):\n"
+        "    if p and p not in sys.path: site.addsitedir(p)\n"
+        f"sys.argv[0] = {module!r}\n"
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+    )
+
+
 # ------------------------------------------------------------------ credentials (server)
 
 #: The credential store's encryption key (a Fernet key) for a team server.

@@ -25,6 +25,7 @@ from jupyter_flows.engine.futures import TaskFuture
 from jupyter_flows.engine.registry import Registry
 from jupyter_flows.engine.states import State
 from jupyter_flows.engine.task_run import TaskCall, run_on_worker
+from jupyter_flows.engine.worker_env import run_credentials
 
 if TYPE_CHECKING:
     from jupyter_flows.engine.run_env import RunEnv
@@ -155,6 +156,8 @@ class DaskTaskRunner(TaskRunner):
         self._client: Any = None
         self._cluster: Any = None
         self._pending: list[_DaskResult] = []
+        #: The run's credentials, sent with each task to a cluster it did not start.
+        self._credentials: dict[str, str] = {}
 
     def duplicate(self) -> DaskTaskRunner:
         return DaskTaskRunner(self.address, self.cluster_kwargs, self.client_kwargs)
@@ -184,6 +187,8 @@ class DaskTaskRunner(TaskRunner):
         Client, LocalCluster = distributed.Client, distributed.LocalCluster  # noqa: N806
         if self.address:
             self._client = Client(self.address, **self.client_kwargs)
+            # Its workers were started elsewhere, without this run's environment.
+            self._credentials = run_credentials()
         else:
             options = {"dashboard_address": ":0", **self.cluster_kwargs}  # no fixed port to clash
             self._cluster = LocalCluster(**options)
@@ -200,6 +205,7 @@ class DaskTaskRunner(TaskRunner):
             if self._cluster is not None:
                 self._cluster.close()
             self._client = self._cluster = None
+            self._credentials = {}
 
     def _submit(self, call: TaskCall) -> TaskFuture[Any]:
         args, kwargs, wait_for = call.remote_arguments(_dask_future_of)
@@ -209,6 +215,7 @@ class DaskTaskRunner(TaskRunner):
             args,
             kwargs,
             wait_for,
+            self._credentials,
             key=f"{call.record.name}-{call.record.id}",
             pure=False,
         )

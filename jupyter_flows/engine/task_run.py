@@ -15,7 +15,7 @@ yields to a driver wherever the run waits (``engine.driver``): ``run()`` blocks,
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_flows.engine.cache import ResultStore, task_input_hash
@@ -67,6 +67,7 @@ from jupyter_flows.engine.states import (
     TimedOut,
     check_transition,
 )
+from jupyter_flows.engine.worker_env import borrowed_environ
 
 if TYPE_CHECKING:
     from jupyter_flows.engine.task import Task
@@ -399,16 +400,23 @@ def _bind(task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
 
 
 def run_on_worker(
-    call: TaskCall, args: tuple[Any, ...], kwargs: dict[str, Any], wait_for: list[Any]
+    call: TaskCall,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: list[Any],
+    credentials: Mapping[str, str] | None = None,
 ) -> RemoteResult:
     """Run a task on a remote worker; its records travel back with the result.
 
-    Dask has already replaced upstream futures by their ``RemoteResult``s.
+    Dask has already replaced upstream futures by their ``RemoteResult``s. ``credentials``:
+    the run's credential variables, for a worker that did not inherit them
+    (``engine/worker_env.py``).
     """
     configure_logging()  # a worker process has not run a flow yet
     records = MemoryReporter()
     call.args, call.kwargs, call.wait_for = args, kwargs, wait_for
     call.reporter = records
-    state = call.run()
+    with borrowed_environ(credentials or {}):
+        state = call.run()
     # The exception's traceback and the value stay in the state; both must pickle back.
     return RemoteResult(call.record.id, call.record.name, state, records)

@@ -111,6 +111,22 @@ def read_backfill(session: Session, backfill_id: str, *, for_update: bool = Fals
     return backfill
 
 
+def read_deployment_backfills(
+    session: Session, deployment_id: str, *, limit: int, offset: int
+) -> tuple[list[Backfill], int]:
+    """A deployment's backfills, newest first; and how many it has."""
+    where = Backfill.deployment_id == deployment_id
+    total = session.scalar(sa.select(sa.func.count()).select_from(Backfill).where(where)) or 0
+    query = (
+        sa.select(Backfill)
+        .where(where)
+        .order_by(Backfill.created.desc(), Backfill.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(query)), total
+
+
 def read_releasable(session: Session, *, limit: int = 100) -> list[str]:
     """Ids of running backfills with runs still to make."""
     query = (

@@ -194,6 +194,7 @@ def read_attempts(
     *,
     destination_id: str | None = None,
     flow_run_id: str | None = None,
+    deployment_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[tuple[DeliveryAttempt, NotificationDelivery | None]], int]:
@@ -205,6 +206,9 @@ def read_attempts(
         query = query.where(DeliveryAttempt.destination_id == destination_id)
     if flow_run_id is not None:
         query = query.where(NotificationDelivery.flow_run_id == flow_run_id)
+    if deployment_id is not None:  # the deliveries about its runs (tests name no run)
+        runs = sa.select(FlowRun.id).where(FlowRun.deployment_id == deployment_id)
+        query = query.where(NotificationDelivery.flow_run_id.in_(runs))
     total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
         query.order_by(DeliveryAttempt.started_at.desc(), DeliveryAttempt.id.desc())

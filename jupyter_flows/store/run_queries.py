@@ -51,6 +51,8 @@ class FlowRunFilter:
     parent_task_run_ids: Sequence[str] | None = None
     #: Runs claimed by these agents (the reaper's question about a silent agent).
     agent_ids: Sequence[str] | None = None
+    #: Runs a backfill made.
+    backfill_ids: Sequence[str] | None = None
     state_types: Sequence[StateType] | None = None
     #: Runs that carry every one of these tags.
     tags: Sequence[str] | None = None
@@ -207,6 +209,7 @@ def _filtered(session: Session, query: Any, flt: FlowRunFilter | None) -> Any:
         (FlowRun.id, flt.ids),
         (FlowRun.flow_group_id, flt.flow_group_ids),
         (FlowRun.deployment_id, flt.deployment_ids),
+        (FlowRun.backfill_id, flt.backfill_ids),
         (FlowRun.work_queue_id, flt.work_queue_ids),
         (FlowRun.parent_flow_run_id, flt.parent_flow_run_ids),
         (FlowRun.parent_task_run_id, flt.parent_task_run_ids),

@@ -3,6 +3,7 @@ import type { EnvironmentPreview } from '../api';
 import {
   filterPackages,
   formatBytes,
+  readableQuantity,
   summarizeEnvironment
 } from '../register/environment';
 
@@ -59,7 +60,7 @@ describe('summarizeEnvironment', () => {
     expect(env.envKept).toEqual(['LANG', 'PYTHONHASHSEED']);
     expect(env.envDropped).toEqual(['AWS_SECRET_ACCESS_KEY', 'MY_TOKEN']);
     expect(env.credentials).toEqual(['warehouse']);
-    expect(env.hardware).toBe('2 CPUs, 4Gi memory, 1×A100 GPU');
+    expect(env.hardware).toBe('2 CPUs, 4 GiB memory, 1×A100 GPU');
     expect(env.workingFiles).toBe(
       "3 files, 2.0 kB from the notebook's folder (what git would keep)"
     );
@@ -116,5 +117,19 @@ describe('formatBytes', () => {
     expect(formatBytes(999)).toBe('999 B');
     expect(formatBytes(1500)).toBe('1.5 kB');
     expect(formatBytes(25_000_000)).toBe('25 MB');
+  });
+});
+
+describe('readableQuantity', () => {
+  it('says Kubernetes memory quantities in the largest whole unit', () => {
+    expect(readableQuantity('24105Mi')).toBe('23.5 GiB');
+    expect(readableQuantity('4Gi')).toBe('4 GiB');
+    expect(readableQuantity('512Mi')).toBe('512 MiB');
+    expect(readableQuantity('1536Ki')).toBe('1.5 MiB');
+  });
+
+  it('leaves what it does not know as it is', () => {
+    expect(readableQuantity('4G')).toBe('4G');
+    expect(readableQuantity('lots')).toBe('lots');
   });
 });

@@ -58,6 +58,7 @@ function run(
     work_queue: null,
     agent_id: null,
     infrastructure: null,
+    backfill_id: null,
     trigger: 'ad hoc',
     created: T0,
     updated: T0,

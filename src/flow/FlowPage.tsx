@@ -38,6 +38,7 @@ import {
   runDuration,
   typeLabel
 } from '../states';
+import { OperationsPanel } from './operations/OperationsPanel';
 import { IField, fieldsOf, initialValues, readForm } from './paramform';
 import { RunForm } from './RunForm';
 import { SortColumn, SortHeader, nextSort } from './SortHeader';
@@ -54,7 +55,8 @@ export interface IFlowPageOptions {
   commands: CommandRegistry;
 }
 
-type Tab = 'runs' | 'deployments' | 'versions';
+type Tab = 'runs' | 'deployments' | 'versions' | 'operations';
+const TABS: Tab[] = ['runs', 'deployments', 'versions', 'operations'];
 
 export class FlowPage extends ReactWidget {
   constructor(private readonly options: IFlowPageOptions) {
@@ -181,7 +183,7 @@ export class FlowPage extends ReactWidget {
           role="tablist"
           aria-label="Flow details"
         >
-          {(['runs', 'deployments', 'versions'] as Tab[]).map(tab => (
+          {TABS.map(tab => (
             <button
               key={tab}
               role="tab"
@@ -197,7 +199,9 @@ export class FlowPage extends ReactWidget {
                 ? `Runs (${model.totalRuns})`
                 : tab === 'deployments'
                   ? `Deployments (${model.deployments.length})`
-                  : `Versions (${model.versions.length})`}
+                  : tab === 'versions'
+                    ? `Versions (${model.versions.length})`
+                    : 'Operations'}
             </button>
           ))}
         </div>
@@ -210,6 +214,17 @@ export class FlowPage extends ReactWidget {
           {this._tab === 'runs' && this._renderRuns()}
           {this._tab === 'deployments' && this._renderDeployments()}
           {this._tab === 'versions' && <Versions versions={model.versions} />}
+          {this._tab === 'operations' && (
+            <OperationsPanel
+              client={this.options.client}
+              deployments={model.deployments}
+              parametersOf={deployment =>
+                Object.keys(this._schemaFor(deployment).properties ?? {})
+              }
+              onDeployment={deployment => model.putDeployment(deployment)}
+              onRunsChanged={() => void model.refresh()}
+            />
+          )}
         </div>
       </div>
     );
@@ -221,7 +236,7 @@ export class FlowPage extends ReactWidget {
   }
 
   private _tabKey(event: React.KeyboardEvent, tab: Tab): void {
-    const tabs: Tab[] = ['runs', 'deployments', 'versions'];
+    const tabs = TABS;
     const i = tabs.indexOf(tab);
     const next =
       event.key === 'ArrowRight'

@@ -23,7 +23,7 @@ export interface IEnvironmentSummary {
   /** Variable names left out because they look secret. */
   envDropped: string[];
   credentials: string[];
-  /** "2 CPUs, 4Gi memory, 1×A100 GPU". */
+  /** "2 CPUs, 4 GiB memory, 1×A100 GPU". */
   hardware: string;
   /** "12 files, 3.4 kB from the notebook's folder …", or null when none were captured. */
   workingFiles: string | null;
@@ -66,13 +66,40 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+const BINARY_UNITS: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40
+};
+
+/**
+ * A Kubernetes quantity of memory or disk as a person reads it: "24105Mi" → "23.5 GiB",
+ * "4Gi" → "4 GiB"; what is not a binary quantity is shown as it is.
+ */
+export function readableQuantity(quantity: string): string {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti)$/.exec(quantity.trim());
+  if (!match) {
+    return quantity;
+  }
+  const bytes = Number(match[1]) * BINARY_UNITS[match[2]];
+  for (const unit of ['Ti', 'Gi', 'Mi', 'Ki']) {
+    const value = bytes / BINARY_UNITS[unit];
+    if (value >= 1) {
+      const shown = value.toFixed(value < 100 ? 1 : 0).replace(/\.0$/, '');
+      return `${shown} ${unit}B`;
+    }
+  }
+  return quantity;
+}
+
 function describeHardware(hardware: Json): string {
   const parts: string[] = [];
   if (typeof hardware.cpu === 'number') {
     parts.push(`${hardware.cpu} CPU${hardware.cpu === 1 ? '' : 's'}`);
   }
   if (text(hardware.memory)) {
-    parts.push(`${hardware.memory} memory`);
+    parts.push(`${readableQuantity(hardware.memory as string)} memory`);
   }
   const gpu = record(hardware.gpu);
   if (typeof gpu.count === 'number' && gpu.count > 0) {
@@ -80,7 +107,7 @@ function describeHardware(hardware: Json): string {
     parts.push(`${gpu.count}×${kind ? `${kind} ` : ''}GPU`);
   }
   if (text(hardware.disk)) {
-    parts.push(`${hardware.disk} disk`);
+    parts.push(`${readableQuantity(hardware.disk as string)} disk`);
   }
   return parts.length ? parts.join(', ') : "the agent machine's defaults";
 }

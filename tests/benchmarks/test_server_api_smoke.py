@@ -35,11 +35,15 @@ def test_the_server_api_benchmark_measures_and_verifies(tmp_path: Path) -> None:
     for r in throughput:
         if r["workload"] in ("ingest", "logs"):
             assert r["verified"] == 2000
+    outbox = [r for r in records if r["workload"] == "outbox_cost"]
+    assert sorted(r["clients"] for r in outbox) == [1, 8]
+    assert all(r["with_per_s"] > 0 and r["without_per_s"] > 0 for r in outbox), outbox
     start = {r["engine"]: r for r in records if r["workload"] == "start"}
     assert set(start) == {"jupyter-server", "jupyter-flows"}
     assert all(r["start_s"] > 0 and r["rss_mb"] > 0 for r in start.values())
 
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| workload | backend | clients | jupyter-flows | Prefect 3 |")
-    assert len(table) == 2 + 14 + 2  # header, rule, 14 throughput rows, start, memory
+    # header, rule, 14 throughput rows, the outbox's cost (1 and 8 clients), start, memory
+    assert len(table) == 2 + 14 + 2 + 2
     assert "not measured" in done.stdout  # Prefect was skipped

@@ -507,3 +507,9 @@ def test_register_offers_to_store_the_secrets_it_left_out(
     again = invoke("register", str(script), "--store-secrets", env={variable: "other"})
     assert f"from the stored credential {name!r}" in again.output
     assert "unchanged: still version 2" in again.output
+
+
+def test_agent_start_takes_a_dask_address_only_with_dask(invoke: Invoke) -> None:
+    refused = invoke("agent", "start", "--dask-address", "tcp://127.0.0.1:8786")
+    assert refused.exit_code == 2
+    assert "--dask-address goes with --infra dask" in refused.output

@@ -127,3 +127,92 @@ def test_a_secret_reaches_the_run_and_nothing_it_reports(
         for file in folder.rglob("*"):
             if file.is_file():
                 assert SECRET.encode() not in file.read_bytes(), file
+
+
+DASK_FLOWS = """
+import os
+
+from jupyter_flows import flow, get_run_logger, task
+
+
+@task
+def connect(i: int) -> int:
+    from distributed import get_worker
+
+    get_worker()  # raises outside a Dask worker
+    token = os.environ["WAREHOUSE_TOKEN"]
+    get_run_logger().info("worker %d connects with %s", os.getpid(), token)
+    return len(token)
+
+
+@flow(log_prints=True)
+def warehouse(n: int = 3) -> int:
+    lengths = connect.map(range(n)).result()
+    print(f"flow process {os.getpid()} saw lengths {lengths}")
+    return sum(lengths)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_workers_of_a_cluster_started_elsewhere_get_the_credential(
+    flows_server: FlowsServer, storage: Path
+) -> None:
+    """An agent on an existing Dask scheduler (``--dask-address``): its workers were started
+    before the run, without its environment, yet the tasks read the credential; what they
+    log of it arrives as ``***``, and the workers keep nothing of it after."""
+    distributed = pytest.importorskip("distributed")
+    from jupyter_flows.spec.python_flows import registration
+    from tests.e2e.test_agents_e2e import Agents as CliAgents
+
+    name = f"warehouse-{uuid.uuid4().hex[:6]}"
+    added = cli(
+        flows_server,
+        "credential",
+        "add",
+        name,
+        "--env",
+        "WAREHOUSE_TOKEN",
+        cwd=storage,
+        stdin=SECRET,
+    )
+    assert added.returncode == 0, added.stderr
+    flows_file = storage / "warehouse_flows.py"
+    flows_file.write_text(DASK_FLOWS)
+    queue = f"dask-{uuid.uuid4().hex[:8]}"
+    api = FlowsClient(flows_server.url, flows_server.api_key)
+    body = registration(flows_file, flow="warehouse", name=f"warehouse-{queue}")
+    body["content"]["run_config"]["credentials"] = [name]
+    version = api.register_flow(**body).version
+    deployment = api.create_deployment(version.flow_id, "e2e", work_queue=queue).id
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        agents = CliAgents(flows_server, storage)
+        try:
+            agents.start(
+                queue,
+                f"agent-{queue}",
+                "--infra",
+                "dask",
+                "--dask-address",
+                cluster.scheduler_address,
+                cli=True,
+            )
+            run = final(api, api.run_deployment(deployment, {"n": 3}).id)
+        finally:
+            agents.stop_all()
+        with distributed.Client(cluster) as client:
+            left = client.run(lambda: os.environ.get("WAREHOUSE_TOKEN"))
+    assert run.state is not None and run.state.type == "COMPLETED", run.state
+    assert run.infrastructure and cluster.scheduler_address in run.infrastructure
+    messages = [line.message for line in api.iterate(api.get_flow_run_logs, run.id)]
+    text = "\n".join(messages)
+    assert f"saw lengths {[len(SECRET)] * 3}" in text, text  # the real value, on the workers
+    flow_pid = int(text.split("flow process ")[1].split()[0])
+    worker_lines = [m for m in messages if m.startswith("worker ") and "connects with" in m]
+    assert len(worker_lines) == 3 and all(m.endswith("connects with ***") for m in worker_lines)
+    assert flow_pid not in {int(m.split()[1]) for m in worker_lines}
+    assert SECRET not in text
+    assert set(left.values()) == {None}  # set for each task's duration only

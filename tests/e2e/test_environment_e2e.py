@@ -311,3 +311,55 @@ def test_a_changed_package_is_a_new_version_whose_diff_names_it(
         assert "2.0" in shown.stdout
     finally:
         venv2.pip("tinypkg==1.0")
+
+
+NOTEBOOK_CELLS = [
+    "import json, sys\nimport tinypkg",
+    "out = ''",
+    "seen = {'prefix': sys.prefix, 'tinypkg': tinypkg.__version__}",
+    "with open(out, 'w') as handle:\n    json.dump(seen, handle)",
+]
+
+
+@pytest.mark.parametrize("engine", ["tasks", "kernel"])
+def test_a_notebook_runs_in_a_venv_rebuilt_from_its_lock(
+    flows_server: FlowsServer, agents: Agents, venv2: SecondVenv, tmp_path: Path, engine: str
+) -> None:
+    """The same reproduction for a notebook, on either engine: its cells (the kernel's
+    too) import the package only the rebuilt environment has."""
+    import nbformat
+
+    from jupyter_flows.cli.register import register_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(source, id=f"cell-{i}") for i, source in enumerate(NOTEBOOK_CELLS)
+    ]
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / f"uses_tinypkg_{engine}.ipynb"
+    nbformat.write(nb, path)
+    api = FlowsClient(flows_server.url, flows_server.api_key)
+    queue = f"rebuilt-nb-{engine}"
+    register_notebook(
+        api,
+        str(path),
+        engine=engine,
+        queue=queue,
+        blob_storage=str(tmp_path / "blobs"),
+        resource_spec=lock_only(venv2),
+    )
+    (group,) = list(api.iterate(api.list_flows, name=path.stem))
+    (deployment,) = list(api.iterate(api.list_deployments, flow_id=group.id))
+    agents.start(queue, f"env-agent-nb-{engine}")
+    out = tmp_path / f"{engine}.json"
+    run = api.run_deployment(deployment.id, {"out": str(out)})
+    ended = final(api, run.id, patience=300)
+    assert ended.state is not None and ended.state.type == "COMPLETED", job_log(api, run.id)
+    seen = json.loads(out.read_text())
+    assert seen["tinypkg"] == "1.0"
+    assert seen["prefix"].startswith(str(tmp_path / "data" / "jupyter_flows" / "environments"))

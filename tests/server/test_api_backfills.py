@@ -32,6 +32,11 @@ async def test_preview_create_repeat_read_and_cancel(api) -> None:
     assert created.headers["Location"].endswith(f"backfills/{backfill['id']}")
     assert backfill["status"] == "running" and backfill["total"] == 6 and backfill["runs"] == 2
     assert backfill["states"] == {"SCHEDULED": 2}
+    made = await api("GET", "flow-runs", params={"backfill_id": backfill["id"]})
+    assert made.body["total"] == 2
+    assert {run["backfill_id"] for run in made.body["items"]} == {backfill["id"]}
+    other = await api("GET", "flow-runs", params={"backfill_id": UNKNOWN})
+    assert other.body["total"] == 0
 
     made = await api("GET", "flow-runs", params={"deployment_id": deployment["id"]})
     assert {run["trigger"] for run in made.body["items"]} == {"backfill"}
@@ -43,6 +48,22 @@ async def test_preview_create_repeat_read_and_cancel(api) -> None:
     assert read["planned"] == 2
     cancelled = (await api("POST", f"backfills/{backfill['id']}/cancel", expect=200)).body
     assert cancelled["status"] == "cancelled" and cancelled["states"] == {"CANCELLED": 2}
+
+
+async def test_a_deployments_backfills_newest_first(api) -> None:
+    deployment = await _deployment(api)
+    path = f"deployments/{deployment['id']}/backfills"
+    assert (await api("GET", path, expect=200)).body["total"] == 0
+    first = (await api("POST", path, WINDOW, expect=201)).body
+    values = {"parameter": "n", "values": [5, 6]}
+    second = (await api("POST", path, values, expect=201)).body
+    listed = (await api("GET", path, expect=200)).body
+    assert listed["total"] == 2
+    assert [b["id"] for b in listed["items"]] == [second["id"], first["id"]]
+    assert listed["items"][0]["states"] == {"SCHEDULED": 2}
+    page = (await api("GET", path, params={"limit": 1, "offset": 1}, expect=200)).body
+    assert [b["id"] for b in page["items"]] == [first["id"]]
+    await api("GET", f"deployments/{UNKNOWN}/backfills", expect=404)
 
 
 async def test_bad_backfills(api) -> None:

@@ -130,6 +130,12 @@ async def test_a_failed_run_sends_one_email_and_one_webhook_naming_the_cell(api:
     log = (await api("GET", "notifications/attempts", params={"flow_run_id": run["id"]})).body
     assert sorted(a["destination"] for a in log["items"]) == ["ops-hook", "ops-mail"]
     assert all(a["ok"] and a["delivery"]["status"] == "sent" for a in log["items"])
+    params = {"deployment_id": deployment["id"]}
+    by_deployment = (await api("GET", "notifications/attempts", params=params)).body
+    assert by_deployment["total"] == 2
+    other = await _deployment(api, "weekly")
+    params = {"deployment_id": other["id"]}
+    assert (await api("GET", "notifications/attempts", params=params)).body["total"] == 0
 
 
 async def test_destinations_never_show_their_url(api: Api) -> None:

@@ -54,6 +54,11 @@ async def test_a_deployment_keeps_its_own_retention_and_prune_follows_it(
     assert (await api("GET", path)).body["retention"]["keep_runs"] is None
 
 
+async def test_the_server_default_is_readable(api) -> None:
+    default = (await api("GET", "retention/default", expect=200)).body
+    assert default == {"keep_runs": None, "keep_days": None, "keep_last_failure": True}
+
+
 async def test_bad_prune_requests(api) -> None:
     answer = await api("POST", "retention/prune", {"deployment_id": UNKNOWN}, expect=404)
     assert answer.error == "not_found"

@@ -26,10 +26,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.manager import AsyncKernelManager
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 from papermill.utils import merge_kwargs, remove_args
 
+from jupyter_flows.engine.run_env import RunEnv, overlay_bootstrap
 from jupyter_flows.engine.states import Completed, Failed, Running
 from jupyter_flows.notebooks.engines.base import (
     CellError,
@@ -288,6 +290,18 @@ class FlowsPapermillEngine(NBClientEngine):  # type: ignore[misc]
 papermill_engines.register(PAPERMILL_ENGINE, FlowsPapermillEngine)
 
 
+class BorrowingKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    """Starts a Python kernel that borrows what its interpreter lacks (ipykernel) from the
+    run process's overlay, as the run process itself does: a flow's rebuilt environment
+    holds the flow's packages only."""
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd: list[str] = super().format_kernel_cmd(extra_arguments)
+        if cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            return [cmd[0], "-c", overlay_bootstrap("ipykernel_launcher"), *cmd[3:]]
+        return cmd
+
+
 class KernelEngine(NotebookEngine):
     """Cells in file order in one kernel, papermill's semantics, one task run per task."""
 
@@ -303,6 +317,8 @@ class KernelEngine(NotebookEngine):
         nb = executable_notebook(run)
         observer = CellObserver(run, injected=bool(run.parameters))
         kernel_name = run.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or None
+        # In a flow's environment with jupyter-flows borrowed (agent/environment.py).
+        borrowing = {"kernel_manager_class": BorrowingKernelManager}
         with (
             tempfile.TemporaryDirectory(prefix="jupyter-flows-") as tmp,
             tempfile.TemporaryFile() as kernel_output,
@@ -327,6 +343,7 @@ class KernelEngine(NotebookEngine):
                     start_timeout=run.start_timeout,
                     cwd=run.cwd,
                     flows_observer=observer,
+                    **(borrowing if RunEnv.from_environ().overlay else {}),
                 )
             except papermill.PapermillExecutionError as exc:
                 error = observer.failure or CellError(

@@ -1,4 +1,5 @@
-"""Backfills: ``POST deployments/{id}/backfills`` (preview or make), ``GET backfills/{id}``,
+"""Backfills: ``POST deployments/{id}/backfills`` (preview or make), ``GET
+deployments/{id}/backfills`` (its backfills, newest first), ``GET backfills/{id}``,
 ``POST backfills/{id}/cancel``."""
 
 from __future__ import annotations
@@ -17,6 +18,20 @@ class DeploymentBackfillsHandler(FlowsHandler):
     again 200 (it makes nothing new)."""
 
     auth_resource = "flows.backfills"
+
+    @authenticated
+    @authorized
+    async def get(self, deployment_id: str) -> None:
+        limit, offset = self.page_args()
+        self.reply(
+            await self.run(
+                backfills.list_backfills,
+                deployment_id,
+                limit=limit,
+                offset=offset,
+                readonly=True,
+            )
+        )
 
     @authenticated
     @authorized

@@ -1,4 +1,6 @@
-"""``POST retention/prune``: what the retention service would delete now, or delete it now."""
+"""``POST retention/prune``: what the retention service would delete now, or delete it now;
+``GET retention/default``: the server's own retention, which deployments follow unless
+they set theirs."""
 
 from __future__ import annotations
 
@@ -41,4 +43,25 @@ class PruneHandler(FlowsHandler):
         self.reply(result)
 
 
-default_handlers = [(rf"{API_PREFIX}/retention/prune", PruneHandler)]
+class RetentionDefaultHandler(FlowsHandler):
+    auth_resource = "flows.retention"
+
+    @authenticated
+    @authorized
+    def get(self) -> None:
+        pruner = self.context.pruner
+        assert pruner is not None, "FlowsApp sets up retention with the server"
+        policy = pruner.policy
+        self.reply(
+            {
+                "keep_runs": policy.keep_runs,
+                "keep_days": policy.keep_days,
+                "keep_last_failure": policy.keep_last_failure,
+            }
+        )
+
+
+default_handlers = [
+    (rf"{API_PREFIX}/retention/prune", PruneHandler),
+    (rf"{API_PREFIX}/retention/default", RetentionDefaultHandler),
+]

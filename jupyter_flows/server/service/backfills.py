@@ -160,6 +160,18 @@ def read_backfill(session: Session, backfill_id: str) -> dict[str, Any]:
     return backfill_out(session, store_backfills.read_backfill(session, backfill_id))
 
 
+def list_backfills(
+    session: Session, deployment_id: str, *, limit: int, offset: int
+) -> dict[str, Any]:
+    """The deployment's backfills, newest first, each with its runs by state."""
+    store_deployments.read_deployment(session, deployment_id)  # 404 for an unknown one
+    rows, total = store_backfills.read_deployment_backfills(
+        session, deployment_id, limit=limit, offset=offset
+    )
+    items = [backfill_out(session, backfill) for backfill in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
 def cancel_backfill(session: Session, backfill_id: str) -> dict[str, Any]:
     """No more runs; its runs not started are Cancelled, running ones Cancelling."""
     backfill = store_backfills.read_backfill(session, backfill_id, for_update=True)

@@ -298,6 +298,7 @@ def list_attempts(
     *,
     destination: str | None,
     flow_run_id: str | None,
+    deployment_id: str | None = None,
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
@@ -310,6 +311,7 @@ def list_attempts(
         session,
         destination_id=destination_id,
         flow_run_id=flow_run_id,
+        deployment_id=deployment_id,
         limit=limit,
         offset=offset,
     )

@@ -100,6 +100,7 @@ def flow_run_out(run: FlowRun, flow_name: str | None, queue_name: str | None) ->
         "work_queue": queue_name,
         "agent_id": run.agent_id,
         "infrastructure": run.infrastructure,
+        "backfill_id": run.backfill_id,
         "trigger": trigger_of(run),
         "created": iso(run.created),
         "updated": iso(run.updated),
