@@ -49,7 +49,8 @@ class LocalAgentConfig(HasTraits):
     def wants_local_agent(self) -> bool:
         """``start_local_agent`` when the server's configuration sets it, else the lab
         setting when the user set it, else on."""
-        configured = "start_local_agent" in self.config.get(type(self).__name__, {})
+        config: Any = getattr(self, "config", {})  # of the Configurable it is mixed into
+        configured = "start_local_agent" in config.get(type(self).__name__, {})
         if configured or self.lab_local_agent is None:
             return bool(self.start_local_agent)
         return self.lab_local_agent
