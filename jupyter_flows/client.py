@@ -323,12 +323,15 @@ class FlowsClient:
         *,
         tags: Iterable[str] | None = None,
         scheduled_start: datetime | None = None,
+        trigger: str | None = None,
     ) -> FlowRun:
-        """A new Scheduled run of the deployment (parameters checked by the server)."""
+        """A new Scheduled run of the deployment (parameters checked by the server);
+        ``trigger``: where the request comes from (``cli``, ``magic``), the run's trigger."""
         body = _body(
             parameters=parameters or {},
             tags=list(tags) if tags is not None else None,
             scheduled_start=scheduled_start.isoformat() if scheduled_start else None,
+            trigger=trigger,
         )
         return FlowRun.model_validate(self._post(f"deployments/{deployment_id}/runs", body))
 
@@ -369,13 +372,16 @@ class FlowsClient:
         since: datetime | None = None,
         until: datetime | None = None,
         tag: str | None = None,
+        sort: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> Page[FlowRun]:
-        """Runs newest first; ``state`` takes state types (``["FAILED", "CRASHED"]``)."""
+        """Runs newest first; ``state`` takes state types (``["FAILED", "CRASHED"]``);
+        ``sort``: ``start``, ``state`` or ``duration``, ``-`` first for descending."""
         return self._page(
             FlowRun,
             "flow-runs",
+            sort=sort,
             flow_id=flow_id,
             deployment_id=deployment_id,
             state=list(state) if state else None,

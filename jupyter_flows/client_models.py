@@ -110,6 +110,8 @@ class FlowRun(Model):
     agent_id: str | None = None
     #: Where the last attempt ran, as its agent described its infrastructure.
     infrastructure: str | None = None
+    #: How the run came to be (schedule, backfill, rerun, ui, cli, magic, …).
+    trigger: str | None = None
     created: datetime | None = None
     updated: datetime | None = None
 

@@ -37,6 +37,8 @@ export type NotebookRegistration = Schemas['NotebookRegistration'];
 export type CaptureEnvironment = Schemas['CaptureEnvironment'];
 export type Artifact = Schemas['Artifact'];
 export type EnvironmentPreview = Schemas['EnvironmentPreview'];
+export type OpenedSource =
+  operations['openVersionSource']['responses']['200']['content']['application/json'];
 export type UpdateDeployment = Schemas['UpdateDeployment'];
 export type RunDeployment = Schemas['RunDeployment'];
 export type FlowRunGraph = Schemas['FlowRunGraph'];
@@ -407,7 +409,8 @@ export class FlowsClient {
     );
     return this.runDeployment(run.deployment_id, {
       parameters: { ...run.parameters, ...parameters },
-      tags
+      tags,
+      trigger: 'ui'
     });
   }
 
@@ -451,6 +454,12 @@ export class FlowsClient {
 
   openArtifact(artifactId: string): Promise<IOpenedArtifact> {
     return openArtifact(artifactId, this.connection);
+  }
+
+  /** The file to open for a version's source: the registered file while it holds the
+   * version's code, else a read-only copy of the code stored at registration. */
+  openVersionSource(versionId: string): Promise<OpenedSource> {
+    return this.request(`flow-versions/${id(versionId)}/source/open`, post());
   }
 
   /** The WebSocket URL of the event stream, credentials in the query. */

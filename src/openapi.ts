@@ -182,6 +182,25 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/flow-versions/{version_id}/source/open': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        version_id: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description The file to open for the notebook or script a version was registered from. While the registered file still holds the version's code (outputs aside) that file (`read_only` false); otherwise the code stored at registration is written through Jupyter's contents manager to `<open_folder>/sources/<flow>/<stem> @ v<N> (read-only)<suffix>`, a notebook's cells marked not editable and not deletable, and that copy is answered (`read_only` true). A module flow (`path.py:function`) stores no copy: its file is answered as it is. */
+    post: operations['openVersionSource'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/flow-versions/{version_id}/resource-spec/diff': {
     parameters: {
       query: {
@@ -392,7 +411,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** @description Flow runs, newest expected start first. */
+    /** @description Flow runs, newest expected start first unless `sort` says otherwise. */
     get: operations['listFlowRuns'];
     put?: never;
     /** @description An ad-hoc flow run (a `@flow` called in a notebook). A body whose `id` exists answers that run with 200. Without `state` the run has none until its first state (Scheduled or Pending) is proposed. */
@@ -1643,6 +1662,11 @@ export interface components {
       parameters?: Record<string, unknown>;
       tags?: string[] | null;
       scheduled_start?: components['schemas']['NullableTime'];
+      /**
+       * @description Where the request comes from, kept as the run's `trigger:…` tag (the run's `trigger`).
+       * @enum {string|null}
+       */
+      trigger?: 'ui' | 'cli' | 'magic' | 'automation' | null;
     };
     /** @description Needs flow_name or flow_id (or a flow_version_id / deployment_id to find the flow by). */
     CreateFlowRun:
@@ -1696,6 +1720,21 @@ export interface components {
       infrastructure: string | null;
       /** @description The backfill that made this run, if one did. */
       backfill_id: string | null;
+      /**
+       * @description How the run came to be: a schedule's slot, a backfill, a rerun of another run, a run requested from the lab (ui), the CLI, the %flow magic or an automation, a subflow call, a deployment run requested through the API without saying from where (api), or a flow called in a process (ad hoc).
+       * @enum {string}
+       */
+      trigger:
+        | 'schedule'
+        | 'backfill'
+        | 'rerun'
+        | 'ui'
+        | 'cli'
+        | 'magic'
+        | 'automation'
+        | 'subflow'
+        | 'api'
+        | 'ad hoc';
       created: components['schemas']['Time'];
       updated: components['schemas']['Time'];
     };
@@ -2698,6 +2737,38 @@ export interface operations {
       404: components['responses']['NotFound'];
     };
   };
+  openVersionSource: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        version_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Where the file to open is, relative to the server root. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            path: string;
+            /** @description The path the version was registered from. */
+            source_path: string;
+            read_only: boolean;
+            version_number: number;
+          };
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['StorageUnavailable'];
+    };
+  };
   diffResourceSpecs: {
     parameters: {
       query: {
@@ -3128,6 +3199,9 @@ export interface operations {
       query?: {
         limit?: components['parameters']['limit'];
         offset?: components['parameters']['offset'];
+        /** @description The order: by expected start (`-start`, the default, newest first), by state (`state`: in the order of a run's life, Scheduled first) or by duration (the time spent running); `-` first for descending. Ties: newest first. */
+        sort?:
+          '-start' | 'start' | '-state' | 'state' | '-duration' | 'duration';
         flow_id?: string;
         deployment_id?: string;
         /** @description Runs this backfill made */
@@ -4874,6 +4948,9 @@ type FlattenedDeepRequired<T> = {
 type ReadonlyArray<T> = [Exclude<T, undefined>] extends [unknown[]]
   ? Readonly<Exclude<T, undefined>>
   : Readonly<Exclude<T, undefined>[]>;
+export const pathsFlowRunsGetParametersQuerySortValues: ReadonlyArray<
+  FlattenedDeepRequired<paths>['/flow-runs']['get']['parameters']['query']['sort']
+> = ['-start', 'start', '-state', 'state', '-duration', 'duration'];
 export const pathsFlowRunsFlow_run_idLogsDownloadGetParametersQueryFormatValues: ReadonlyArray<
   FlattenedDeepRequired<paths>['/flow-runs/{flow_run_id}/logs/download']['get']['parameters']['query']['format']
 > = ['text', 'jsonl'];
@@ -4942,6 +5019,20 @@ export const backfillStatusValues: ReadonlyArray<
 export const deploymentVersion_policyValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['Deployment']['version_policy']
 > = ['latest', 'pinned'];
+export const flowRunTriggerValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['FlowRun']['trigger']
+> = [
+  'schedule',
+  'backfill',
+  'rerun',
+  'ui',
+  'cli',
+  'magic',
+  'automation',
+  'subflow',
+  'api',
+  'ad hoc'
+];
 export const createLogLevelOneOf1Values: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['CreateLog']['level']
 > = ['DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'CRITICAL'];

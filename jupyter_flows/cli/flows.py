@@ -370,7 +370,7 @@ def run(ref: str, params: tuple[str, ...], tags: tuple[str, ...], watch: bool) -
     # Piped, --watch prints every state from the event stream: open it before the run exists.
     events = open_events(api, found.flow_id) if watch and not out.is_terminal else None
     try:
-        created = api.run_deployment(found.id, parameters, tags=tags or None)
+        created = api.run_deployment(found.id, parameters, tags=tags or None, trigger="cli")
         out.print(
             f"Created flow run {created.name} ({created.id}) of deployment {found.name}, state ",
             state_text(created.state),

@@ -237,7 +237,7 @@ class FlowMagics(Magics):
         options, parameters = _run_options(parser, args)
         with _client() as api:
             deployment = _deployment(api, options.name)
-            run = api.run_deployment(deployment.id, parameters)
+            run = api.run_deployment(deployment.id, parameters, trigger="magic")
             print(f"Flow run {run.name} ({run.id}) of {options.name}: {_state(run)}")
             if options.wait:
                 run = _wait(api, run.id, options.timeout)
@@ -251,7 +251,9 @@ class FlowMagics(Magics):
         parser.add_argument("--from-start", action="store_true")
         options, parameters = _run_options(parser, args)
         with _client() as api:
-            run = request_rerun(api, options.run_id, parameters, from_failed=not options.from_start)
+            run = request_rerun(
+                api, options.run_id, parameters, from_failed=not options.from_start, trigger="magic"
+            )
             how = "from the start" if options.from_start else "from its first failed cell"
             print(f"Flow run {run.name} ({run.id}) reruns {options.run_id} {how}: {_state(run)}")
             if options.wait:

@@ -125,6 +125,7 @@ def request_rerun(
     parameters: dict[str, Any] | None = None,
     *,
     from_failed: bool = True,
+    trigger: str | None = None,
 ) -> Any:
     """A new run of the deployment of notebook run ``flow_run_id`` that reruns it.
 
@@ -142,7 +143,7 @@ def request_rerun(
         )
     tags = [f"{RERUN_TAG}{earlier.id}"] + ([] if from_failed else [FROM_START_TAG])
     values = {**earlier.parameters, **dict(parameters or {})}
-    return api.run_deployment(earlier.deployment_id, values, tags=tags)
+    return api.run_deployment(earlier.deployment_id, values, tags=tags, trigger=trigger)
 
 
 def dag_lines(spec: FlowSpec) -> list[tuple[str, str, str]]:

@@ -41,7 +41,11 @@ from jupyter_flows.server.handlers import (
     version,
     work_queues,
 )
-from jupyter_flows.server.local_agent import LocalAgentConfig
+from jupyter_flows.server.local_agent import (
+    LocalAgentConfig,
+    lab_settings_dir,
+    read_lab_local_agent,
+)
 from jupyter_flows.server.transactions import TransactionRunner
 from jupyter_flows.store import Database, default_url
 
@@ -156,6 +160,7 @@ class FlowsApp(BackgroundConfig, LocalAgentConfig, ExtensionApp):
             server = self.serverapp
             url = server.connection_url.rstrip("/") + base.API_PREFIX + "/"
             token = getattr(server.identity_provider, "token", "") or None
+            self.lab_local_agent = read_lab_local_agent(lab_settings_dir(server))
             self.start_local_agent_process(url, token, server.port)
 
     def _export_env(self) -> None:

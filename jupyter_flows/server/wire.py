@@ -184,6 +184,8 @@ class RunDeployment(Wire):
     parameters: dict[str, Any] = Field(default_factory=dict)
     tags: Tags | None = None
     scheduled_start: Timestamp | None = None
+    #: Where the request comes from, recorded as the run's ``trigger:…`` tag.
+    trigger: Literal["ui", "cli", "magic", "automation"] | None = None
 
 
 class CreateBackfill(Wire):

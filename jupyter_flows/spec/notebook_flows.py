@@ -22,14 +22,20 @@ if TYPE_CHECKING:
     from jupyter_flows.notebooks.engines.base import NotebookDocument
 
 
+def stored_bytes(document: NotebookDocument) -> bytes:
+    """What :func:`store_notebook` stores of a document: the notebook without its outputs,
+    or a script's text. Its digest says whether a file still holds a version's code."""
+    if document.text is not None:  # a script: its text (its cell titles name tasks)
+        return document.text.encode("utf-8")
+    data = json.dumps(document.without_outputs(), sort_keys=True, ensure_ascii=False, indent=1)
+    return data.encode("utf-8")
+
+
 def store_notebook(document: NotebookDocument, blob_storage: str | None = None) -> str:
     """Store the notebook without its outputs; return its digest."""
     from jupyter_flows.storage import BlobStore
 
-    if document.text is not None:  # a script: its text (its cell titles name tasks)
-        return BlobStore(blob_storage).put(document.text.encode("utf-8"))
-    data = json.dumps(document.without_outputs(), sort_keys=True, ensure_ascii=False, indent=1)
-    return BlobStore(blob_storage).put(data.encode("utf-8"))
+    return BlobStore(blob_storage).put(stored_bytes(document))
 
 
 def notebook_registration(

@@ -23,7 +23,22 @@ from jupyter_flows.store.types import json_contains_all
 #: Largest page any list query returns.
 MAX_LIMIT = 1000
 
-FlowRunSort = Literal["expected_start_desc", "expected_start_asc", "created_desc"]
+FlowRunSort = Literal[
+    "expected_start_desc",
+    "expected_start_asc",
+    "created_desc",
+    "state_asc",
+    "state_desc",
+    "duration_asc",
+    "duration_desc",
+]
+
+#: States in the order of a run's life (the history sorted by state groups them so).
+_STATE_ORDER = sa.case(
+    {state: index for index, state in enumerate(StateType)},
+    value=FlowRun.state_type,
+    else_=len(StateType),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,11 +117,21 @@ def read_flow_runs(
     offset: int = 0,
     sort: FlowRunSort = "expected_start_desc",
 ) -> list[FlowRun]:
-    """Flow runs matching ``flt``, one page of them, newest expected start first by default."""
+    """Flow runs matching ``flt``, one page of them, newest expected start first by default.
+
+    By state: in the order of a run's life (Scheduled first), newest first within one
+    state. By duration: the time spent running (``total_run_time``, known once a run ends),
+    newest first among equals.
+    """
+    newest = (FlowRun.expected_start_time.desc(), FlowRun.id.desc())
     order: dict[str, tuple[Any, ...]] = {
-        "expected_start_desc": (FlowRun.expected_start_time.desc(), FlowRun.id.desc()),
+        "expected_start_desc": newest,
         "expected_start_asc": (FlowRun.expected_start_time.asc(), FlowRun.id.asc()),
         "created_desc": (FlowRun.created.desc(), FlowRun.id.desc()),
+        "state_asc": (_STATE_ORDER.asc(), *newest),
+        "state_desc": (_STATE_ORDER.desc(), *newest),
+        "duration_asc": (FlowRun.total_run_time.asc(), *newest),
+        "duration_desc": (FlowRun.total_run_time.desc(), *newest),
     }
     if sort not in order:
         raise InvalidInput(f"unknown sort {sort!r}; one of: {', '.join(order)}")

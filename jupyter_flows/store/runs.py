@@ -432,12 +432,16 @@ def insert_scheduled_runs(
     return list(runs)
 
 
+#: Every idempotency key of a run a schedule made starts so.
+SCHEDULED_KEY_PREFIX = "scheduled:"
+
+
 def scheduled_run_key(deployment_id: str, slot: datetime) -> str:
     return f"{_scheduled_key_prefix(deployment_id)}{slot.astimezone(UTC).isoformat()}"
 
 
 def _scheduled_key_prefix(deployment_id: str) -> str:
-    return f"scheduled:{deployment_id}:"
+    return f"{SCHEDULED_KEY_PREFIX}{deployment_id}:"
 
 
 def read_scheduled_slots(
@@ -452,7 +456,7 @@ def read_scheduled_slots(
         sa.select(FlowRun.deployment_id, FlowRun.expected_start_time)
         .where(
             FlowRun.deployment_id.in_(list(slots)),
-            FlowRun.idempotency_key.startswith("scheduled:", autoescape=True),
+            FlowRun.idempotency_key.startswith(SCHEDULED_KEY_PREFIX, autoescape=True),
             FlowRun.expected_start_time > after,
         )
         .order_by(FlowRun.deployment_id, FlowRun.expected_start_time)

@@ -59,6 +59,7 @@ function run(
     agent_id: null,
     infrastructure: null,
     backfill_id: null,
+    trigger: 'ad hoc',
     created: T0,
     updated: T0,
     ...extra

@@ -41,6 +41,11 @@ import {
 import { OperationsPanel } from './operations/OperationsPanel';
 import { IField, fieldsOf, initialValues, readForm } from './paramform';
 import { RunForm } from './RunForm';
+import { SortColumn, SortHeader, nextSort } from './SortHeader';
+import { openVersionSource } from './source';
+import { triggerOf } from './trigger';
+
+export { triggerOf };
 
 export interface IFlowPageOptions {
   flowId: string;
@@ -148,7 +153,7 @@ export class FlowPage extends ReactWidget {
               <button
                 className="jp-mod-styled jp-mod-reject"
                 onClick={() => void this._openSource(latest)}
-                title="Open the notebook or script this version was registered from"
+                title="Open the notebook or script at this version (a read-only copy when the file has changed since)"
               >
                 Open source
               </button>
@@ -333,7 +338,8 @@ export class FlowPage extends ReactWidget {
     this.update();
     try {
       const run = await this.options.client.runDeployment(this._deploymentId, {
-        parameters
+        parameters,
+        trigger: 'ui'
       });
       this._formOpen = false;
       this.model.pinRun(run);
@@ -437,12 +443,25 @@ export class FlowPage extends ReactWidget {
           >
             <thead>
               <tr>
-                <th scope="col">State</th>
+                <SortHeader
+                  column="state"
+                  label="State"
+                  sort={query.sort}
+                  onSort={column => this._sortRuns(column)}
+                />
                 <th scope="col">Run</th>
-                <th scope="col" aria-sort="descending">
-                  Start
-                </th>
-                <th scope="col">Duration</th>
+                <SortHeader
+                  column="start"
+                  label="Start"
+                  sort={query.sort}
+                  onSort={column => this._sortRuns(column)}
+                />
+                <SortHeader
+                  column="duration"
+                  label="Duration"
+                  sort={query.sort}
+                  onSort={column => this._sortRuns(column)}
+                />
                 <th scope="col">Parameters</th>
                 <th scope="col">Trigger</th>
               </tr>
@@ -461,6 +480,14 @@ export class FlowPage extends ReactWidget {
         )}
       </div>
     );
+  }
+
+  /** Sort the history on the server (every page), from its first page. */
+  private _sortRuns(column: SortColumn): void {
+    void this.model.setRunQuery({
+      sort: nextSort(this.model.runQuery.sort, column),
+      offset: 0
+    });
   }
 
   // ------------------------------------------------------------------ deployments
@@ -607,7 +634,11 @@ export class FlowPage extends ReactWidget {
   private async _openSource(version: FlowVersion): Promise<void> {
     const path = sourcePath(version.entrypoint ?? '');
     try {
-      await this.options.commands.execute('docmanager:open', { path });
+      await openVersionSource(
+        this.options.client,
+        this.options.commands,
+        version
+      );
     } catch (reason) {
       Notification.error(`Cannot open ${path}: ${describeError(reason)}`, {
         autoClose: 6000
@@ -642,20 +673,6 @@ export class FlowPage extends ReactWidget {
 /** `path#sha256=…` (a notebook version) or `path.py:function` → the path. */
 export function sourcePath(entrypoint: string): string {
   return entrypoint.replace(/#sha256=.*$/, '').replace(/:[A-Za-z_][\w.]*$/, '');
-}
-
-/** How a run came to be, from what the server records about it. */
-export function triggerOf(run: FlowRun): string {
-  if (run.tags.some(tag => tag.startsWith('rerun-of:'))) {
-    return 'rerun';
-  }
-  if (run.parent_flow_run_id) {
-    return 'subflow';
-  }
-  if (!run.deployment_id) {
-    return 'ad hoc';
-  }
-  return 'deployment';
 }
 
 function RunRow(props: {

@@ -7,14 +7,19 @@ import type {
   Flow,
   FlowEvent,
   FlowRun,
+  FlowRunQuery,
   FlowVersion,
   FlowsClient,
   StateType
 } from '../api';
 import { IPolledModelOptions, PolledModel } from './base';
 
+/** The history's order, sorted on the server: a column, `-` first for descending. */
+export type RunSort = NonNullable<FlowRunQuery['sort']>;
+
 export interface IRunQuery {
   states: StateType[];
+  sort: RunSort;
   offset: number;
   limit: number;
 }
@@ -103,7 +108,7 @@ export class FlowModel extends PolledModel {
   }
 
   private async _loadRuns(): Promise<void> {
-    const { states, offset, limit } = this._query;
+    const { states, sort, offset, limit } = this._query;
     // The history is what has happened: runs a schedule made for later stay out of it
     // (a minute of slack keeps a run just started in, whatever the clocks say).
     const until = new Date(Date.now() + 60000).toISOString();
@@ -111,6 +116,7 @@ export class FlowModel extends PolledModel {
       flow_id: this.flowId,
       state: states.length ? states.join(',') : undefined,
       until,
+      sort,
       offset,
       limit
     });
@@ -173,6 +179,11 @@ export class FlowModel extends PolledModel {
   private _runs: FlowRun[] = [];
   private _total = 0;
   private _pinned: FlowRun | null = null;
-  private _query: IRunQuery = { states: [], offset: 0, limit: 50 };
+  private _query: IRunQuery = {
+    states: [],
+    sort: '-start',
+    offset: 0,
+    limit: 50
+  };
   private _timer: ReturnType<typeof setTimeout> | undefined = undefined;
 }

@@ -140,6 +140,7 @@ def test_run_creates_a_scheduled_run_with_typed_parameters(
     )
     (run,) = [r for r in runs if "manual" in r["tags"]]
     assert run["parameters"] == {"n": 5}
+    assert api.get_flow_run(run["id"]).trigger == "cli"  # the history's Trigger column
     table = invoke("runs", "ls", "--state", "Scheduled,pending").output
     assert run["id"] in table and "Scheduled" in table
 

@@ -162,6 +162,7 @@ def test_run_wait_runs_and_logs(
         assert f"Flow run {run_name(out)}: Completed" in out  # the status line
         assert all(c.isascii() or c in "…" for c in out), "a glyph some fonts lack"
         (run,) = api.list_flow_runs(flow_id=group.id).items
+        assert run.trigger == "magic"  # the history's Trigger column
 
     shell.run_line_magic("flow", f"runs {name}")
     listed = capsys.readouterr().out

@@ -38,6 +38,9 @@ async def test_preview_create_repeat_read_and_cancel(api) -> None:
     other = await api("GET", "flow-runs", params={"backfill_id": UNKNOWN})
     assert other.body["total"] == 0
 
+    made = await api("GET", "flow-runs", params={"deployment_id": deployment["id"]})
+    assert {run["trigger"] for run in made.body["items"]} == {"backfill"}
+
     again = await api("POST", path, WINDOW, expect=200)
     assert again.body["id"] == backfill["id"] and again.body["runs"] == 2
 

@@ -129,6 +129,33 @@ async def test_flow_run_list_filters(api) -> None:
         assert (await api("GET", "flow-runs", params=bad)).status == 400
 
 
+async def test_flow_run_list_sorted_by_state_start_or_duration(api) -> None:
+    """The flow page's history sorts on the server, so a sort covers every page."""
+    names = {}
+    for name, start, seconds in (("short", 1, 5), ("long", 2, 50), ("waiting", 3, None)):
+        run = await api.adhoc_run(
+            flow_name="sorted", name=name, state={"type": "PENDING", "timestamp": ts(start)}
+        )
+        names[run["id"]] = name
+        if seconds is not None:
+            for type_, at in (("RUNNING", start), ("COMPLETED", start + seconds)):
+                body = {"type": type_, "timestamp": ts(at)}
+                await api("POST", f"flow-runs/{run['id']}/state", body, expect=200)
+
+    async def order(sort: str) -> list[str]:
+        page = await api("GET", "flow-runs", params={"sort": sort}, expect=200)
+        return [names[r["id"]] for r in page.body["items"]]
+
+    assert await order("-start") == ["waiting", "long", "short"]
+    assert await order("start") == ["short", "long", "waiting"]
+    assert await order("state") == ["waiting", "long", "short"]  # Pending before Completed
+    assert await order("-state") == ["long", "short", "waiting"]
+    assert await order("-duration") == ["long", "short", "waiting"]
+    assert await order("duration") == ["waiting", "short", "long"]
+    refused = await api("GET", "flow-runs", params={"sort": "name"})
+    assert refused.status == 400 and "sort must be one of" in refused.body["message"]
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

@@ -59,6 +59,22 @@ def test_default_order_is_newest_expected_start_first(session: Session, world: d
         _names(session, sort="sideways")
 
 
+def test_sorted_by_state_in_a_runs_life_then_newest(session: Session, world: dict) -> None:
+    # Scheduled, Running, Completed (newest first), Failed, Cancelled.
+    assert _names(session, sort="state_asc") == ["e3", "e2", "m0", "e0", "e1", "m1"]
+    assert _names(session, sort="state_desc") == ["m1", "e1", "m0", "e0", "e2", "e3"]
+
+
+def test_sorted_by_duration_then_newest(session: Session, world: dict) -> None:
+    for name, seconds in {"e0": 30.0, "e1": 5.0, "m0": 30.0, "m1": 0.5}.items():
+        world["runs"][name].total_run_time = seconds
+    session.commit()
+    etl_and_ml = _names(session, sort="duration_desc")
+    assert etl_and_ml[:4] == ["m0", "e0", "e1", "m1"]
+    assert set(etl_and_ml[4:]) == {"e2", "e3"}  # not run yet: no time spent running
+    assert _names(session, sort="duration_asc")[-4:] == ["m1", "e1", "m0", "e0"]
+
+
 @pytest.mark.parametrize(
     ("make_filter", "expected"),
     [

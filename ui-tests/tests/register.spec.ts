@@ -81,6 +81,7 @@ test.describe('Register as Flow, and run it', () => {
       '.jp-FlowPage-history tr.jp-mod-highlight'
     );
     await expect(row).toContainText('"days":5');
+    await expect(row.locator('td').last()).toHaveText('UI'); // started from here
     await expect(row.locator('.jp-FlowsBadge')).toHaveText('Completed', {
       timeout: 150000
     });

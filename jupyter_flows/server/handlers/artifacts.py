@@ -5,6 +5,7 @@ through the contents manager) or fetch it as JSON (``GET artifacts/{id}/content`
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
@@ -82,22 +83,27 @@ class ArtifactOpenHandler(_NotebookHandler):
         self.reply({"path": path})
 
     async def write_file(self, path: str, text: str) -> None:
-        """Write ``text`` at ``path`` unless that file already holds it (folders made).
+        await write_text_file(self.contents_manager, path, text)
 
-        Written as a plain file, not a notebook model: the contents manager would sign a
-        notebook it saves as trusted, and a run's outputs are not the user's to trust.
-        """
-        cm = self.contents_manager
-        if await ensure_async(cm.file_exists(path)):
-            model = await ensure_async(cm.get(path, content=True, type="file", format="text"))
-            if model.get("content") == text:
-                return
-        parts = path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            folder = "/".join(parts[:depth])
-            if not await ensure_async(cm.dir_exists(folder)):
-                await ensure_async(cm.save({"type": "directory"}, folder))
-        await ensure_async(cm.save({"type": "file", "format": "text", "content": text}, path))
+
+async def write_text_file(cm: Any, path: str, text: str) -> None:
+    """Write ``text`` at ``path`` through the contents manager unless that file already
+    holds it (folders made).
+
+    Written as a plain file, not a notebook model: the contents manager would sign a
+    notebook it saves as trusted, and a run's outputs (or a stored copy of code) are not
+    the user's to trust.
+    """
+    if await ensure_async(cm.file_exists(path)):
+        model = await ensure_async(cm.get(path, content=True, type="file", format="text"))
+        if model.get("content") == text:
+            return
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        if not await ensure_async(cm.dir_exists(folder)):
+            await ensure_async(cm.save({"type": "directory"}, folder))
+    await ensure_async(cm.save({"type": "file", "format": "text", "content": text}, path))
 
 
 default_handlers = [

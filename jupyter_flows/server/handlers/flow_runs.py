@@ -12,7 +12,7 @@ from jupyter_flows.engine.states import StateType
 from jupyter_flows.server.errors import Forbidden, InvalidInput
 from jupyter_flows.server.handlers.base import API_PREFIX, FlowsHandler
 from jupyter_flows.server.service import agents, logs, run_graph, run_states, runs
-from jupyter_flows.store.run_queries import FlowRunFilter
+from jupyter_flows.store.run_queries import FlowRunFilter, FlowRunSort
 
 ID = r"(?P<flow_run_id>[^/]+)"
 
@@ -52,6 +52,25 @@ def parse_states(values: list[str]) -> list[StateType] | None:
         raise InvalidInput(f"state must be among {known}; got {','.join(names)}") from None
 
 
+#: ``sort`` of ``GET flow-runs``: a column, ``-`` first for descending.
+RUN_SORTS: dict[str, FlowRunSort] = {
+    "-start": "expected_start_desc",
+    "start": "expected_start_asc",
+    "-state": "state_desc",
+    "state": "state_asc",
+    "-duration": "duration_desc",
+    "duration": "duration_asc",
+}
+
+
+def parse_run_sort(value: str | None) -> FlowRunSort:
+    if value is None:
+        return "expected_start_desc"
+    if value not in RUN_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(RUN_SORTS)}; got {value!r}")
+    return RUN_SORTS[value]
+
+
 class FlowRunsHandler(FlowsHandler):
     auth_resource = "flows.flow_runs"
 
@@ -72,7 +91,14 @@ class FlowRunsHandler(FlowsHandler):
             start_before=parse_time("until", self.get_query_argument("until", None)),
         )
         self.reply(
-            await self.run(runs.list_flow_runs, flt, limit=limit, offset=offset, readonly=True)
+            await self.run(
+                runs.list_flow_runs,
+                flt,
+                limit=limit,
+                offset=offset,
+                sort=parse_run_sort(self.str_arg("sort")),
+                readonly=True,
+            )
         )
 
     @authenticated

@@ -86,8 +86,56 @@ class NotebookEnvironmentHandler(_NotebookHandler):
         self.reply(await self.run(notebooks.environment_preview, body, captured, readonly=True))
 
 
+class VersionSourceOpenHandler(_NotebookHandler):
+    """``POST flow-versions/{id}/source/open``: the file to open for a version's source.
+    The registered file while it still holds the version's code; else a read-only copy of
+    the stored code, written below the open folder (``read_only`` true)."""
+
+    auth_resource = "flows.flows"
+
+    @authenticated
+    @authorized
+    async def post(self, version_id: str) -> None:
+        from jupyter_flows.server.handlers.artifacts import write_text_file
+        from jupyter_flows.server.service import sources
+        from jupyter_flows.storage import BlobStore
+
+        source = await self.run(sources.version_source, version_id, readonly=True)
+        answer = {
+            "path": source["path"],
+            "source_path": source["path"],
+            "read_only": False,
+            "version_number": source["version_number"],
+        }
+        digest = source["digest"]
+        if digest is None or await self._holds(source["path"], digest):
+            self.reply(answer)
+            return
+        loop = asyncio.get_running_loop()  # a blob read may be a network call: off the loop
+        data = await loop.run_in_executor(None, BlobStore().get, digest)
+        path = sources.copy_path(self.context.open_folder, source)
+        await write_text_file(
+            self.contents_manager, path, sources.read_only_text(data, source["path"])
+        )
+        self.reply({**answer, "path": path, "read_only": True})
+
+    async def _holds(self, path: str, digest: str) -> bool:
+        """Whether the file at ``path`` still holds the code of ``digest`` (outputs aside)."""
+        from tornado.web import HTTPError
+
+        from jupyter_flows.spec.notebook_flows import stored_bytes
+        from jupyter_flows.storage import digest_of
+
+        try:
+            document = await self.document(path)
+        except (HTTPError, InvalidInput, OSError):
+            return False  # gone, unreadable or no longer a notebook: the stored copy
+        return digest_of(stored_bytes(document)) == digest
+
+
 default_handlers = [
     (rf"{API_PREFIX}/notebooks/inspect", NotebookInspectHandler),
     (rf"{API_PREFIX}/notebooks/register", NotebookRegisterHandler),
     (rf"{API_PREFIX}/notebooks/environment", NotebookEnvironmentHandler),
+    (rf"{API_PREFIX}/flow-versions/(?P<version_id>[^/]+)/source/open", VersionSourceOpenHandler),
 ]

@@ -245,7 +245,9 @@ def _act(
 
         parameters = {**(run.parameters or {}), **(action.get("parameters") or {})}
         started = run_deployment(
-            session, action["deployment_id"], RunDeployment(parameters=parameters)
+            session,
+            action["deployment_id"],
+            RunDeployment(parameters=parameters, trigger="automation"),
         )
         return {"flow_run_id": started["id"], "parameters": parameters}
     if kind == "notify":

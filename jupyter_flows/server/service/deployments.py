@@ -18,7 +18,7 @@ from jupyter_flows.server.errors import InvalidInput
 from jupyter_flows.server.event_bus import emit, flow_run_message
 from jupyter_flows.server.service import iso, page
 from jupyter_flows.server.service.flows import check_parameters
-from jupyter_flows.server.service.runs import one_flow_run_out
+from jupyter_flows.server.service.runs import TRIGGER_TAG, one_flow_run_out
 from jupyter_flows.store import deployments as store_deployments
 from jupyter_flows.store import flows as store_flows
 from jupyter_flows.store import queues as store_queues
@@ -251,6 +251,14 @@ def _remove_scheduled_runs(session: Session, deployment_id: str) -> int:
     return store_runs.delete_scheduled_runs(session, deployment_id)
 
 
+def _run_tags(body: RunDeployment, deployment: Deployment) -> list[str]:
+    """The body's tags (else the deployment's), and where the request came from."""
+    tags = list(body.tags if body.tags is not None else deployment.tags)
+    if body.trigger is not None:
+        tags.append(f"{TRIGGER_TAG}{body.trigger}")
+    return tags
+
+
 def run_deployment(session: Session, deployment_id: str, body: RunDeployment) -> dict[str, Any]:
     """A Scheduled run of the deployment, its parameters checked against the flow version."""
     deployment = store_deployments.read_deployment(session, deployment_id)
@@ -267,7 +275,7 @@ def run_deployment(session: Session, deployment_id: str, body: RunDeployment) ->
         deployment_id=deployment.id,
         work_queue_id=deployment.work_queue_id,
         parameters=parameters,
-        tags=body.tags if body.tags is not None else deployment.tags,
+        tags=_run_tags(body, deployment),
     )
     out = one_flow_run_out(session, run)
     emit(session, [flow_run_message(out)])

@@ -49,6 +49,35 @@ def state_out(run: Run) -> dict[str, Any] | None:
     }
 
 
+#: The tag a run requested from the lab, the CLI or the magic carries (``trigger:ui``):
+#: ``POST deployments/{id}/runs`` with ``trigger`` adds it.
+TRIGGER_TAG = "trigger:"
+#: What ``trigger`` a client may say it is.
+REQUESTED_TRIGGERS = ("ui", "cli", "magic", "automation")
+
+
+def trigger_of(run: FlowRun) -> str:
+    """How a run came to be, from what its row records: a backfill made it, or a
+    schedule's slot (its idempotency key), a rerun (its ``rerun-of:`` tag), a request that
+    said where it came from (``trigger:…``), a subflow call; else a deployment run asked
+    for through the API, or a flow called in a process ("ad hoc", no deployment)."""
+    from jupyter_flows.server.service.run_graph import RERUN_TAG
+
+    if run.backfill_id:
+        return "backfill"
+    if (run.idempotency_key or "").startswith(store_runs.SCHEDULED_KEY_PREFIX):
+        return "schedule"
+    tags = run.tags or []
+    if any(tag.startswith(RERUN_TAG) for tag in tags):
+        return "rerun"
+    for tag in tags:
+        if tag.startswith(TRIGGER_TAG) and tag[len(TRIGGER_TAG) :] in REQUESTED_TRIGGERS:
+            return tag[len(TRIGGER_TAG) :]
+    if run.parent_flow_run_id:
+        return "subflow"
+    return "api" if run.deployment_id else "ad hoc"
+
+
 def flow_run_out(run: FlowRun, flow_name: str | None, queue_name: str | None) -> dict[str, Any]:
     return {
         "id": run.id,
@@ -72,6 +101,7 @@ def flow_run_out(run: FlowRun, flow_name: str | None, queue_name: str | None) ->
         "agent_id": run.agent_id,
         "infrastructure": run.infrastructure,
         "backfill_id": run.backfill_id,
+        "trigger": trigger_of(run),
         "created": iso(run.created),
         "updated": iso(run.updated),
     }
@@ -133,9 +163,14 @@ def read_flow_run(session: Session, flow_run_id: str) -> dict[str, Any]:
 
 
 def list_flow_runs(
-    session: Session, flt: run_queries.FlowRunFilter, *, limit: int, offset: int
+    session: Session,
+    flt: run_queries.FlowRunFilter,
+    *,
+    limit: int,
+    offset: int,
+    sort: run_queries.FlowRunSort = "expected_start_desc",
 ) -> dict[str, Any]:
-    runs = run_queries.read_flow_runs(session, flt, limit=limit, offset=offset)
+    runs = run_queries.read_flow_runs(session, flt, limit=limit, offset=offset, sort=sort)
     total = run_queries.count_flow_runs(session, flt)
     return page(flow_runs_out(session, runs), total, limit, offset)
 
