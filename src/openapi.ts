@@ -3206,6 +3206,8 @@ export interface operations {
         deployment_id?: string;
         /** @description Runs this backfill made */
         backfill_id?: string;
+        /** @description Runs of this flow version */
+        flow_version_id?: string;
         /** @description State types, comma-separated (SCHEDULED,PENDING). */
         state?: string;
         /** @description Expected start at or after */

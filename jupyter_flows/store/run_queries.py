@@ -45,6 +45,7 @@ _STATE_ORDER = sa.case(
 class FlowRunFilter:
     ids: Sequence[str] | None = None
     flow_group_ids: Sequence[str] | None = None
+    flow_version_ids: Sequence[str] | None = None
     deployment_ids: Sequence[str] | None = None
     work_queue_ids: Sequence[str] | None = None
     parent_flow_run_ids: Sequence[str] | None = None
@@ -208,6 +209,7 @@ def _filtered(session: Session, query: Any, flt: FlowRunFilter | None) -> Any:
     column_filters = [
         (FlowRun.id, flt.ids),
         (FlowRun.flow_group_id, flt.flow_group_ids),
+        (FlowRun.flow_version_id, flt.flow_version_ids),
         (FlowRun.deployment_id, flt.deployment_ids),
         (FlowRun.backfill_id, flt.backfill_ids),
         (FlowRun.work_queue_id, flt.work_queue_ids),

@@ -37,6 +37,7 @@ function run(
     work_queue: null,
     agent_id: null,
     infrastructure: null,
+    backfill_id: null,
     created: T0,
     updated: T0,
     ...extra
@@ -109,7 +110,7 @@ describe('RunModel: the previous run', () => {
     const previous = await previousOf(model);
 
     expect(client.listFlowRuns).toHaveBeenCalledWith({
-      flow_id: 'f',
+      flow_version_id: 'v1',
       until: later,
       limit: 20
     });

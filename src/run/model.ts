@@ -220,13 +220,16 @@ export class RunModel extends PolledModel {
     }
   }
 
-  /** Find the run before this one (among the 20 expected before it) and read its graph. */
+  /** Find the finished run before this one (the latest of the 20 of its deployment or flow
+   * version expected before it) and read its graph. */
   private async _loadPrevious(run: FlowRun): Promise<void> {
     try {
       const page = await this.client.listFlowRuns({
         ...(run.deployment_id
           ? { deployment_id: run.deployment_id }
-          : { flow_id: run.flow_id }),
+          : run.flow_version_id
+            ? { flow_version_id: run.flow_version_id }
+            : { flow_id: run.flow_id }),
         until: run.expected_start_time ?? undefined,
         limit: 20
       });

@@ -125,6 +125,12 @@ async def test_flow_run_list_filters(api) -> None:
     assert await ids(tag="y") == [a["id"]]
     assert await ids(since=ts(2)) == [b["id"]]
     assert await ids(until=ts(2)) == [a["id"]]
+    first = await api.register("versioned")
+    second = await api.register("versioned", tasks=[{"key": "load", "code_hash": "h9"}], edges=[])
+    assert first["id"] != second["id"]
+    of_first = await api.adhoc_run(flow_version_id=first["id"])
+    await api.adhoc_run(flow_version_id=second["id"])
+    assert await ids(flow_version_id=first["id"]) == [of_first["id"]]
     for bad in ({"state": "NOPE"}, {"since": "yesterday"}, {"until": "2026-01-01T00:00:00"}):
         assert (await api("GET", "flow-runs", params=bad)).status == 400
 

@@ -80,11 +80,13 @@ class FlowRunsHandler(FlowsHandler):
         limit, offset = self.page_args()
         flow_id, deployment_id = self.str_arg("flow_id"), self.str_arg("deployment_id")
         backfill_id = self.str_arg("backfill_id")
+        flow_version_id = self.str_arg("flow_version_id")
         tags = [t for t in self.get_query_arguments("tag") if t]
         flt = FlowRunFilter(
             flow_group_ids=[flow_id] if flow_id else None,
             deployment_ids=[deployment_id] if deployment_id else None,
             backfill_ids=[backfill_id] if backfill_id else None,
+            flow_version_ids=[flow_version_id] if flow_version_id else None,
             state_types=parse_states(self.get_query_arguments("state")),
             tags=tags or None,
             start_after=parse_time("since", self.get_query_argument("since", None)),
