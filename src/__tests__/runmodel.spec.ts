@@ -38,6 +38,7 @@ function run(
     agent_id: null,
     infrastructure: null,
     backfill_id: null,
+    trigger: 'api',
     created: T0,
     updated: T0,
     ...extra
