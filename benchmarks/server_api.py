@@ -3,6 +3,7 @@
     python benchmarks/server_api.py                 # both backends, with Prefect; writes README
     python benchmarks/server_api.py --skip-prefect  # jupyter-flows only; writes README
     python benchmarks/server_api.py --quick         # small counts, no Prefect, README untouched
+    python benchmarks/server_api.py --only-outbox   # the outbox's cost alone, README untouched
 
 For SQLite (a temp file) and PostgreSQL (a throwaway server, tests/pg.py), starts the
 jupyter-flows team server (benchmarks/workloads/jf_server.py ``api``: scheduler and reaper
@@ -682,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--seconds", type=float, help="time per workload (jupyter-flows)")
     parser.add_argument("--lines", type=int, help="log lines per log workload (jupyter-flows)")
+    parser.add_argument("--outbox-rounds", type=int, help="rounds of the outbox's cost")
+    parser.add_argument("--only-outbox", action="store_true", help="measure the outbox's cost only")
     parser.add_argument("--json", type=Path, help="also write the raw records here")
     args = parser.parse_args(argv)
 
@@ -694,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes.update(outbox_rounds=1, outbox_runs=300)
     if args.seconds is not None:
         sizes["seconds"] = args.seconds
+    if args.outbox_rounds is not None:
+        sizes["outbox_rounds"] = args.outbox_rounds
     if args.lines is not None:
         sizes["lines"] = args.lines
         sizes["batch"] = min(sizes["batch"], max(1, args.lines // 4))
@@ -704,9 +709,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         backends = [b.strip().lower() for b in args.backends.split(",") if b.strip()]
         if "sqlite" in backends:
-            records += throughput(
-                "SQLite", str(workdir / "flows.db"), None, sizes, workdir, with_prefect
-            )
+            if not args.only_outbox:
+                records += throughput(
+                    "SQLite", str(workdir / "flows.db"), None, sizes, workdir, with_prefect
+                )
             outbox_dbs = (str(workdir / "outbox.db"), str(workdir / "plain.db"))
             records += outbox_cost("SQLite", outbox_dbs, sizes, workdir)
         if "postgresql" in backends:
@@ -721,15 +727,17 @@ def main(argv: list[str] | None = None) -> int:
                         conn.execute("CREATE DATABASE plain")
                     base = url.rsplit("/", 1)[0]
                     prefect_db = base.replace("+psycopg", "+asyncpg") + "/prefect"
-                    records += throughput(
-                        "PostgreSQL", base + "/flows", prefect_db, sizes, workdir, with_prefect
-                    )
+                    if not args.only_outbox:
+                        records += throughput(
+                            "PostgreSQL", base + "/flows", prefect_db, sizes, workdir, with_prefect
+                        )
                     outbox_dbs = (base + "/outbox", base + "/plain")
                     records += outbox_cost("PostgreSQL", outbox_dbs, sizes, workdir)
             except PostgresUnavailable as error:
                 log(f"PostgreSQL skipped: {error}")
-        log("start time and idle memory")
-        records += start_and_memory(workdir, sizes["repeats"], with_prefect, sizes["settle"])
+        if not args.only_outbox:
+            log("start time and idle memory")
+            records += start_and_memory(workdir, sizes["repeats"], with_prefect, sizes["settle"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -739,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     if args.json:
         args.json.write_text(json.dumps({"sizes": sizes, "records": records}, indent=1))
-    if not args.quick:
+    if not (args.quick or args.only_outbox):
         report.write_readme(HERE / "README.md", section, BEGIN, END, HEADING)
         log("table written to benchmarks/README.md")
     mismatched = [r for r in records if "claimed" in r and r["claimed"] != r["verified"]]

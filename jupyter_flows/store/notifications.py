@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from jupyter_flows.engine.states import StateType
 from jupyter_flows.store.models import (
+    Automation,
     DeliveryAttempt,
     FlowRun,
     NotificationDelivery,
@@ -79,6 +80,24 @@ def pending_events(session: Session) -> bool:
     """Whether any event waits (a cheap read: the usual tick has nothing to do)."""
     query = sa.select(OutboxEvent.id).where(OutboxEvent.processed_at.is_(None)).limit(1)
     return session.scalar(query) is not None
+
+
+def any_rules(session: Session) -> bool:
+    """Whether any enabled notification policy or automation exists (without one, no
+    event has anything to do)."""
+    for model in (NotificationPolicy, Automation):
+        query = sa.select(model.id).where(model.enabled.is_(True)).limit(1)
+        if session.scalar(query) is not None:
+            return True
+    return False
+
+
+def skip_events(session: Session, now: datetime) -> int:
+    """Mark every waiting event processed, in one statement; how many it marked."""
+    done = session.execute(
+        sa.update(OutboxEvent).where(OutboxEvent.processed_at.is_(None)).values(processed_at=now)
+    )
+    return int(cast(Any, done).rowcount or 0)
 
 
 def claim_events(session: Session, limit: int) -> list[OutboxEvent]:

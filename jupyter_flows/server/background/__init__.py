@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 
+#: Seconds the notifier, woken by a state change, waits for more before its tick.
+NOTIFIER_GATHER = 0.25
+
+
 def _waker(service_loop: ServiceLoop) -> Callable[[list[Any]], None]:
     """A bus listener that wakes the notifier when a flow run's state may be an event."""
 
@@ -256,7 +260,12 @@ class BackgroundConfig(HasTraits):
             )
         if not services:
             return []
-        self._background_loops = [ServiceLoop(service) for service in services]
+        # The notifier is woken by every final state: under load, a tick per state change
+        # would compete with the state changes for the database. A burst is one tick.
+        self._background_loops = [
+            ServiceLoop(service, gather=NOTIFIER_GATHER if isinstance(service, Notifier) else 0.0)
+            for service in services
+        ]
         for service_loop in self._background_loops:
             service_loop.start()
             if listen is not None and isinstance(service_loop.service, Notifier):

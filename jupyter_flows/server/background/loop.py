@@ -41,9 +41,12 @@ class ServiceLoop:
         *,
         clock: Callable[[], datetime] = utcnow,
         max_backoff: float = 300.0,
+        gather: float = 0.0,
         logger: logging.Logger | None = None,
     ) -> None:
         self.service = service
+        #: Seconds a wake waits before its tick, so that a burst of wakes is one tick.
+        self.gather = gather
         self.clock = clock
         self.max_backoff = max(max_backoff, service.interval)
         self.log = logger or log
@@ -131,8 +134,13 @@ class ServiceLoop:
             assert self._ticked is not None
             self._ticked.set()
             assert self._nudged is not None
+            woken = False
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._nudged.wait(), self.delay())
+                woken = True
+            if woken and self.gather and not self._stopping.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.gather)
             self._nudged.clear()
 
     def _tick(self) -> int:

@@ -118,3 +118,22 @@ async def test_wake_starts_the_next_tick_before_the_interval() -> None:
     await asyncio.wait_for(service.ticked.wait(), GUARD)
     await asyncio.wait_for(loop.stop(), GUARD)
     assert len(service.calls) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_burst_of_wakes_is_one_tick_when_the_loop_gathers() -> None:
+    """The notifier is woken by every final state; with ``gather`` the wakes of a burst
+    share one tick instead of each competing with the state changes for the database."""
+    service = FakeService()  # an hour between ticks
+    loop = ServiceLoop(service, clock=lambda: NOW, gather=0.5)
+    loop.start()
+    await asyncio.wait_for(service.ticked.wait(), GUARD)
+    await asyncio.sleep(0.05)  # the first tick has ended: the loop waits for the hour
+    service.ticked.clear()
+    for _ in range(20):  # twenty state changes within the gathering time
+        loop.wake()
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(service.ticked.wait(), GUARD)
+    await asyncio.sleep(0.6)  # no second tick follows: the wakes were all gathered
+    await asyncio.wait_for(loop.stop(), GUARD)
+    assert len(service.calls) == 2

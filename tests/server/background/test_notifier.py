@@ -243,3 +243,29 @@ def test_a_late_run_is_cancelled_by_an_automation(db: Database, keyring: Keyring
         assert ended is not None and ended.state_type is StateType.CANCELLED
         (firing,) = s.query(AutomationFiring).all()
         assert firing.ok and firing.result["cancelled"] == run.id
+
+
+def test_with_no_policy_or_automation_the_events_are_marked_done_at_once(
+    db: Database, keyring: Keyring
+) -> None:
+    """A server nobody set notifications up on pays one statement per tick for its
+    events, and a policy added later applies from then on."""
+    import sqlalchemy as sa
+
+    deployment_id = make_deployment(db)
+    for _ in range(5):
+        end_run(db, deployment_id, StateType.FAILED)
+    sent: list[str] = []
+    notifier = Notifier(db, keyring, sender=lambda url, title, body: sent.append(body))
+    assert notifier.run_once() == 0
+    with db.transaction(readonly=True) as s:
+        waiting = s.scalar(sa.select(sa.func.count()).where(OutboxEvent.processed_at.is_(None)))
+        deliveries = s.scalar(sa.select(sa.func.count()).select_from(NotificationDelivery))
+    assert waiting == 0 and deliveries == 0
+
+    add_destination(db, keyring, deployment_id)
+    end_run(db, deployment_id, StateType.FAILED)
+    for _ in range(3):
+        notifier.run_once()
+    notifier.close()
+    assert len(sent) == 1  # the failure after the policy, not the five before it
