@@ -474,7 +474,8 @@ def outbox_cost(backend: str, dbs: tuple[str, str], sizes: dict, workdir: Path) 
             server.ready(patience=60)
         for round_ in range(sizes["outbox_rounds"] + 1):
             for clients in (1, 8):
-                for which, (_, base) in servers.items():
+                order = list(servers.items())  # who goes first alternates too
+                for which, (_, base) in order if round_ % 2 else order[::-1]:
                     api = FlowsApi(base)
                     with api.client() as c:
                         patient(api.setup, c)
