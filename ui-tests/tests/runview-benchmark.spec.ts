@@ -3,6 +3,7 @@
  * schematic, and to show the end of a run with 100,000 log lines, beside JupyterLab
  * opening a 500-cell notebook, in the same run. The numbers are printed and written to
  * test-results/runview-benchmark.json; nothing asserts on them (goal: under 1 s each).
+ * Then the frames dropped while scrolling the log, beside the notebook scrolled alike.
  */
 import type { Page } from '@playwright/test';
 
@@ -40,6 +41,57 @@ function networkQuiet(page: Page, idleMs = 500): Promise<void> {
     page.on('requestfinished', ended);
     page.on('requestfailed', ended);
   });
+}
+
+interface IScrollFrames {
+  frames: number;
+  dropped: number;
+  median_ms: number;
+  longest_ms: number;
+}
+
+/**
+ * Scroll `selector` by a fixed step at each of 120 frames (down, or up from the end) and
+ * say how the frames came: their median interval, the longest, and how many were dropped
+ * (an interval over 1.5 times the median: a frame the page could not draw in time).
+ */
+
+function scrollFrames(
+  page: Page,
+  selector: string,
+  upFromEnd: boolean
+): Promise<IScrollFrames> {
+  return page.evaluate(
+    ({ selector, upFromEnd }) =>
+      new Promise<IScrollFrames>(resolve => {
+        const scroller = document.querySelector(selector) as HTMLElement;
+        const STEP = 100;
+        const FRAMES = 120;
+        if (upFromEnd) {
+          scroller.scrollTop = scroller.scrollHeight;
+        }
+        const stamps: number[] = [];
+        const frame = (time: number) => {
+          stamps.push(time);
+          if (stamps.length <= FRAMES) {
+            scroller.scrollTop += upFromEnd ? -STEP : STEP;
+            requestAnimationFrame(frame);
+            return;
+          }
+          const gaps = stamps.slice(1).map((t, i) => t - stamps[i]);
+          const sorted = [...gaps].sort((a, b) => a - b);
+          const median = sorted[Math.floor(sorted.length / 2)];
+          resolve({
+            frames: gaps.length,
+            dropped: gaps.filter(g => g > 1.5 * median).length,
+            median_ms: Math.round(median * 10) / 10,
+            longest_ms: Math.round(sorted[sorted.length - 1])
+          });
+        };
+        requestAnimationFrame(frame);
+      }),
+    { selector, upFromEnd }
+  );
 }
 
 const TASKS = 500;
@@ -137,6 +189,12 @@ test('benchmark: a 500-task schematic and 100,000 log lines beside a 500-cell no
   // whose first request imports nbconvert on the server's IOLoop for about a second here,
   // the trust check, a checkpoint): the run view is timed after that, not against it.
   await quiet;
+  // The reference for scrolling: JupyterLab's own notebook, scrolled the same way.
+  const notebookScroll = await scrollFrames(
+    page,
+    '.jp-NotebookPanel .jp-WindowedPanel-outer',
+    false
+  );
   await page.evaluate(() =>
     window.jupyterapp.commands.execute('application:close-all')
   );
@@ -197,6 +255,11 @@ test('benchmark: a 500-task schematic and 100,000 log lines beside a 500-cell no
     view.locator('.jp-RunLogs-line', { hasText: `line ${LINES - 1}` })
   ).toBeVisible({ timeout: 120000 });
   const { opened, schematic, logEnd } = await drawn;
+  const logScroll = await scrollFrames(
+    page,
+    `.jp-RunView-body[data-run-id="${run.id}"] .jp-RunLogs-lines`,
+    true
+  );
   const schematicMs = Math.round(schematic);
   const logEndMs = Math.round(logEnd);
 
@@ -228,7 +291,9 @@ test('benchmark: a 500-task schematic and 100,000 log lines beside a 500-cell no
     schematic_500_tasks_ms: schematicMs,
     log_end_100000_lines_ms: logEndMs,
     log_tail_request_ms: requests.tail,
-    graph_request_ms: requests.graph
+    graph_request_ms: requests.graph,
+    notebook_scroll: notebookScroll,
+    log_scroll_100000_lines: logScroll
   };
   console.log('run view benchmark', JSON.stringify(figures));
   fs.mkdirSync('test-results', { recursive: true });
