@@ -236,3 +236,15 @@ async def test_ensure_finds_its_deployment_among_many(api, flows_db_url: str) ->
     assert again["id"] == made["id"] and again["work_queue"] == "cpu"
     listed = await api("GET", "deployments", params={"flow_id": flow_id, "limit": "1"})
     assert listed.body["total"] == 601
+
+
+async def test_a_run_request_with_no_body_takes_the_defaults_and_a_blank_one_is_refused(
+    api,
+) -> None:
+    _, dep = await _deployment(api, parameters={"n": 1})
+    path = f"deployments/{dep['id']}/runs"
+    blank = await api("POST", path, raw="\r\n", expect=400)  # not JSON: nothing is made
+    assert blank.error == "invalid_input"
+    assert (await api("GET", "flow-runs")).body["total"] == 0
+    made = await api("POST", path, raw="", expect=201)
+    assert made.body["parameters"] == {"n": 1}

@@ -257,13 +257,14 @@ class FlowsHandler(APIHandler):
     def body(self, model: type[M] | TypeAdapter[Any], *, optional: bool = False) -> Any:
         """The request body parsed into ``model`` (400 invalid_input if it does not fit).
 
-        ``optional``: an empty body means ``{}`` (every field at its default).
+        ``optional``: no body at all means ``{}`` (every field at its default); a body of
+        only whitespace is not JSON, and is refused like any other.
         """
         raw = self.request_body()
-        if not raw.strip():
-            if not optional:
-                raise InvalidInput("the request needs a JSON body")
+        if optional and not raw:
             raw = b"{}"
+        elif not raw.strip():
+            raise InvalidInput("the request needs a JSON body")
         from pydantic import TypeAdapter
 
         if isinstance(model, TypeAdapter):

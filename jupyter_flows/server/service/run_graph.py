@@ -16,12 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jupyter_flows.server.service.flows import to_wire_content
-from jupyter_flows.server.service.runs import one_flow_run_out, task_run_out
+from jupyter_flows.server.service.runs import RERUN_TAG, one_flow_run_out, task_run_out
 from jupyter_flows.store import run_queries
 from jupyter_flows.store.models import Agent, FlowRun, FlowVersion, TaskRun
 
-#: The tag of a run that reruns another (``rerun-of:<flow run id>``), as the engine reads it.
-RERUN_TAG = "rerun-of:"
 #: Task runs given at most per graph (the store's page limit); the rest are counted
 #: (``task_runs_total``).
 MAX_TASK_RUNS = 1000

@@ -52,6 +52,8 @@ def state_out(run: Run) -> dict[str, Any] | None:
 #: The tag a run requested from the lab, the CLI or the magic carries (``trigger:ui``):
 #: ``POST deployments/{id}/runs`` with ``trigger`` adds it.
 TRIGGER_TAG = "trigger:"
+#: The tag of a run that reruns another (``rerun-of:<flow run id>``), as the engine reads it.
+RERUN_TAG = "rerun-of:"
 #: What ``trigger`` a client may say it is.
 REQUESTED_TRIGGERS = ("ui", "cli", "magic", "automation")
 
@@ -61,8 +63,6 @@ def trigger_of(run: FlowRun) -> str:
     schedule's slot (its idempotency key), a rerun (its ``rerun-of:`` tag), a request that
     said where it came from (``trigger:…``), a subflow call; else a deployment run asked
     for through the API, or a flow called in a process ("ad hoc", no deployment)."""
-    from jupyter_flows.server.service.run_graph import RERUN_TAG
-
     if run.backfill_id:
         return "backfill"
     if (run.idempotency_key or "").startswith(store_runs.SCHEDULED_KEY_PREFIX):
